@@ -1,0 +1,22 @@
+// Two projects: `unit` needs nothing but Node; `integration` gets the real peers
+// (PostgreSQL, MLflow, SeaweedFS) started once by test/peers/global-setup.ts.
+// ts-jest only transpiles (isolatedModules); `npm run build` (tsc --noEmit) type-checks.
+const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
+const common = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  transform: { '^.+\\.tsx?$': tsJest },
+};
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/peers/global-setup.ts',
+      globalTeardown: '<rootDir>/test/peers/global-teardown.ts',
+    },
+  ],
+  testTimeout: 120000,
+};

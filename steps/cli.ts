@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// `model-mirror`: the one CLI the Argo steps (and people, locally) run.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands';
+import { isUserError } from './common/errors';
+import { log, redact, setDebug, setJsonLogs } from './common/log';
+import { TOOL_VERSION } from './common/version';
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const parser = yargs(argv)
+    .scriptName('model-mirror')
+    .usage('$0 <command> [options]\n\nMirror a HuggingFace Hub model into an MLflow Model Registry with S3 artifact storage.')
+    .option('json', { type: 'boolean', default: false, describe: 'Log one JSON object per line (for log collectors)', global: true })
+    .option('debug', { type: 'boolean', default: false, describe: 'Verbose logs (never includes secrets)', global: true })
+    .middleware((args) => {
+      setJsonLogs(Boolean(args.json) || process.env.MODEL_MIRROR_LOG_FORMAT === 'json');
+      setDebug(Boolean(args.debug));
+    })
+    .command(commands)
+    .demandCommand(1, 'Name a command: see `model-mirror --help`.')
+    .strict()
+    .recommendCommands()
+    .version(TOOL_VERSION)
+    .help()
+    .alias('h', 'help')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`${y.help ? '' : ''}error: ${msg}\nRun with --help for usage.\n`);
+      exitCode = 2;
+    });
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    exitCode = reportError(e);
+  }
+  return exitCode || (process.exitCode as number | undefined) || 0;
+}
+
+export function reportError(e: unknown): number {
+  if (isUserError(e)) {
+    log.error(e.message, e.hint ? { hint: e.hint } : undefined);
+    return e.exitCode;
+  }
+  const err = e as Error;
+  process.stderr.write(redact(`internal error (a bug in model-mirror, please report it): ${err?.stack ?? String(e)}`) + '\n');
+  return 1;
+}
+
+if (require.main === module) {
+  main(hideBin(process.argv)).then(
+    (code) => process.exit(code),
+    (e) => process.exit(reportError(e)),
+  );
+}

@@ -1,0 +1,20 @@
+import type { CommandModule } from 'yargs';
+import { downloadCommand } from './download';
+import { finalizeCommand } from './finalize';
+import { mirrorCommand } from './mirror';
+import { prepareCommand } from './prepare';
+import { registerCommand } from './register';
+import { uploadCommand } from './upload';
+import { verifyCommand } from './verify';
+
+// Order is the order of a mirror: it is also the order `--help` lists them in.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [
+  prepareCommand,
+  downloadCommand,
+  uploadCommand,
+  registerCommand,
+  verifyCommand,
+  finalizeCommand,
+  mirrorCommand,
+];

@@ -1,0 +1,73 @@
+// The contract between steps: `download` writes it, `upload`, `register` and `verify` read it.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { ExitCode, UserError } from './errors';
+
+export const MANIFEST_FILE = 'mirror-manifest.json';
+export const MANIFEST_SCHEMA_VERSION = 1;
+
+export interface ManifestFile {
+  /** Path relative to the download dir, always with forward slashes. */
+  readonly path: string;
+  readonly size: number;
+  /** sha256 of the content (hex). Computed for every file, published by the Hub for LFS files. */
+  readonly sha256: string;
+  /** Git blob sha1 (hex): the Hub `oid` of non-LFS files. */
+  readonly gitBlobSha1?: string;
+  readonly lfs: boolean;
+}
+
+export interface Manifest {
+  readonly schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
+  /** Hub repo id, `org/name`. */
+  readonly repo: string;
+  /** What the user asked for: branch, tag or sha. */
+  readonly requestedRevision: string;
+  /** The 40-hex commit the revision resolved to; every file was fetched at this commit. */
+  readonly commitSha: string;
+  readonly hubUrl: string;
+  readonly files: readonly ManifestFile[];
+  readonly totalBytes: number;
+  readonly fileCount: number;
+  readonly createdAt: string;
+  /** Hub metadata useful to `register` (pipeline_tag, library_name), when the Hub gave it. */
+  readonly pipelineTag?: string;
+  readonly libraryName?: string;
+}
+
+export async function writeManifest(dir: string, manifest: Manifest): Promise<string> {
+  const file = path.join(dir, MANIFEST_FILE);
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
+  await fs.rename(tmp, file); // atomic: a reader never sees half a manifest
+  return file;
+}
+
+/** Reads `mirror-manifest.json` from `dirOrFile` (a directory or the file itself). */
+export async function readManifest(dirOrFile: string): Promise<Manifest> {
+  let file = dirOrFile;
+  try {
+    if ((await fs.stat(dirOrFile)).isDirectory()) file = path.join(dirOrFile, MANIFEST_FILE);
+  } catch {
+    // fall through: the read below reports the missing path
+  }
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    throw new UserError(`No mirror manifest at ${file}`, {
+      exitCode: ExitCode.NotFound,
+      hint: 'Run `model-mirror download` first; it writes the manifest next to the files.',
+    });
+  }
+  let parsed: Manifest;
+  try {
+    parsed = JSON.parse(text) as Manifest;
+  } catch (e) {
+    throw new UserError(`Mirror manifest ${file} is not valid JSON: ${(e as Error).message}`, { exitCode: ExitCode.Usage });
+  }
+  if (parsed.schemaVersion !== MANIFEST_SCHEMA_VERSION || !Array.isArray(parsed.files) || !/^[0-9a-f]{40}$/.test(parsed.commitSha)) {
+    throw new UserError(`Mirror manifest ${file} is not a model-mirror manifest (schemaVersion ${MANIFEST_SCHEMA_VERSION})`, { exitCode: ExitCode.Usage });
+  }
+  return parsed;
+}
