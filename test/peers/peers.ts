@@ -10,8 +10,15 @@ export const CACHE_DIR = process.env.MODEL_MIRROR_CACHE
   ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'model-mirror');
 /** Written by install.sh: absolute paths of the installed peer binaries. */
 export const TOOLS_FILE = path.join(CACHE_DIR, 'tools.json');
-/** Written by global-setup.ts for the duration of one jest run. */
-export const PEERS_FILE = path.join(REPO_ROOT, '.peers', 'peers.json');
+/** Bench state, logs and the latest run's peers.json live under here (git-ignored). */
+export const PEERS_ROOT = path.join(REPO_ROOT, '.peers');
+/**
+ * Written by global-setup.ts for the duration of one jest run. Each run writes its own file and
+ * exports its path as MODEL_MIRROR_PEERS_FILE (inherited by jest's workers), so concurrent runs
+ * in one work tree do not mix; `.peers/peers.json` is a copy of the latest run's, for tools
+ * started outside jest.
+ */
+export const PEERS_FILE = process.env.MODEL_MIRROR_PEERS_FILE ?? path.join(PEERS_ROOT, 'peers.json');
 
 export interface Tools {
   /** venv python with mlflow (== versions.json), boto3, psycopg2-binary, huggingface_hub, kubernetes-validate. */

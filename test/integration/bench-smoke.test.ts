@@ -1,0 +1,163 @@
+// Proves the bench's peers are the real thing: MLflow on PostgreSQL with artifacts in SeaweedFS,
+// and SeaweedFS checking S3 signatures and permissions.
+import * as http from 'node:http';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { GetObjectCommand, PutObjectCommand, S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { getPeers, Peers, PEERS_FILE } from '../peers/peers';
+
+let peers: Peers;
+const clients: S3Client[] = [];
+
+function s3(accessKeyId: string, secretAccessKey: string): S3Client {
+  const c = new S3Client({
+    endpoint: peers.s3.endpoint,
+    region: peers.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts: 1,
+  });
+  clients.push(c);
+  return c;
+}
+
+async function mlflowPost<T>(api: string, body: unknown): Promise<T> {
+  const res = await fetch(`${peers.mlflow.url}/api/2.0/mlflow/${api}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`MLflow ${api} answered ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** GET with an explicit Host header (fetch would always send the URL's host). */
+function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'GET', headers: { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function psql(sql: string): string {
+  const res = spawnSync(path.join(peers.tools.pgBin, 'psql'), [peers.postgres.url, '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', sql], { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`psql failed: ${res.stderr}`);
+  return res.stdout.trim();
+}
+
+async function s3Error(p: Promise<unknown>): Promise<{ name: string; status?: number }> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as Error & { $metadata?: { httpStatusCode?: number } };
+    return { name: err.name, status: err.$metadata?.httpStatusCode };
+  }
+  throw new Error('expected the S3 request to be refused, but it succeeded');
+}
+
+beforeAll(() => {
+  peers = getPeers();
+});
+
+afterAll(() => {
+  for (const c of clients) c.destroy();
+});
+
+describe('test bench peers', () => {
+  const suffix = `${Date.now()}-${process.pid}`;
+
+  test("this jest run reads its own bench's peers file", () => {
+    // globalSetup exports MODEL_MIRROR_PEERS_FILE=.peers/runs/<jest pid>/peers.json; tests run in
+    // that process (in band) or in workers it forked.
+    expect(PEERS_FILE).toBe(process.env.MODEL_MIRROR_PEERS_FILE);
+    const owner = Number(path.basename(path.dirname(PEERS_FILE)));
+    expect([process.pid, process.ppid]).toContain(owner);
+    expect(peers.logDir.endsWith(`-${owner}`)).toBe(true);
+  });
+
+  test('all peers listen on loopback only', () => {
+    for (const url of [peers.mlflow.url, peers.s3.endpoint]) expect(new URL(url).hostname).toBe('127.0.0.1');
+    expect(new URL(peers.postgres.url).hostname).toBe('127.0.0.1');
+    expect(peers.mlflow.artifactRoot).toBe(`s3://${peers.s3.bucket}/artifacts`);
+  });
+
+  test('MLflow runs get artifact URIs in the SeaweedFS bucket, and PostgreSQL holds its tables', async () => {
+    const name = `bench-smoke-${suffix}`;
+    const { experiment_id: experimentId } = await mlflowPost<{ experiment_id: string }>('experiments/create', { name });
+    const { run } = await mlflowPost<{ run: { info: { artifact_uri: string; run_id: string } } }>('runs/create', {
+      experiment_id: experimentId,
+      start_time: Date.now(),
+    });
+    expect(run.info.artifact_uri.startsWith(`s3://${peers.s3.bucket}/artifacts/`)).toBe(true);
+    expect(run.info.artifact_uri).toContain(run.info.run_id);
+
+    // The same experiment and run, read straight from MLflow's PostgreSQL backend.
+    expect(psql(`SELECT name FROM experiments WHERE experiment_id = ${Number(experimentId)}`)).toBe(name);
+    expect(psql(`SELECT artifact_uri FROM runs WHERE run_uuid = '${run.info.run_id.replace(/'/g, '')}'`)).toBe(run.info.artifact_uri);
+    expect(psql('SELECT count(*) FROM alembic_version')).toBe('1');
+  });
+
+  test('MLflow answers allowed Host headers and refuses others', async () => {
+    const port = new URL(peers.mlflow.url).port;
+    expect((await getWithHost(`${peers.mlflow.url}/health`, `127.0.0.1:${port}`)).status).toBe(200);
+    expect((await getWithHost(`${peers.mlflow.url}/health`, `localhost:${port}`)).status).toBe(200);
+    const search = `${peers.mlflow.url}/api/2.0/mlflow/experiments/search?max_results=1`;
+    expect((await getWithHost(search, `127.0.0.1:${port}`)).status).toBe(200);
+    expect((await getWithHost(search, 'evil.example.com')).status).toBe(403);
+    // Patterns are fnmatch'ed against the whole Host header: `127.0.0.1:*` does not cover a
+    // Host without a port (what clients send for port 80).
+    expect((await getWithHost(search, '127.0.0.1')).status).toBe(403);
+    // /health and /version skip the check (so kubelet probes with Host <pod IP>:<port> pass).
+    expect((await getWithHost(`${peers.mlflow.url}/health`, 'evil.example.com')).status).toBe(200);
+  });
+
+  test('SeaweedFS stores and returns objects for the admin identity', async () => {
+    const admin = s3(peers.s3.accessKeyId, peers.s3.secretAccessKey);
+    const key = `bench-smoke/${suffix}.txt`;
+    await admin.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: key, Body: 'hello bench' }));
+    const got = await admin.send(new GetObjectCommand({ Bucket: peers.s3.bucket, Key: key }));
+    expect(await got.Body!.transformToString()).toBe('hello bench');
+    const listed = await admin.send(new ListObjectsV2Command({ Bucket: peers.s3.bucket, Prefix: 'bench-smoke/' }));
+    expect(listed.Contents?.map((o) => o.Key)).toContain(key);
+  });
+
+  test("SeaweedFS checks the SDK's default CRC32 request checksums", async () => {
+    // @aws-sdk/client-s3 >= 3.729 sends x-amz-checksum-crc32 by default; SeaweedFS verifies it.
+    const admin = s3(peers.s3.accessKeyId, peers.s3.secretAccessKey);
+    const bad = await s3Error(admin.send(new PutObjectCommand({
+      Bucket: peers.s3.bucket, Key: `bench-smoke/${suffix}-crc`, Body: 'hello', ChecksumCRC32: 'AAAAAA==',
+    })));
+    expect(bad).toEqual({ name: 'BadDigest', status: 400 });
+  });
+
+  test('SeaweedFS refuses a wrong secret and an unknown access key', async () => {
+    const wrongSecret = s3(peers.s3.accessKeyId, `${peers.s3.secretAccessKey}x`);
+    const e1 = await s3Error(wrongSecret.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: `bench-smoke/${suffix}-bad`, Body: 'x' })));
+    expect(e1).toEqual({ name: 'SignatureDoesNotMatch', status: 403 });
+    const e2 = await s3Error(wrongSecret.send(new GetObjectCommand({ Bucket: peers.s3.bucket, Key: 'anything' })));
+    expect(e2).toEqual({ name: 'SignatureDoesNotMatch', status: 403 });
+
+    const unknown = s3('NOSUCHKEY0000000', peers.s3.secretAccessKey);
+    const e3 = await s3Error(unknown.send(new ListObjectsV2Command({ Bucket: peers.s3.bucket })));
+    expect(e3).toEqual({ name: 'InvalidAccessKeyId', status: 403 });
+  });
+
+  test('the read-only identity can read but not write', async () => {
+    const admin = s3(peers.s3.accessKeyId, peers.s3.secretAccessKey);
+    const ro = s3(peers.s3.readOnlyAccessKeyId, peers.s3.readOnlySecretAccessKey);
+    const key = `bench-smoke/${suffix}-ro.txt`;
+    await admin.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: key, Body: 'readable' }));
+    const got = await ro.send(new GetObjectCommand({ Bucket: peers.s3.bucket, Key: key }));
+    expect(await got.Body!.transformToString()).toBe('readable');
+
+    const denied = await s3Error(ro.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: `bench-smoke/${suffix}-ro-put`, Body: 'no' })));
+    expect(denied).toEqual({ name: 'AccessDenied', status: 403 });
+  });
+});
