@@ -86,4 +86,4 @@ export interface HubFixture {
   close(): Promise<void>;
 }
 
-export declare function startHubFixture(opts?: HubFixtureOptions): Promise<HubFixture>;
+

@@ -1,0 +1,58 @@
+// Hub-compatible HTTP fixture: startHubFixture() serves deterministic repos over the huggingface.co protocol.
+// See ./types.ts for the API, ./model.ts for the repo contents, ./server.ts for the protocol.
+import type { HubFixture, HubFixtureOptions } from './types';
+import { buildRepos, type LargeStats, type RepoState } from './model';
+import { HubServer } from './server';
+
+export * from './types';
+export type { LargeStats, RepoState, StoredFile } from './model';
+export { GeneratedContent, hashCacheDir } from './large';
+
+export const DEFAULT_TOKEN = 'hf_fixturetoken0123456789';
+
+export interface HubFixtureExtras {
+  readonly repos: ReadonlyMap<string, RepoState>;
+  /** Startup hashing of generated large files (bench/large). */
+  readonly largeStats: readonly LargeStats[];
+}
+
+/** What startHubFixture returns: the HubFixture API with the richer repo model (commits, refs, LFS pointers). */
+export type StartedHubFixture = Omit<HubFixture, 'repos'> & HubFixtureExtras;
+
+export interface ExtendedHubFixtureOptions extends HubFixtureOptions {
+  /**
+   * Answer non-LFS `resolve` requests with a same-host 307 to `/api/resolve-cache/...` (as huggingface.co does
+   * today). @default true
+   */
+  readonly resolveCacheRedirect?: boolean;
+}
+
+export async function startHubFixture(opts: ExtendedHubFixtureOptions = {}): Promise<StartedHubFixture> {
+  const tokens = opts.tokens?.length ? [...opts.tokens] : [DEFAULT_TOKEN];
+  const { repos, largeStats } = await buildRepos(opts.largeFiles);
+  const server = new HubServer({
+    repos,
+    tokens,
+    treePageSize: opts.treePageSize ?? 50,
+    resolveCacheRedirect: opts.resolveCacheRedirect ?? true,
+  });
+  await server.listen(opts.port ?? 0);
+  return {
+    url: server.url,
+    lfsUrl: server.lfsUrl,
+    token: tokens[0],
+    repos,
+    largeStats,
+    faults: server.faults,
+    requests: server.requests,
+    bytesServed: (repo, path) => server.bytesServed(repo, path),
+    content(repo: string, path: string): Buffer {
+      const r = repos.get(repo);
+      const f = r?.files.find((x) => x.path === path);
+      if (!f) throw new Error(`no file ${repo}:${path}`);
+      if (!f.data) throw new Error(`${repo}:${path} is generated on the fly (large); stream it from the server instead`);
+      return f.data;
+    },
+    close: () => server.close(),
+  };
+}
