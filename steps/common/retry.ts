@@ -1,0 +1,228 @@
+// Async control flow shared by the data-plane steps: retry with exponential backoff + jitter
+// (honouring Retry-After / RateLimit from the server), cancellable sleep, bounded parallelism.
+
+export interface RetryOptions {
+  /** Retries after the first attempt (so `retries + 1` attempts in all). @default 5 */
+  readonly retries?: number;
+  /** First backoff step. @default 500 ms */
+  readonly baseDelayMs?: number;
+  /** Cap on one computed backoff step. @default 30 s */
+  readonly maxDelayMs?: number;
+  /** Cap on a server-requested wait (Retry-After / RateLimit reset). @default 5 min */
+  readonly maxServerDelayMs?: number;
+  /** Which errors to retry. @default isRetryableError */
+  readonly isRetryable?: (error: unknown) => boolean;
+  /** Called before each wait, e.g. to log. */
+  readonly onRetry?: (info: RetryInfo) => void;
+  readonly signal?: AbortSignal;
+  /** For tests. */
+  readonly random?: () => number;
+  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+export interface RetryInfo {
+  /** 1 for the first retry. */
+  readonly attempt: number;
+  readonly retries: number;
+  readonly delayMs: number;
+  readonly error: unknown;
+}
+
+/**
+ * A failure worth retrying (429, 5xx, dropped connection). `retryAfterMs` is the wait the server
+ * asked for, if any; it replaces the computed backoff when longer.
+ */
+export class RetryableError extends Error {
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  constructor(message: string, opts: { status?: number; retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'RetryableError';
+    this.status = opts.status;
+    this.retryAfterMs = opts.retryAfterMs;
+  }
+}
+
+/** HTTP statuses that are transient by nature. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status <= 599 && status !== 501 && status !== 505);
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+function errorCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * True for network-level failures: connection reset/refused, socket closed mid-body, timeouts.
+ * Node's fetch wraps them as `TypeError: fetch failed` / `terminated` with the real error in `cause`.
+ */
+export function isTransientNetworkError(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = errorCode(cur);
+    if (code && TRANSIENT_CODES.has(code)) return true;
+    const err = cur as Error;
+    if (err instanceof TypeError && (err.message === 'fetch failed' || err.message === 'terminated')) return true;
+    if (err?.name === 'SocketError' || err?.name === 'TimeoutError') return true;
+  }
+  return false;
+}
+
+export function isRetryableError(e: unknown): boolean {
+  if (e instanceof RetryableError) return true;
+  if ((e as Error)?.name === 'AbortError') return false;
+  return isTransientNetworkError(e);
+}
+
+/**
+ * Parses `Retry-After`: delta-seconds (`120`) or an HTTP date. Returns milliseconds to wait
+ * (never negative), or undefined when absent or unparsable.
+ */
+export function parseRetryAfter(value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
+  if (value == null) return undefined;
+  const v = value.trim();
+  if (!v) return undefined;
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  if (/^-\d/.test(v)) return 0;
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - nowMs);
+}
+
+/**
+ * Reads the reset time from a `RateLimit` header, in milliseconds. Understands the IETF
+ * structured form the Hub sends (`"api";r=0;t=55`: t = seconds until the window resets) and the
+ * older `limit=100, remaining=0, reset=55` form.
+ */
+export function parseRateLimitReset(value: string | null | undefined): number | undefined {
+  if (!value) return undefined;
+  const m = /(?:^|[;,\s])(?:t|reset)\s*=\s*(\d+(?:\.\d+)?)/i.exec(value);
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
+
+/** The wait a 429/503 response asks for: the longer of Retry-After and the RateLimit reset. */
+export function serverRequestedDelay(headers: { get(name: string): string | null }, nowMs: number = Date.now()): number | undefined {
+  const a = parseRetryAfter(headers.get('retry-after'), nowMs);
+  const b = parseRateLimitReset(headers.get('ratelimit'));
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.max(a, b);
+}
+
+/**
+ * Backoff for retry number `attempt` (1-based): exponential, capped, with "equal jitter"
+ * (half fixed, half random) so parallel workers do not retry in lockstep.
+ */
+export function backoffDelay(attempt: number, baseDelayMs = 500, maxDelayMs = 30_000, random: () => number = Math.random): number {
+  const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + random() * (exp / 2));
+}
+
+/** The wait before retry `attempt` after `error`: server's request wins when longer; capped. */
+export function retryDelay(attempt: number, error: unknown, opts: RetryOptions = {}): number {
+  const computed = backoffDelay(attempt, opts.baseDelayMs ?? 500, opts.maxDelayMs ?? 30_000, opts.random ?? Math.random);
+  const server = error instanceof RetryableError ? error.retryAfterMs : undefined;
+  if (server === undefined) return computed;
+  // A server-requested wait is honoured exactly (plus a little jitter), up to the cap.
+  const jitter = Math.round((opts.random ?? Math.random)() * 250);
+  return Math.min(opts.maxServerDelayMs ?? 300_000, Math.max(server + jitter, Math.min(computed, 1_000)));
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortError(signal!));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function abortError(signal: AbortSignal): Error {
+  const reason = signal.reason;
+  if (reason instanceof Error) return reason;
+  const e = new Error('The operation was aborted');
+  e.name = 'AbortError';
+  return e;
+}
+
+/** Runs `fn` until it succeeds, a non-retryable error is thrown, or retries run out (last error thrown). */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const retries = opts.retries ?? 5;
+  const isRetryable = opts.isRetryable ?? isRetryableError;
+  const doSleep = opts.sleep ?? sleep;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (e) {
+      if (opts.signal?.aborted || attempt >= retries || !isRetryable(e)) throw e;
+      const delayMs = retryDelay(attempt + 1, e, opts);
+      opts.onRetry?.({ attempt: attempt + 1, retries, delayMs, error: e });
+      await doSleep(delayMs, opts.signal);
+    }
+  }
+}
+
+/**
+ * Maps `items` through `fn` with at most `limit` in flight. On the first failure no new item
+ * starts, `signal` (passed to `fn`) is aborted so in-flight work can stop early, and once every
+ * in-flight call has settled the first error is thrown. Results keep input order.
+ */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number, signal: AbortSignal) => Promise<R>,
+  parentSignal?: AbortSignal,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(parentSignal?.reason);
+  if (parentSignal?.aborted) onParentAbort();
+  parentSignal?.addEventListener('abort', onParentAbort, { once: true });
+  let next = 0;
+  let firstError: { error: unknown } | undefined;
+  const worker = async () => {
+    while (!firstError && !controller.signal.aborted && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i, controller.signal);
+      } catch (e) {
+        if (!firstError) {
+          firstError = { error: e };
+          controller.abort(e);
+        }
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  } finally {
+    parentSignal?.removeEventListener('abort', onParentAbort);
+  }
+  if (firstError) throw firstError.error;
+  if (parentSignal?.aborted) throw abortError(parentSignal);
+  return results;
+}

@@ -1,0 +1,186 @@
+// `downloadModel`: the whole download step as a function (used by `download` and `mirror`).
+// resolve revision -> list tree once -> filter -> check paths + disk -> parallel verified
+// downloads -> mirror-manifest.json.
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { assertEnoughDiskSpace, type StatFsFn } from '../common/disk-space';
+import { ExitCode, UserError } from '../common/errors';
+import { assertNoSymlinkComponents, safeJoin } from '../common/fs-safety';
+import { log } from '../common/log';
+import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest, type ManifestFile } from '../common/manifest';
+import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/progress';
+import { mapLimit, type RetryOptions } from '../common/retry';
+import { downloadFile, type DownloadFileResult } from './download-file';
+import { gatedRepoError } from './errors';
+import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
+import { listRepoFiles } from './list-files';
+import { filterByPatterns } from './patterns';
+import { resolveRevision } from './resolve-revision';
+
+export interface DownloadModelOptions {
+  /** `org/name` or a legacy single-segment id. */
+  readonly modelId: string;
+  /** Branch, tag or commit sha. @default 'main' */
+  readonly revision?: string;
+  /** Local directory; created if missing. */
+  readonly dest: string;
+  /** @default https://huggingface.co (callers map HF_ENDPOINT; see resolveHubConfig) */
+  readonly hubUrl?: string;
+  readonly accessToken?: string;
+  readonly allowPatterns?: readonly string[];
+  readonly ignorePatterns?: readonly string[];
+  /** Files downloaded in parallel. @default 4 */
+  readonly concurrency?: number;
+  readonly retry?: RetryOptions;
+  /** Full downloads of a file before a hash mismatch is fatal. @default 3 */
+  readonly integrityAttempts?: number;
+  /** Extra free space required beyond the bytes still needed. @default 1%, 64 MiB..2 GiB */
+  readonly diskMarginBytes?: number;
+  /** For tests. */
+  readonly statfs?: StatFsFn;
+  /** @default 'bar' on a TTY, else 'log' */
+  readonly progress?: ProgressMode;
+  readonly signal?: AbortSignal;
+  readonly fetchImpl?: typeof fetch;
+}
+
+export interface DownloadStats {
+  readonly filesPresent: number;
+  readonly filesDownloaded: number;
+  readonly bytesTransferred: number;
+  readonly seconds: number;
+}
+
+/** Bytes of `file` already on disk (complete final file or partial `.part`). */
+async function bytesOnDisk(full: string, size: number): Promise<number> {
+  for (const [p, complete] of [[full, true], [`${full}.part`, false]] as const) {
+    try {
+      const st = await fs.lstat(p);
+      if (complete && st.size === size) return size;
+      if (!complete && st.size <= size) return st.size;
+    } catch {
+      // absent
+    }
+  }
+  return 0;
+}
+
+/** Downloads a model revision into `dest`, verifies every file and writes the manifest. */
+export async function downloadModel(opts: DownloadModelOptions, stats?: { value?: DownloadStats }): Promise<Manifest> {
+  const started = Date.now();
+  const repo = validateModelId(opts.modelId);
+  const hubUrl = normalizeHubUrl(opts.hubUrl || DEFAULT_HUB_URL);
+  const hub = { hubUrl, accessToken: opts.accessToken, retry: opts.retry, signal: opts.signal, fetchImpl: opts.fetchImpl };
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
+
+  // 1. Pin the revision.
+  const resolved = await resolveRevision({ ...hub, repo, revision: opts.revision });
+  log.info(`resolved ${repo}@${resolved.requestedRevision} to commit ${resolved.commitSha}`);
+  if (resolved.gated && !opts.accessToken) {
+    throw gatedRepoError({ hubUrl, repo, hasToken: false, op: 'revision' });
+  }
+
+  // 2. List once, filter.
+  const all = await listRepoFiles({ ...hub, repo, commitSha: resolved.commitSha });
+  const files = filterByPatterns(all, opts.allowPatterns, opts.ignorePatterns);
+  if (files.length === 0) {
+    throw new UserError(`No files of ${repo}@${resolved.commitSha.slice(0, 12)} match the patterns (${all.length} files in the repo)`, {
+      exitCode: ExitCode.Usage,
+      hint: 'Check --allow-patterns / --ignore-patterns (globs like *.safetensors or subdir/; `*` also matches `/`).',
+    });
+  }
+
+  // 3. Every path must be safe before anything is written.
+  const dest = path.resolve(opts.dest);
+  const targets = files.map((f) => ({ file: f, full: safeJoin(dest, f.path, 'repo file') }));
+  const seen = new Set<string>();
+  for (const t of targets) {
+    if (t.file.path === MANIFEST_FILE) {
+      throw new UserError(`${repo} contains a file named ${MANIFEST_FILE}, which model-mirror writes itself`, {
+        exitCode: ExitCode.LocalStorage,
+        hint: `Exclude it with --ignore-patterns ${MANIFEST_FILE}.`,
+      });
+    }
+    const key = t.full.toLowerCase();
+    if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${t.file.path}`, { exitCode: ExitCode.LocalStorage });
+    seen.add(key);
+  }
+  try {
+    await fs.mkdir(dest, { recursive: true });
+  } catch (e) {
+    throw new UserError(`Cannot create --dest ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: ExitCode.LocalStorage, cause: e });
+  }
+  for (const t of targets) await assertNoSymlinkComponents(dest, t.file.path);
+
+  // 4. Enough disk for what is still missing?
+  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+  let present = 0;
+  for (const t of targets) present += await bytesOnDisk(t.full, t.file.size);
+  await assertEnoughDiskSpace(dest, totalBytes - present, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
+  log.info(`downloading ${files.length} files (${formatBytes(totalBytes)}) of ${repo}@${resolved.commitSha.slice(0, 12)} to ${dest}`, {
+    concurrency,
+    alreadyOnDisk: present,
+  });
+
+  // 5. Download, biggest first so the tail is short.
+  const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress });
+  const order = [...targets].sort((a, b) => b.file.size - a.file.size);
+  let results: DownloadFileResult[];
+  try {
+    results = await mapLimit(order, concurrency, async (t, _i, signal) => {
+      const r = await downloadFile({
+        hubUrl,
+        accessToken: opts.accessToken,
+        repo,
+        commitSha: resolved.commitSha,
+        file: t.file,
+        destPath: t.full,
+        retry: opts.retry,
+        integrityAttempts: opts.integrityAttempts,
+        onProgress: (delta, transferred) => progress.advance(delta, { transferred }),
+        signal,
+        fetchImpl: opts.fetchImpl,
+      });
+      progress.fileDone();
+      log.debug(`${r.status} ${t.file.path}`, { size: r.size });
+      return r;
+    }, opts.signal);
+  } catch (e) {
+    progress.finish({ success: false });
+    throw e;
+  }
+  progress.finish();
+
+  // 6. Manifest, in repo order.
+  const byPath = new Map(results.map((r) => [r.path, r]));
+  const manifestFiles: ManifestFile[] = files.map((f) => {
+    const r = byPath.get(f.path)!;
+    return { path: f.path, size: r.size, sha256: r.sha256, ...(f.lfs ? {} : { gitBlobSha1: r.gitBlobSha1 }), lfs: f.lfs };
+  });
+  const manifest: Manifest = {
+    schemaVersion: MANIFEST_SCHEMA_VERSION,
+    repo,
+    requestedRevision: resolved.requestedRevision,
+    commitSha: resolved.commitSha,
+    hubUrl,
+    files: manifestFiles,
+    totalBytes,
+    fileCount: manifestFiles.length,
+    createdAt: new Date().toISOString(),
+    ...(resolved.pipelineTag ? { pipelineTag: resolved.pipelineTag } : {}),
+    ...(resolved.libraryName ? { libraryName: resolved.libraryName } : {}),
+  };
+  await writeManifest(dest, manifest);
+
+  const seconds = (Date.now() - started) / 1000;
+  const transferred = results.reduce((n, r) => n + r.bytesTransferred, 0);
+  const filesPresent = results.filter((r) => r.status === 'present').length;
+  log.info(`downloaded ${repo}@${resolved.commitSha.slice(0, 12)}: ${files.length} files, ${formatBytes(totalBytes)} verified`, {
+    transferred: formatBytes(transferred),
+    alreadyPresent: filesPresent,
+    seconds: Number(seconds.toFixed(1)),
+    rate: formatRate(seconds > 0 ? transferred / seconds : 0),
+  });
+  if (stats) stats.value = { filesPresent, filesDownloaded: results.length - filesPresent, bytesTransferred: transferred, seconds };
+  return manifest;
+}

@@ -1,0 +1,114 @@
+// The one place Hub HTTP requests go through: adds the token (only for the Hub's own origin,
+// never for the CDN a resolve redirects to), retries 429/5xx/dropped connections with backoff
+// (honouring Retry-After and RateLimit), and turns error responses into HubHttpError carrying
+// the Hub's X-Error-Code so callers can say "repo not found" vs "gated" vs "revision not found".
+import { log } from '../common/log';
+import { TOOL_NAME, TOOL_VERSION } from '../common/version';
+import { isRetryableStatus, RetryableError, serverRequestedDelay, withRetry, type RetryOptions } from '../common/retry';
+
+export class HubHttpError extends Error {
+  readonly status: number;
+  /** `X-Error-Code`: RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo, ... */
+  readonly errorCode?: string;
+  /** `X-Error-Message` or the JSON `error` of the body. */
+  readonly serverMessage?: string;
+  readonly url: string;
+  constructor(url: string, status: number, errorCode?: string, serverMessage?: string) {
+    super(`Hub answered ${status}${errorCode ? ` ${errorCode}` : ''}${serverMessage ? `: ${serverMessage}` : ''} (${stripQuery(url)})`);
+    this.name = 'HubHttpError';
+    this.url = url;
+    this.status = status;
+    this.errorCode = errorCode;
+    this.serverMessage = serverMessage;
+  }
+}
+
+function stripQuery(url: string): string {
+  const i = url.indexOf('?');
+  return i < 0 ? url : url.slice(0, i);
+}
+
+export const USER_AGENT = `${TOOL_NAME}/${TOOL_VERSION}; node/${process.versions.node}`;
+
+/** Reads an error response (consuming its body) into a HubHttpError. */
+export async function readHubError(res: Response, url = res.url): Promise<HubHttpError> {
+  let message = res.headers.get('x-error-message') ?? undefined;
+  try {
+    const text = await res.text();
+    if (!message && text) {
+      try {
+        const json = JSON.parse(text) as { error?: unknown; message?: unknown };
+        const m = json.error ?? json.message;
+        if (typeof m === 'string') message = m;
+      } catch {
+        message = text.length <= 300 ? text.trim() : undefined;
+      }
+    }
+  } catch {
+    // body unreadable: the status says enough
+  }
+  return new HubHttpError(url, res.status, res.headers.get('x-error-code') ?? undefined, message);
+}
+
+/** A retryable error for a 429/5xx response, carrying the wait the server asked for. */
+export async function retryableFromResponse(res: Response, url: string): Promise<RetryableError> {
+  const err = await readHubError(res, url);
+  return new RetryableError(err.message, { status: res.status, retryAfterMs: serverRequestedDelay(res.headers), cause: err });
+}
+
+export function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+export interface HubFetchOptions {
+  readonly hubUrl: string;
+  readonly accessToken?: string;
+  readonly retry?: RetryOptions;
+  readonly signal?: AbortSignal;
+  /** @default globalThis.fetch */
+  readonly fetchImpl?: typeof fetch;
+}
+
+/** Headers for a request to `url`: the token only when `url` is on the Hub's origin. */
+export function hubHeaders(url: string, opts: Pick<HubFetchOptions, 'hubUrl' | 'accessToken'>, extra?: ConstructorParameters<typeof Headers>[0]): Headers {
+  const h = new Headers(extra);
+  if (!h.has('user-agent')) h.set('user-agent', USER_AGENT);
+  if (opts.accessToken && sameOrigin(url, opts.hubUrl)) {
+    if (!h.has('authorization')) h.set('authorization', `Bearer ${opts.accessToken}`);
+  } else {
+    h.delete('authorization');
+  }
+  return h;
+}
+
+export function logRetry(what: string) {
+  return (info: { attempt: number; retries: number; delayMs: number; error: unknown }): void => {
+    const e = info.error as Error & { status?: number };
+    log.warn(`${what}: ${e.status ? `HTTP ${e.status}` : (e.cause as Error | undefined)?.message ?? e.message}; retrying in ${(info.delayMs / 1000).toFixed(1)}s (retry ${info.attempt}/${info.retries})`);
+  };
+}
+
+/**
+ * A `fetch` for @huggingface/hub calls (modelInfo, listFiles): token + user agent, retries on
+ * transient failures, HubHttpError on any other non-2xx (so the library never sees one).
+ */
+export function createHubFetch(opts: HubFetchOptions): typeof fetch {
+  const doFetch = opts.fetchImpl ?? fetch;
+  const hubFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
+    const method = (init?.method ?? 'GET').toUpperCase();
+    const once = async (): Promise<Response> => {
+      const res = await doFetch(url, { ...init, headers: hubHeaders(url, opts, init?.headers), signal: init?.signal ?? opts.signal });
+      if (res.ok) return res;
+      if (isRetryableStatus(res.status)) throw await retryableFromResponse(res, url);
+      throw await readHubError(res, url);
+    };
+    if (method !== 'GET' && method !== 'HEAD') return once();
+    return withRetry(once, { onRetry: logRetry(`GET ${stripQuery(url)}`), signal: opts.signal, ...opts.retry });
+  };
+  return hubFetch as typeof fetch;
+}

@@ -1,0 +1,241 @@
+// download against the in-process Hub fixture: real HTTP, real files, faults injected by the fixture.
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main } from '../../steps/cli';
+import { ExitCode } from '../../steps/common/errors';
+import { gitBlobSha1, sha256Hex } from '../../steps/common/hash';
+import { readManifest } from '../../steps/common/manifest';
+import { downloadModel } from '../../steps/hub/download-model';
+import { startHubFixture, type HubFixture } from '../hub-fixture';
+
+const REPO = 'test/tiny-model';
+const WEIGHTS = 'model.safetensors';
+const fastRetry = { baseDelayMs: 20, maxDelayMs: 200 };
+
+let hub: HubFixture;
+let tmp: string;
+
+beforeAll(async () => {
+  hub = await startHubFixture();
+});
+afterAll(async () => {
+  await hub.close();
+});
+beforeEach(async () => {
+  hub.faults.reset();
+  hub.requests.length = 0;
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-dl-it-'));
+});
+afterEach(async () => {
+  await fs.rm(tmp, { recursive: true, force: true });
+});
+
+/** Runs the CLI in-process; returns exit code and everything written to stderr. */
+async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stderr: string }> {
+  const saved: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(env)) {
+    saved[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  let stderr = '';
+  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += chunk.toString();
+    return true;
+  });
+  try {
+    const code = await main(args);
+    return { code, stderr };
+  } finally {
+    spy.mockRestore();
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+function repoFiles(repo = REPO) {
+  return hub.repos.get(repo)!.files;
+}
+
+test('downloads test/tiny-model: every file byte-identical, every hash verified, manifest correct', async () => {
+  const dest = path.join(tmp, 'm');
+  const out = path.join(tmp, 'out');
+  const r = await cli(['download', '--model-id', REPO, '--dest', dest, '--hub-url', hub.url, '--output-dir', out], { HF_TOKEN: undefined, HF_TOKEN_PATH: undefined });
+  expect(r.stderr).not.toMatch(/ERROR|internal error/);
+  expect(r.code).toBe(0);
+  const fixture = hub.repos.get(REPO)!;
+  const manifest = await readManifest(dest);
+  expect(manifest.repo).toBe(REPO);
+  expect(manifest.commitSha).toBe(fixture.branches.main);
+  expect(manifest.requestedRevision).toBe('main');
+  expect(manifest.pipelineTag).toBe(fixture.pipelineTag);
+  expect(manifest.libraryName).toBe(fixture.libraryName);
+  expect(manifest.fileCount).toBe(fixture.files.length);
+  expect(manifest.totalBytes).toBe(fixture.files.reduce((n, f) => n + f.size, 0));
+  for (const f of fixture.files) {
+    const local = await fs.readFile(path.join(dest, f.path));
+    expect(local.equals(hub.content(REPO, f.path))).toBe(true);
+    const m = manifest.files.find((x) => x.path === f.path)!;
+    expect(m).toMatchObject({ size: f.size, sha256: f.sha256, lfs: f.lfs });
+    expect(sha256Hex(local)).toBe(f.sha256);
+    if (!f.lfs) expect(m.gitBlobSha1).toBe(gitBlobSha1(local));
+  }
+  expect(fixture.files.some((f) => f.lfs)).toBe(true);
+  // No leftovers; output parameters for Argo.
+  const all = await fs.readdir(dest, { recursive: true });
+  expect(all.filter((p) => String(p).endsWith('.part'))).toEqual([]);
+  expect(await fs.readFile(path.join(out, 'commit_sha'), 'utf8')).toBe(fixture.branches.main);
+  expect(Number(await fs.readFile(path.join(out, 'file_count'), 'utf8'))).toBe(fixture.files.length);
+  expect(Number(await fs.readFile(path.join(out, 'total_bytes'), 'utf8'))).toBe(manifest.totalBytes);
+  // The token never goes to the CDN host; every file request used the pinned sha.
+  for (const req of hub.requests) {
+    if (req.url.includes('/resolve/')) expect(req.url).toContain(`/resolve/${fixture.branches.main}/`);
+  }
+
+  // Rerun: everything verified locally, no file bytes fetched again.
+  const before = hub.bytesServed(REPO);
+  const again = await cli(['download', '--model-id', REPO, '--dest', dest, '--hub-url', hub.url]);
+  expect(again.code).toBe(0);
+  expect(hub.bytesServed(REPO)).toBe(before);
+});
+
+test('a revision is pinned to its sha; patterns filter the tree', async () => {
+  const fixture = hub.repos.get(REPO)!;
+  const [tag, sha] = Object.entries(fixture.tags)[0] ?? ['main', fixture.branches.main];
+  const m = await downloadModel({ modelId: REPO, revision: tag, dest: tmp, hubUrl: hub.url, allowPatterns: ['*.json'], ignorePatterns: ['tokenizer*'], progress: 'none' });
+  expect(m.commitSha).toBe(sha);
+  expect(m.files.length).toBeGreaterThan(0);
+  for (const f of m.files) {
+    expect(f.path.endsWith('.json')).toBe(true);
+    expect(f.path.startsWith('tokenizer')).toBe(false);
+  }
+});
+
+test('a dropped connection resumes with Range: about one file worth of bytes served, not two', async () => {
+  const size = repoFiles().find((f) => f.path === WEIGHTS)!.size;
+  const dropAt = Math.floor(size / 2);
+  const servedBefore = hub.bytesServed(REPO, WEIGHTS);
+  hub.faults.dropAfterBytes(REPO, WEIGHTS, dropAt);
+  const m = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: [WEIGHTS], retry: fastRetry, progress: 'none' });
+  expect(m.files[0].sha256).toBe(sha256Hex(hub.content(REPO, WEIGHTS)));
+  const served = hub.bytesServed(REPO, WEIGHTS) - servedBefore;
+  expect(served).toBeGreaterThanOrEqual(size);
+  expect(served).toBeLessThan(size * 1.2);
+  const ranged = hub.requests.filter((r) => r.range && r.range !== 'bytes=0-');
+  expect(ranged.length).toBeGreaterThanOrEqual(1);
+  expect(Number(/bytes=(\d+)-/.exec(ranged[0].range!)![1])).toBeGreaterThan(0);
+});
+
+test('a leftover .part from an earlier run is hashed and resumed', async () => {
+  const content = hub.content(REPO, WEIGHTS);
+  await fs.writeFile(path.join(tmp, `${WEIGHTS}.part`), content.subarray(0, 1000));
+  const servedBefore = hub.bytesServed(REPO, WEIGHTS);
+  const m = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: [WEIGHTS], progress: 'none' });
+  expect(m.files[0].sha256).toBe(sha256Hex(content));
+  expect(hub.bytesServed(REPO, WEIGHTS) - servedBefore).toBe(content.length - 1000);
+  expect(hub.requests.some((r) => r.range === 'bytes=1000-')).toBe(true);
+});
+
+test('corrupt bytes are detected, discarded and downloaded again', async () => {
+  hub.faults.corrupt(REPO, WEIGHTS, 1);
+  hub.faults.corrupt(REPO, 'config.json', 1);
+  const m = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: [WEIGHTS, 'config.json'], retry: fastRetry, progress: 'none' });
+  for (const p of [WEIGHTS, 'config.json']) {
+    expect((await fs.readFile(path.join(tmp, p))).equals(hub.content(REPO, p))).toBe(true);
+    expect(m.files.find((f) => f.path === p)!.sha256).toBe(sha256Hex(hub.content(REPO, p)));
+  }
+});
+
+test('bytes corrupt every time: Integrity exit code, nothing unverified kept', async () => {
+  hub.faults.corrupt(REPO, WEIGHTS, 100);
+  const r = await cli(['download', '--model-id', REPO, '--dest', tmp, '--hub-url', hub.url, '--allow-patterns', WEIGHTS]);
+  expect(r.code).toBe(ExitCode.Integrity);
+  expect(r.stderr).toMatch(/model\.safetensors .*failed verification 3 times/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(await fs.readdir(tmp)).toEqual([]);
+});
+
+test('429 with Retry-After is honoured', async () => {
+  hub.faults.rateLimit(2, 1);
+  const t0 = Date.now();
+  const m = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: ['config.json'], progress: 'none' });
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
+  expect(m.files).toHaveLength(1);
+  expect(hub.requests.filter((r) => r.status === 429)).toHaveLength(2);
+});
+
+test('5xx on a file is retried', async () => {
+  hub.faults.serverError(REPO, 'config.json', 503, 2);
+  const m = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: ['config.json'], retry: fastRetry, progress: 'none' });
+  expect(m.files).toHaveLength(1);
+});
+
+test('hostile repo is refused before anything is written', async () => {
+  const dest = path.join(tmp, 'inner', 'dest');
+  const r = await cli(['download', '--model-id', 'test/hostile-model', '--dest', dest, '--hub-url', hub.url]);
+  expect(r.code).toBe(ExitCode.LocalStorage);
+  expect(r.stderr).toMatch(/Refusing repo file/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  // Nothing under tmp at all: not the destination, not ../evil.txt next to it.
+  expect(await fs.readdir(tmp)).toEqual([]);
+  expect(hub.requests.filter((q) => q.url.includes('/resolve/'))).toEqual([]);
+});
+
+test('a symlink inside the destination is refused', async () => {
+  const outside = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-outside-'));
+  try {
+    await fs.symlink(outside, path.join(tmp, 'original'));
+    const r = await cli(['download', '--model-id', REPO, '--dest', tmp, '--hub-url', hub.url]);
+    expect(r.code).toBe(ExitCode.LocalStorage);
+    expect(r.stderr).toMatch(/symbolic link/);
+    expect(await fs.readdir(outside)).toEqual([]);
+  } finally {
+    await fs.rm(outside, { recursive: true, force: true });
+  }
+});
+
+describe('clear errors through the CLI', () => {
+  const noToken = { HF_TOKEN: undefined, HF_TOKEN_PATH: undefined };
+  const cases: Array<[string, string[], Record<string, string | undefined>, number, RegExp]> = [
+    ['bad model id', ['--model-id', 'not a/valid/id'], noToken, ExitCode.Usage, /Invalid model id/],
+    ['unknown repo', ['--model-id', 'test/no-such-model'], noToken, ExitCode.NotFound, /test\/no-such-model not found.*Private repos need a token/s],
+    ['unknown revision', ['--model-id', REPO, '--revision', 'no-such-branch'], noToken, ExitCode.NotFound, /Revision "no-such-branch" not found/],
+    ['gated without token', ['--model-id', 'test/gated-model'], noToken, ExitCode.Auth, /gated.*accept the terms.*HF_TOKEN/s],
+    ['gated with a token lacking access', ['--model-id', 'test/gated-model'], { HF_TOKEN: 'hf_notgrantedtoken000' }, ExitCode.Auth, /gated.*not been granted access/s],
+    ['invalid token', ['--model-id', REPO], { HF_TOKEN: 'garbage-token' }, ExitCode.Auth, /rejected the token/],
+  ];
+  test.each(cases)('%s', async (_name, args, env, code, re) => {
+    const r = await cli(['download', '--dest', tmp, '--hub-url', hub.url, ...args], env);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(re);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stderr).not.toContain('hf_notgrantedtoken000');
+  });
+
+  test('gated with an accepted token works', async () => {
+    const r = await cli(['download', '--model-id', 'test/gated-model', '--dest', tmp, '--hub-url', hub.url, '--allow-patterns', 'config.json'], { HF_TOKEN: hub.token });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain(hub.token);
+    // The token went to the Hub, never to the CDN host.
+    expect(hub.requests.some((q) => q.authorization)).toBe(true);
+  });
+
+  test('file missing on the server though listed: EntryNotFound -> NotFound', async () => {
+    hub.faults.missing(REPO, 'config.json', 1);
+    const r = await cli(['download', '--model-id', REPO, '--dest', tmp, '--hub-url', hub.url, '--allow-patterns', 'config.json']);
+    expect(r.code).toBe(ExitCode.NotFound);
+    expect(r.stderr).toMatch(/File "config\.json" not found in test\/tiny-model/);
+  });
+});
+
+test('the token is never sent to the LFS CDN host', async () => {
+  await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, accessToken: hub.token, allowPatterns: [WEIGHTS], progress: 'none' });
+  const lfsHost = new URL(hub.lfsUrl).host;
+  const cdn = hub.requests.filter((r) => r.host === lfsHost);
+  expect(cdn.length).toBeGreaterThan(0);
+  expect(cdn.every((r) => !r.authorization)).toBe(true);
+  expect(hub.requests.filter((r) => r.host !== lfsHost).every((r) => r.authorization)).toBe(true);
+});
