@@ -27,9 +27,9 @@ export async function main(argv: string[]): Promise<number> {
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
-    .fail((msg, err, y) => {
+    .fail((msg, err) => {
       if (err) throw err;
-      process.stderr.write(`${y.help ? '' : ''}error: ${msg}\nRun with --help for usage.\n`);
+      process.stderr.write(`error: ${msg}\nRun with --help for usage.\n`);
       exitCode = 2;
     });
   try {

@@ -1,10 +1,41 @@
-// PLACEHOLDER: replaced by the real command (see the issue that owns it).
 import type { CommandModule } from 'yargs';
+import { log } from '../common/log';
+import { printResult } from '../common/outputs';
+import { clientFromArgs, trackingUriOption } from '../mlflow/cli-options';
+import { WORKFLOW_STATUSES, type WorkflowStatus, finalizeRun } from '../mlflow/finalize';
 
-export const finalizeCommand: CommandModule = {
+interface FinalizeArgs {
+  runId?: string;
+  workflowStatus: WorkflowStatus;
+  failures?: string;
+  modelName?: string;
+  trackingUri?: string;
+}
+
+export const finalizeCommand: CommandModule<object, FinalizeArgs> = {
   command: 'finalize',
-  describe: '(finalize: not implemented yet)',
-  handler: () => {
-    throw new Error('finalize is not implemented yet');
+  describe: 'Close the run (FINISHED/FAILED); on failure record why and delete versions registered from it',
+  builder: (y) => y
+    .option('run-id', { type: 'string', describe: 'Run from `prepare` (empty: nothing to finalize)' })
+    .option('workflow-status', { type: 'string', choices: WORKFLOW_STATUSES as string[], demandOption: true, describe: 'Argo {{workflow.status}}' })
+    .option('failures', { type: 'string', describe: 'Argo {{workflow.failures}} JSON (or text), recorded as model_mirror.failure_reason' })
+    .option('model-name', { type: 'string', describe: 'Only clean up versions of this registered model' })
+    .option('tracking-uri', trackingUriOption) as never,
+  handler: async (args) => {
+    const runId = (args.runId ?? '').trim();
+    if (!runId || runId.startsWith('{{')) {
+      // The workflow failed before `prepare` created a run: nothing to close.
+      log.warn('No run id: nothing to finalize');
+      printResult({ run_id: null, run_status: null, deleted_versions: [] });
+      return;
+    }
+    const client = clientFromArgs(args);
+    const result = await finalizeRun(client, {
+      runId,
+      workflowStatus: args.workflowStatus,
+      failures: args.failures,
+      modelName: args.modelName || undefined,
+    });
+    printResult({ ...result });
   },
 };

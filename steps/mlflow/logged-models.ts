@@ -1,0 +1,88 @@
+// MLflow 3 logged models (`/api/2.0/mlflow/logged-models`): what the experiment's Models tab lists
+// and what a model version's `model_id` points at.
+import { log } from '../common/log';
+import { type KeyValue, MlflowClient, fromKeyValues, isMlflowError } from './client';
+
+export type LoggedModelStatus = 'LOGGED_MODEL_PENDING' | 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED';
+
+export interface LoggedModel {
+  readonly info: {
+    readonly model_id: string;
+    readonly experiment_id: string;
+    readonly name: string;
+    readonly artifact_uri?: string;
+    readonly status?: LoggedModelStatus;
+    readonly source_run_id?: string;
+    readonly model_type?: string;
+    readonly tags?: readonly KeyValue[];
+  };
+  readonly data?: { readonly params?: readonly KeyValue[] };
+}
+
+export interface CreateLoggedModelInput {
+  readonly experimentId: string;
+  readonly name: string;
+  readonly sourceRunId?: string;
+  readonly modelType?: string;
+  readonly tags?: Record<string, string>;
+  readonly params?: Record<string, string>;
+}
+
+export async function createLoggedModel(client: MlflowClient, input: CreateLoggedModelInput): Promise<LoggedModel> {
+  const res = await client.post<{ model: LoggedModel }>('/api/2.0/mlflow/logged-models', {
+    experiment_id: input.experimentId,
+    name: input.name,
+    source_run_id: input.sourceRunId,
+    model_type: input.modelType,
+    tags: Object.entries(input.tags ?? {}).map(([key, value]) => ({ key, value })),
+    params: Object.entries(input.params ?? {}).map(([key, value]) => ({ key, value })),
+  });
+  return res.model;
+}
+
+export async function getLoggedModel(client: MlflowClient, modelId: string): Promise<LoggedModel> {
+  const res = await client.get<{ model: LoggedModel }>(`/api/2.0/mlflow/logged-models/${encodeURIComponent(modelId)}`);
+  return res.model;
+}
+
+export async function finalizeLoggedModel(client: MlflowClient, modelId: string, status: 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED'): Promise<LoggedModel> {
+  const res = await client.patch<{ model: LoggedModel }>(`/api/2.0/mlflow/logged-models/${encodeURIComponent(modelId)}`, { model_id: modelId, status });
+  return res.model;
+}
+
+export async function setLoggedModelTags(client: MlflowClient, modelId: string, tags: Record<string, string>): Promise<void> {
+  await client.patch(`/api/2.0/mlflow/logged-models/${encodeURIComponent(modelId)}/tags`, {
+    model_id: modelId,
+    tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
+  });
+}
+
+export async function searchLoggedModels(client: MlflowClient, experimentIds: readonly string[], filter?: string): Promise<LoggedModel[]> {
+  const out: LoggedModel[] = [];
+  let pageToken: string | undefined;
+  for (let page = 0; page < 50; page++) {
+    const res = await client.post<{ models?: LoggedModel[]; next_page_token?: string }>('/api/2.0/mlflow/logged-models/search', {
+      experiment_ids: experimentIds,
+      filter,
+      max_results: 100,
+      page_token: pageToken,
+    }, { idempotent: true });
+    out.push(...(res.models ?? []));
+    pageToken = res.next_page_token || undefined;
+    if (!pageToken) break;
+  }
+  return out;
+}
+
+export function loggedModelTags(m: LoggedModel): Record<string, string> {
+  return fromKeyValues(m.info.tags);
+}
+
+/** True when the server has no logged-models API (MLflow < 3): callers then skip logged models. */
+export function isMissingLoggedModelsApi(e: unknown): boolean {
+  return isMlflowError(e) && e.errorCode === undefined && (e.status === 404 || e.status === 405);
+}
+
+export function warnNoLoggedModels(): void {
+  log.warn('This MLflow server has no logged-models API (MLflow < 3): the model will not be listed in the experiment\'s Models tab');
+}

@@ -1,0 +1,102 @@
+// `prepare`: the experiment and run a mirror writes into, and where its files go.
+import { ExitCode, UserError } from '../common/errors';
+import { log } from '../common/log';
+import { TOOL_NAME, TOOL_VERSION } from '../common/version';
+import { joinUri } from './artifacts';
+import type { MlflowClient } from './client';
+import { getOrCreateExperiment } from './experiments';
+import { validateModelName } from './registry';
+import { createRun, terminateRun } from './runs';
+import { PARAM, TAG } from './tags';
+import { MODEL_ARTIFACT_PATH } from './transformers-layout';
+
+export interface PrepareOptions {
+  readonly modelId: string;
+  readonly revision: string;
+  readonly experiment: string;
+  readonly modelName: string;
+  readonly task?: string;
+  readonly hubUrl?: string;
+}
+
+export interface PrepareResult {
+  readonly run_id: string;
+  readonly run_name: string;
+  readonly experiment_id: string;
+  readonly experiment_name: string;
+  /** The run's artifact root, e.g. s3://mlflow/artifacts/1/<run>/artifacts */
+  readonly artifact_uri: string;
+  /** Where `upload` writes: `<artifact_uri>/model` */
+  readonly s3_destination: string;
+}
+
+const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
+
+export function runNameFor(repo: string, revision: string): string {
+  const rev = /^[0-9a-f]{40}$/.test(revision) ? revision.slice(0, 12) : revision;
+  const name = `mirror-${repo.replace(/\//g, '--')}-${rev}`.replace(/[^\w.@-]+/g, '-');
+  return name.length > 250 ? name.slice(0, 250) : name;
+}
+
+export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Promise<PrepareResult> {
+  if (!REPO_ID.test(opts.modelId) || opts.modelId.includes('..')) {
+    throw new UserError(`'${opts.modelId}' is not a Hub model id (expected org/name)`, { exitCode: ExitCode.Usage });
+  }
+  if (!opts.revision.trim()) throw new UserError('--revision is empty', { exitCode: ExitCode.Usage });
+  validateModelName(opts.modelName); // fail before creating anything
+
+  const { experiment } = await getOrCreateExperiment(client, opts.experiment);
+  if (experiment.artifact_location && !/^s3a?:\/\//.test(experiment.artifact_location)) {
+    throw new UserError(`MLflow experiment '${experiment.name}' stores artifacts at ${experiment.artifact_location}, not on S3`, {
+      exitCode: ExitCode.Usage,
+      hint: 'Run the MLflow server with --default-artifact-root s3://<bucket>/<prefix> and --no-serve-artifacts (model-mirror writes to S3 directly), or use an experiment created that way.',
+    });
+  }
+
+  const runName = runNameFor(opts.modelId, opts.revision);
+  const run = await createRun(client, {
+    experimentId: experiment.experiment_id,
+    runName,
+    tags: {
+      [TAG.sourceRepo]: opts.modelId,
+      [TAG.requestedRevision]: opts.revision,
+      [TAG.registeredModel]: opts.modelName,
+      [TAG.toolVersion]: TOOL_VERSION,
+      [TAG.sourceName]: `${TOOL_NAME} ${opts.modelId}@${opts.revision}`,
+      [TAG.sourceType]: 'JOB',
+      [TAG.user]: TOOL_NAME,
+      ...(opts.hubUrl ? { [TAG.hubUrl]: opts.hubUrl } : {}),
+    },
+  });
+  const runId = run.info.run_id;
+  const artifactUri = run.info.artifact_uri;
+  if (!/^s3a?:\/\//.test(artifactUri)) {
+    await terminateRun(client, runId, 'FAILED').catch(() => undefined);
+    throw new UserError(`MLflow gave run ${runId} the artifact location ${artifactUri}, not an s3:// URI`, {
+      exitCode: ExitCode.Usage,
+      hint: 'Start the MLflow server with --no-serve-artifacts and an s3:// --default-artifact-root: with artifact serving on, runs get mlflow-artifacts:/ URIs that clients cannot write to S3 directly.',
+    });
+  }
+  // Params are immutable: only what is known now (commit_sha is logged by `register`).
+  const params: Record<string, string> = {
+    [PARAM.sourceRepo]: opts.modelId,
+    [PARAM.requestedRevision]: opts.revision,
+    [PARAM.registeredModelName]: opts.modelName,
+  };
+  if (opts.task) params[PARAM.task] = opts.task;
+  await client.post('/api/2.0/mlflow/runs/log-batch', {
+    run_id: runId,
+    params: Object.entries(params).map(([key, value]) => ({ key, value })),
+  }, { idempotent: true });
+
+  const result: PrepareResult = {
+    run_id: runId,
+    run_name: runName,
+    experiment_id: experiment.experiment_id,
+    experiment_name: experiment.name,
+    artifact_uri: artifactUri.replace(/\/+$/, ''),
+    s3_destination: joinUri(artifactUri, MODEL_ARTIFACT_PATH),
+  };
+  log.info('Prepared MLflow run', { runId, experiment: experiment.name, destination: result.s3_destination });
+  return result;
+}

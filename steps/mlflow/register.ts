@@ -1,0 +1,246 @@
+// `register`: describe the uploaded files as an MLflow transformers model (MLmodel + env files,
+// written to S3 next to them), create the MLflow 3 logged model, and register a model version.
+// Idempotent per (registered model, source repo, commit sha).
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ExitCode, UserError } from '../common/errors';
+import { log } from '../common/log';
+import type { Manifest } from '../common/manifest';
+import { MLFLOW_VERSION } from '../../lib/versions';
+import { TOOL_VERSION } from '../common/version';
+import { joinUri, putS3Object } from './artifacts';
+import { type MlflowClient, isMlflowError } from './client';
+import {
+  createLoggedModel, finalizeLoggedModel, getLoggedModel, isMissingLoggedModelsApi, warnNoLoggedModels,
+} from './logged-models';
+import {
+  buildMlmodel, condaYaml, type HfConfig, type HfTokenizerConfig, pythonEnvYaml, requirementsTxt, resolveTask,
+  toYaml, tokenizerTypeOf,
+} from './mlmodel';
+import {
+  createModelVersion, filterLiteral, getOrCreateRegisteredModel, type ModelVersion, searchModelVersions, setAlias,
+  setModelVersionTags, validateAlias, validateModelName, versionTags, waitForModelVersionReady,
+} from './registry';
+import { getRun, logParamsOnce, runTags, setRunTags } from './runs';
+import { PARAM, TAG } from './tags';
+import { MODEL_ARTIFACT_PATH, layoutForTransformers } from './transformers-layout';
+
+export interface RegisterOptions {
+  /** The download dir (holds the files and mirror-manifest.json). */
+  readonly sourceDir: string;
+  readonly manifest: Manifest;
+  readonly runId: string;
+  readonly modelName: string;
+  readonly task?: string;
+  readonly alias?: string;
+  /** @default 300 */
+  readonly waitTimeoutSeconds?: number;
+  /** python_function.python_version and the env files. @default '3.11' */
+  readonly pythonVersion?: string;
+  readonly s3: S3Client;
+}
+
+export interface RegisterResult {
+  readonly model_name: string;
+  readonly version: string;
+  readonly model_uri: string;
+  /** The version's source: `<artifact_uri>/model` of the run that uploaded the files. */
+  readonly source: string;
+  readonly run_id: string;
+  readonly model_id?: string;
+  readonly commit_sha: string;
+  /** True when an existing version of the same repo at the same commit was returned. */
+  readonly reused: boolean;
+  readonly alias?: string;
+}
+
+async function readJsonIfPresent<T>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new UserError(`${file} is not valid JSON: ${(e as Error).message}`, { exitCode: ExitCode.Integrity });
+  }
+}
+
+/** Versions of `name` already registered for this repo at this commit, READY first, newest first. */
+export async function findExistingVersions(client: MlflowClient, name: string, repo: string, commitSha: string): Promise<ModelVersion[]> {
+  const filter = `name=${filterLiteral(name)} and tags.\`${TAG.commitSha}\`=${filterLiteral(commitSha)}`;
+  const found = await searchModelVersions(client, filter);
+  return found
+    .filter((mv) => versionTags(mv)[TAG.sourceRepo] === repo)
+    .sort((a, b) => Number(b.version) - Number(a.version));
+}
+
+export async function registerModel(client: MlflowClient, opts: RegisterOptions): Promise<RegisterResult> {
+  const { manifest } = opts;
+  validateModelName(opts.modelName);
+  if (opts.alias) validateAlias(opts.alias);
+  const task = resolveTask(opts.task, manifest.pipelineTag);
+  const run = await getRun(client, opts.runId);
+  const tags = runTags(run);
+  if (tags[TAG.sourceRepo] && tags[TAG.sourceRepo] !== manifest.repo) {
+    throw new UserError(`Run ${opts.runId} was prepared for ${tags[TAG.sourceRepo]}, but the manifest in ${opts.sourceDir} is for ${manifest.repo}`, {
+      exitCode: ExitCode.Conflict,
+    });
+  }
+  const modelRoot = joinUri(run.info.artifact_uri, MODEL_ARTIFACT_PATH);
+  const timeout = opts.waitTimeoutSeconds ?? 300;
+
+  // Provenance on the run (params are immutable: logParamsOnce tolerates a rerun).
+  await logParamsOnce(client, run, {
+    [PARAM.commitSha]: manifest.commitSha,
+    [PARAM.fileCount]: String(manifest.fileCount),
+    [PARAM.totalBytes]: String(manifest.totalBytes),
+  });
+  await setRunTags(client, opts.runId, { [TAG.commitSha]: manifest.commitSha, [TAG.registeredModel]: opts.modelName });
+
+  // Idempotency: the same repo at the same commit is registered once.
+  const existing = (await findExistingVersions(client, opts.modelName, manifest.repo, manifest.commitSha))
+    .find((mv) => mv.status !== 'FAILED_REGISTRATION');
+  if (existing) {
+    const mv = existing.status === 'READY' ? existing : await waitForModelVersionReady(client, opts.modelName, existing.version, timeout);
+    log.info('This commit is already registered: reusing the version', { model: opts.modelName, version: mv.version, commit: manifest.commitSha, fromRun: mv.run_id });
+    if (opts.alias) await setAlias(client, opts.modelName, opts.alias, mv.version);
+    await setRunTags(client, opts.runId, { [TAG.modelVersion]: mv.version, ...(mv.run_id !== opts.runId ? { [TAG.reusedVersion]: mv.version } : {}) });
+    return {
+      model_name: opts.modelName,
+      version: mv.version,
+      model_uri: `models:/${opts.modelName}/${mv.version}`,
+      source: mv.source,
+      run_id: mv.run_id ?? opts.runId,
+      model_id: mv.model_id || undefined,
+      commit_sha: manifest.commitSha,
+      reused: true,
+      alias: opts.alias,
+    };
+  }
+
+  // Describe the checkpoint from its own config files.
+  const layout = layoutForTransformers(manifest);
+  const has = (p: string) => manifest.files.some((f) => f.path === p);
+  if (!has('config.json')) {
+    throw new UserError(`${manifest.repo}@${manifest.commitSha.slice(0, 12)} has no config.json in the download`, {
+      exitCode: ExitCode.Usage,
+      hint: 'Only transformers checkpoints can be registered; if --allow-patterns excluded config.json, include it.',
+    });
+  }
+  const config = (await readJsonIfPresent<HfConfig>(path.join(opts.sourceDir, 'config.json'))) ?? {};
+  const tokConfig = await readJsonIfPresent<HfTokenizerConfig>(path.join(opts.sourceDir, 'tokenizer_config.json'));
+  const hasTokenizerJson = has('tokenizer.json');
+  const tokenizerType = layout.hasTokenizer ? tokenizerTypeOf(tokConfig, hasTokenizerJson) : undefined;
+  if (!layout.hasTokenizer) log.warn('No tokenizer files in the download: the MLflow model has no tokenizer component', { repo: manifest.repo });
+
+  // MLflow 3 logged model (the experiment's Models tab), reused by a rerun on the same run.
+  let modelId: string | undefined = tags[TAG.loggedModelId];
+  if (modelId) {
+    try {
+      await getLoggedModel(client, modelId);
+    } catch (e) {
+      if (!isMlflowError(e)) throw e;
+      modelId = undefined;
+    }
+  }
+  if (!modelId) {
+    try {
+      const lm = await createLoggedModel(client, {
+        experimentId: run.info.experiment_id,
+        name: opts.modelName,
+        sourceRunId: opts.runId,
+        modelType: 'transformers',
+        tags: {
+          [TAG.sourceRepo]: manifest.repo,
+          [TAG.commitSha]: manifest.commitSha,
+          [TAG.artifactUri]: modelRoot,
+          'mlflow.source.run_id': opts.runId,
+        },
+        params: { task: task.task, source_repo: manifest.repo, commit_sha: manifest.commitSha },
+      });
+      modelId = lm.info.model_id;
+      await setRunTags(client, opts.runId, { [TAG.loggedModelId]: modelId });
+    } catch (e) {
+      if (!isMissingLoggedModelsApi(e)) throw e;
+      warnNoLoggedModels();
+    }
+  }
+
+  // MLmodel + env files next to the uploaded files.
+  const mlflowVersion = (await client.serverVersion()) ?? MLFLOW_VERSION;
+  const pythonVersion = opts.pythonVersion ?? '3.11';
+  const needsSentencepiece = !hasTokenizerJson && manifest.files.some((f) => /(^|\/)[^/]*\.model$/.test(f.path) && layout.entries.find((e) => e.path === f.path)?.key.startsWith('components/'));
+  const requirements = requirementsTxt({ mlflowVersion, transformersVersion: config.transformers_version, needsSentencepiece });
+  const mlmodel = buildMlmodel({
+    repo: manifest.repo,
+    task,
+    config,
+    tokenizerType,
+    runId: opts.runId,
+    modelId,
+    mlflowVersion,
+    pythonVersion,
+    modelSizeBytes: layout.modelBytes,
+    metadata: {
+      'model_mirror.source_repo': manifest.repo,
+      'model_mirror.commit_sha': manifest.commitSha,
+      'model_mirror.requested_revision': manifest.requestedRevision,
+      'model_mirror.tool_version': TOOL_VERSION,
+    },
+  });
+  const files: [string, string, string][] = [
+    ['MLmodel', toYaml(mlmodel), 'text/yaml'],
+    ['requirements.txt', requirements, 'text/plain'],
+    ['python_env.yaml', pythonEnvYaml(pythonVersion), 'text/yaml'],
+    ['conda.yaml', condaYaml(pythonVersion, requirements), 'text/yaml'],
+  ];
+  for (const [name, body, type] of files) {
+    await putS3Object(opts.s3, joinUri(modelRoot, name), body, type);
+  }
+  log.info('Wrote MLmodel and environment files', { location: modelRoot, task: task.task, tokenizer: tokenizerType ?? 'none' });
+  if (modelId) await finalizeLoggedModel(client, modelId, 'LOGGED_MODEL_READY').catch((e) => {
+    if (!isMissingLoggedModelsApi(e)) throw e;
+  });
+
+  // Registered model + version.
+  await getOrCreateRegisteredModel(client, opts.modelName, {
+    description: `Mirror of the Hugging Face model ${manifest.repo}`,
+    tags: { [TAG.sourceRepo]: manifest.repo },
+  });
+  const versionTagValues = {
+    [TAG.sourceRepo]: manifest.repo,
+    [TAG.commitSha]: manifest.commitSha,
+    [TAG.requestedRevision]: manifest.requestedRevision,
+  };
+  const created = await createModelVersion(client, {
+    name: opts.modelName,
+    source: modelRoot,
+    runId: opts.runId,
+    modelId,
+    tags: versionTagValues,
+    description: `${manifest.repo} at commit ${manifest.commitSha} (requested revision ${manifest.requestedRevision})`,
+  });
+  const mv = await waitForModelVersionReady(client, opts.modelName, created.version, timeout);
+  // Tags were sent with the create call; set them again in case the store dropped any.
+  const have = versionTags(mv);
+  const missing = Object.fromEntries(Object.entries(versionTagValues).filter(([k, v]) => have[k] !== v));
+  if (Object.keys(missing).length) await setModelVersionTags(client, opts.modelName, mv.version, missing);
+  if (opts.alias) await setAlias(client, opts.modelName, opts.alias, mv.version);
+  await setRunTags(client, opts.runId, { [TAG.modelVersion]: mv.version });
+  log.info('Registered model version', { model: opts.modelName, version: mv.version, alias: opts.alias, source: modelRoot });
+  return {
+    model_name: opts.modelName,
+    version: mv.version,
+    model_uri: `models:/${opts.modelName}/${mv.version}`,
+    source: modelRoot,
+    run_id: opts.runId,
+    model_id: modelId,
+    commit_sha: manifest.commitSha,
+    reused: false,
+    alias: opts.alias,
+  };
+}

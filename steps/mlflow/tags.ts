@@ -1,0 +1,29 @@
+// Tag and param keys model-mirror writes; other tools (dashboards, cleanup jobs) may rely on them.
+export const TAG = {
+  sourceRepo: 'model_mirror.source_repo',
+  requestedRevision: 'model_mirror.requested_revision',
+  commitSha: 'model_mirror.commit_sha',
+  hubUrl: 'model_mirror.hub_url',
+  toolVersion: 'model_mirror.tool_version',
+  registeredModel: 'model_mirror.registered_model',
+  modelVersion: 'model_mirror.model_version',
+  loggedModelId: 'model_mirror.logged_model_id',
+  reusedVersion: 'model_mirror.reused_version',
+  workflowStatus: 'model_mirror.workflow_status',
+  failureReason: 'model_mirror.failure_reason',
+  artifactUri: 'model_mirror.artifact_uri',
+  // MLflow's own
+  sourceName: 'mlflow.source.name',
+  sourceType: 'mlflow.source.type',
+  user: 'mlflow.user',
+} as const;
+
+export const PARAM = {
+  sourceRepo: 'source_repo',
+  requestedRevision: 'requested_revision',
+  registeredModelName: 'registered_model_name',
+  task: 'task',
+  commitSha: 'commit_sha',
+  fileCount: 'file_count',
+  totalBytes: 'total_bytes',
+} as const;

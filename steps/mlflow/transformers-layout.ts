@@ -1,0 +1,92 @@
+// Where each file of a mirrored Hub repo goes inside the MLflow model directory, so that
+// `mlflow.transformers.load_model` can load it. This is the contract between `upload` (which
+// writes the bytes) and `register`/`verify` (which describe and check them):
+//
+//   <run artifact_uri>/model/                      <- the MLflow model (artifact_path "model")
+//     MLmodel, requirements.txt, python_env.yaml,  <- written by `register`
+//     conda.yaml
+//     mirror-manifest.json                         <- written by `upload`, last
+//     model/<path>                                 <- weights, config.json, custom code, everything
+//                                                     else (flavor `model_binary: model`)
+//     components/tokenizer/<path>                  <- tokenizer files (flavor `components: [tokenizer]`)
+//
+// mlflow.transformers loads the model with `<pipeline_model_type>.from_pretrained(<model dir>/model)`
+// (needs only config + weights) and the tokenizer with `<tokenizer_type>.from_pretrained(
+// <model dir>/components/tokenizer)`, so every file is written exactly once.
+import type { Manifest } from '../common/manifest';
+
+/** The MLflow model's directory under the run's artifact root. */
+export const MODEL_ARTIFACT_PATH = 'model';
+/** flavors.transformers.model_binary */
+export const MODEL_BINARY_DIR = 'model';
+/** mlflow.transformers' components directory + component name. */
+export const TOKENIZER_DIR = 'components/tokenizer';
+export const MLMODEL_FILE = 'MLmodel';
+/** Files `register` writes next to the MLmodel (relative to the model directory). */
+export const REGISTER_FILES = ['MLmodel', 'requirements.txt', 'python_env.yaml', 'conda.yaml'] as const;
+/** Written by `upload` at `<dest>/mirror-manifest.json` after every file it lists. */
+export const UPLOADED_MANIFEST = 'mirror-manifest.json';
+/** Everything besides the manifest's files that `verify` expects in the model directory. */
+export const METADATA_FILES = [...REGISTER_FILES, UPLOADED_MANIFEST] as const;
+
+const TOKENIZER_TOP_LEVEL = new Set([
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'merges.txt',
+  'chat_template.jinja',
+  'chat_template.json',
+  'spiece.model',
+  'sentencepiece.bpe.model',
+  'spm.model',
+]);
+
+/**
+ * True for the files a transformers tokenizer loads: tokenizer.json, tokenizer_config.json,
+ * tokenizer.model*, special_tokens_map.json, added_tokens.json, vocab.*, merges.txt, top-level
+ * sentencepiece `*.model`, chat templates (incl. additional_chat_templates/), and remote-code
+ * `tokenization_*.py`. Only at the repo root (tokenizers in subfolders are not the model's).
+ */
+export function isTokenizerFile(manifestPath: string): boolean {
+  const p = manifestPath.replace(/^\.?\/+/, '');
+  if (p.startsWith('additional_chat_templates/')) return true;
+  if (p.includes('/')) return false;
+  if (TOKENIZER_TOP_LEVEL.has(p)) return true;
+  if (/^tokenizer([._-].*)?$/.test(p) && p !== 'tokenizer') return true; // tokenizer.json, tokenizer_config.json, tokenizer.model, tokenizer.model.v3
+  if (/^vocab\.[\w.]+$/.test(p)) return true; // vocab.json, vocab.txt
+  if (/^tokenization_[\w]+\.py$/.test(p)) return true;
+  if (/\.model$/.test(p) && !/\.(safetensors|bin|pt|pth|onnx|gguf|h5|msgpack)/.test(p)) return true; // sentencepiece
+  return false;
+}
+
+/**
+ * Key of a downloaded file relative to the MLflow model directory (`<artifact_uri>/model/`).
+ * `upload` writes manifest file `p` to `<dest>/<artifactKeyFor(p)>` where dest = prepare's
+ * `s3_destination`.
+ */
+export function artifactKeyFor(manifestPath: string): string {
+  const p = manifestPath.replace(/^\.?\/+/, '');
+  return isTokenizerFile(p) ? `${TOKENIZER_DIR}/${p}` : `${MODEL_BINARY_DIR}/${p}`;
+}
+
+export interface LayoutEntry {
+  /** Path in the manifest / download dir. */
+  readonly path: string;
+  /** Key relative to the MLflow model directory. */
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface TransformersLayout {
+  readonly entries: readonly LayoutEntry[];
+  readonly hasTokenizer: boolean;
+  readonly modelBytes: number;
+}
+
+export function layoutForTransformers(manifest: Pick<Manifest, 'files'>): TransformersLayout {
+  const entries = manifest.files.map((f) => ({ path: f.path, key: artifactKeyFor(f.path), size: f.size }));
+  return {
+    entries,
+    hasTokenizer: entries.some((e) => e.key.startsWith(`${TOKENIZER_DIR}/`)),
+    modelBytes: entries.reduce((s, e) => s + e.size, 0),
+  };
+}

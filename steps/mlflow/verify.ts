@@ -1,0 +1,98 @@
+// `verify`: check through MLflow's own API (the server lists S3 with its credentials) that the
+// registered version is READY, resolves to the run's model directory, and that every file of the
+// manifest is there with its size, plus the MLmodel and env files.
+import { ExitCode, UserError } from '../common/errors';
+import { log } from '../common/log';
+import type { Manifest } from '../common/manifest';
+import { joinUri, listArtifacts, listArtifactsRecursive } from './artifacts';
+import type { MlflowClient } from './client';
+import { getModelVersion, getModelVersionDownloadUri } from './registry';
+import { getRun } from './runs';
+import { METADATA_FILES, MODEL_ARTIFACT_PATH, layoutForTransformers } from './transformers-layout';
+
+export interface VerifyOptions {
+  readonly manifest: Manifest;
+  readonly runId: string;
+  readonly modelName: string;
+  readonly version: string;
+}
+
+export interface VerifyResult {
+  readonly verified: true;
+  readonly model_name: string;
+  readonly version: string;
+  readonly run_id: string;
+  readonly download_uri: string;
+  readonly files_checked: number;
+  readonly bytes_checked: number;
+}
+
+function normUri(u: string): string {
+  return u.replace(/\/+$/, '');
+}
+
+export async function verifyRegistration(client: MlflowClient, opts: VerifyOptions): Promise<VerifyResult> {
+  const mv = await getModelVersion(client, opts.modelName, opts.version);
+  if (mv.status !== 'READY') {
+    throw new UserError(`Model version ${opts.modelName}/${opts.version} is ${mv.status}, not READY${mv.status_message ? `: ${mv.status_message}` : ''}`, {
+      exitCode: ExitCode.Integrity,
+    });
+  }
+  // A rerun may have reused a version registered by an earlier run of the same commit: check the
+  // run that holds the version's files.
+  const runId = mv.run_id || opts.runId;
+  if (runId !== opts.runId) log.info('The version was registered from another run (same commit): verifying that run\'s files', { versionRun: runId, thisRun: opts.runId });
+  const run = await getRun(client, runId);
+  const expectedRoot = joinUri(run.info.artifact_uri, MODEL_ARTIFACT_PATH);
+
+  const problems: string[] = [];
+  const downloadUri = await getModelVersionDownloadUri(client, opts.modelName, opts.version);
+  if (normUri(downloadUri) !== normUri(expectedRoot)) {
+    problems.push(`download URI of ${opts.modelName}/${opts.version} is ${downloadUri}, expected ${expectedRoot}`);
+  }
+
+  const root = await listArtifacts(client, runId);
+  if (!root.some((f) => f.path === MODEL_ARTIFACT_PATH && f.is_dir)) {
+    throw new UserError(`Run ${runId} has no '${MODEL_ARTIFACT_PATH}/' artifact directory (listed by MLflow at ${run.info.artifact_uri})`, {
+      exitCode: ExitCode.NotFound,
+      hint: 'Did `upload` write to the s3_destination that `prepare` printed? Does the MLflow server have read access to the bucket?',
+    });
+  }
+  const listed = await listArtifactsRecursive(client, runId, MODEL_ARTIFACT_PATH);
+
+  const missing: string[] = [];
+  const wrongSize: string[] = [];
+  let bytes = 0;
+  const layout = layoutForTransformers(opts.manifest);
+  for (const e of layout.entries) {
+    const key = `${MODEL_ARTIFACT_PATH}/${e.key}`;
+    const size = listed.get(key);
+    if (size === undefined) missing.push(key);
+    else if (size !== e.size) wrongSize.push(`${key} (${size} bytes, expected ${e.size})`);
+    else bytes += size;
+  }
+  for (const f of METADATA_FILES) {
+    const key = `${MODEL_ARTIFACT_PATH}/${f}`;
+    if (!listed.has(key)) missing.push(key);
+  }
+  const list = (xs: string[]) => (xs.length > 20 ? [...xs.slice(0, 20), `… and ${xs.length - 20} more`] : xs).join(', ');
+  if (missing.length) problems.push(`${missing.length} file(s) missing: ${list(missing)}`);
+  if (wrongSize.length) problems.push(`${wrongSize.length} file(s) with the wrong size: ${list(wrongSize)}`);
+  if (problems.length) {
+    const onlyMissing = !wrongSize.length && normUri(downloadUri) === normUri(expectedRoot);
+    throw new UserError(`Verification of ${opts.modelName}/${opts.version} (run ${runId}, ${expectedRoot}) failed: ${problems.join('; ')}`, {
+      exitCode: onlyMissing ? ExitCode.NotFound : ExitCode.Integrity,
+      hint: 'Re-run upload (and register, for MLmodel) for this run; `finalize --workflow-status Failed` removes the version.',
+    });
+  }
+  log.info('Verified model version', { model: opts.modelName, version: opts.version, files: layout.entries.length, bytes });
+  return {
+    verified: true,
+    model_name: opts.modelName,
+    version: opts.version,
+    run_id: runId,
+    download_uri: downloadUri,
+    files_checked: layout.entries.length + METADATA_FILES.length,
+    bytes_checked: bytes,
+  };
+}

@@ -1,0 +1,384 @@
+// The MLflow control-plane commands (prepare, register, verify, finalize) against the bench's real
+// MLflow (PostgreSQL backend, SeaweedFS artifact root, --no-serve-artifacts). No mocks.
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { main } from '../../steps/cli';
+import { ExitCode } from '../../steps/common/errors';
+import { type Manifest, MANIFEST_FILE, writeManifest } from '../../steps/common/manifest';
+import { listArtifacts, listArtifactsRecursive, parseS3Uri } from '../../steps/mlflow/artifacts';
+import { MlflowApiError, MlflowClient } from '../../steps/mlflow/client';
+import { getLoggedModel, loggedModelTags, searchLoggedModels } from '../../steps/mlflow/logged-models';
+import { prepareRun } from '../../steps/mlflow/prepare';
+import { getModelVersion, getRegisteredModel, searchModelVersions, versionTags } from '../../steps/mlflow/registry';
+import { getRun, runParams, runTags } from '../../steps/mlflow/runs';
+import { artifactKeyFor } from '../../steps/mlflow/transformers-layout';
+import { createS3Client } from '../../steps/s3/client';
+import { getPeers, type Peers } from '../peers/peers';
+
+let peers: Peers;
+let client: MlflowClient;
+let s3: S3Client;
+let work: string;
+const savedEnv = { ...process.env };
+const suffix = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+const EXPERIMENT = `cp-exp-${suffix}`;
+const MODEL_NAME = `cp-model-${suffix}`;
+const REPO = `test/cp-${suffix}`;
+
+/** Runs the CLI in-process; returns the exit code and the JSON objects printed on stdout. */
+async function cli(args: string[]): Promise<{ code: number; out: Record<string, unknown>[]; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const so = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out.push(String(chunk)); return true; });
+  const se = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err.push(String(chunk)); return true; });
+  let code: number;
+  try {
+    code = await main(args);
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+  }
+  const objs = out.join('').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code, out: objs, err: err.join('') };
+}
+
+function sha256(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+/** A download dir like `download` leaves: a tiny GPT-2-shaped checkpoint + mirror-manifest.json. */
+async function makeDownloadDir(name: string, commitSha: string): Promise<{ dir: string; manifest: Manifest; contents: Map<string, Buffer> }> {
+  const dir = path.join(work, name);
+  await fs.mkdir(dir, { recursive: true });
+  const contents = new Map<string, Buffer>([
+    ['config.json', Buffer.from(JSON.stringify({ architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', transformers_version: '4.44.0', torch_dtype: 'float32', n_layer: 2 }))],
+    ['generation_config.json', Buffer.from('{"bos_token_id": 0, "eos_token_id": 0}')],
+    ['model.safetensors', randomBytes(64 * 1024 + 17)],
+    ['tokenizer.json', Buffer.from('{"version":"1.0","model":{"type":"BPE","vocab":{},"merges":[]}}')],
+    ['tokenizer_config.json', Buffer.from('{"tokenizer_class": "GPT2Tokenizer", "model_max_length": 1024}')],
+    ['special_tokens_map.json', Buffer.from('{"eos_token": "<|endoftext|>"}')],
+    ['vocab.json', Buffer.from('{"a": 0}')],
+    ['merges.txt', Buffer.from('#version: 0.2\n')],
+    ['README.md', Buffer.from(`# ${name}\n`)],
+  ]);
+  for (const [p, b] of contents) await fs.writeFile(path.join(dir, p), b);
+  const files = [...contents].map(([p, b]) => ({ path: p, size: b.length, sha256: sha256(b), lfs: p.endsWith('.safetensors') }));
+  const manifest: Manifest = {
+    schemaVersion: 1,
+    repo: REPO,
+    requestedRevision: 'main',
+    commitSha,
+    hubUrl: 'http://127.0.0.1:1',
+    files,
+    totalBytes: files.reduce((n, f) => n + f.size, 0),
+    fileCount: files.length,
+    createdAt: new Date().toISOString(),
+    pipelineTag: 'text-generation',
+    libraryName: 'transformers',
+  };
+  await writeManifest(dir, manifest);
+  return { dir, manifest, contents };
+}
+
+/** What `upload` does: each manifest file at <dest>/<artifactKeyFor(path)>, then the manifest. */
+async function uploadLikeUploadStep(dir: string, manifest: Manifest, dest: string): Promise<void> {
+  const { bucket, key: prefix } = parseS3Uri(dest);
+  for (const f of manifest.files) {
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${artifactKeyFor(f.path)}`, Body: await fs.readFile(path.join(dir, f.path)) }));
+  }
+  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/${MANIFEST_FILE}`, Body: await fs.readFile(path.join(dir, MANIFEST_FILE)) }));
+}
+
+function randomSha(): string {
+  return randomBytes(20).toString('hex');
+}
+
+beforeAll(async () => {
+  peers = getPeers();
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-cp-'));
+  for (const k of ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_PROFILE', 'MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD']) delete process.env[k];
+  Object.assign(process.env, {
+    MLFLOW_TRACKING_URI: peers.mlflow.url,
+    MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,
+    AWS_ACCESS_KEY_ID: peers.s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: peers.s3.secretAccessKey,
+    AWS_REGION: peers.s3.region,
+  });
+  client = new MlflowClient({ url: peers.mlflow.url });
+  s3 = createS3Client({ endpoint: peers.s3.endpoint, region: peers.s3.region, forcePathStyle: true, credentials: { accessKeyId: peers.s3.accessKeyId, secretAccessKey: peers.s3.secretAccessKey } });
+});
+
+afterAll(async () => {
+  s3?.destroy();
+  process.env = savedEnv;
+  if (work) await fs.rm(work, { recursive: true, force: true });
+});
+
+describe('prepare', () => {
+  it('creates the experiment and a tagged run whose artifacts live under the S3 artifact root', async () => {
+    const outDir = path.join(work, 'prep-out');
+    const res = await cli(['prepare', '--model-id', REPO, '--revision', 'main', '--experiment', EXPERIMENT, '--model-name', MODEL_NAME, '--task', 'text-generation', '--output-dir', outDir]);
+    expect(res.code).toBe(0);
+    expect(res.out).toHaveLength(1);
+    const r = res.out[0] as Record<string, string>;
+    expect(r.artifact_uri.startsWith(`${peers.mlflow.artifactRoot}/`)).toBe(true);
+    expect(r.s3_destination).toBe(`${r.artifact_uri}/model`);
+    for (const name of ['run_id', 'artifact_uri', 's3_destination', 'experiment_id']) {
+      expect(await fs.readFile(path.join(outDir, name), 'utf8')).toBe(r[name]);
+    }
+    const run = await getRun(client, r.run_id);
+    expect(run.info.status).toBe('RUNNING');
+    expect(run.info.run_name).toBe(`mirror-${REPO.replace('/', '--')}-main`);
+    expect(runTags(run)).toMatchObject({ 'model_mirror.source_repo': REPO, 'model_mirror.requested_revision': 'main', 'mlflow.source.type': 'JOB' });
+    expect(runParams(run)).toMatchObject({ source_repo: REPO, requested_revision: 'main', registered_model_name: MODEL_NAME, task: 'text-generation' });
+  });
+
+  it('two concurrent prepares share one experiment', async () => {
+    const name = `${EXPERIMENT}-race`;
+    const [a, b] = await Promise.all([0, 1].map(() => prepareRun(client, { modelId: REPO, revision: 'main', experiment: name, modelName: MODEL_NAME })));
+    expect(a.experiment_id).toBe(b.experiment_id);
+    expect(a.run_id).not.toBe(b.run_id);
+  });
+
+  it('rejects an invalid registered model name before creating anything', async () => {
+    const res = await cli(['prepare', '--model-id', REPO, '--experiment', `${EXPERIMENT}-never`, '--model-name', 'org/name']);
+    expect(res.code).toBe(ExitCode.Usage);
+    expect(res.err).toMatch(/cannot contain '\/'/);
+    const exp = await client.get('/api/2.0/mlflow/experiments/get-by-name', { experiment_name: `${EXPERIMENT}-never` }).catch((e: MlflowApiError) => e);
+    expect((exp as MlflowApiError).exitCode).toBe(ExitCode.NotFound);
+  });
+});
+
+describe('register, verify, rerun, load with mlflow', () => {
+  let prep: Record<string, string>;
+  let dl: Awaited<ReturnType<typeof makeDownloadDir>>;
+  const commitSha = randomSha();
+
+  beforeAll(async () => {
+    const res = await cli(['prepare', '--model-id', REPO, '--experiment', EXPERIMENT, '--model-name', MODEL_NAME]);
+    expect(res.code).toBe(0);
+    prep = res.out[0] as Record<string, string>;
+    dl = await makeDownloadDir('dl-main', commitSha);
+    await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
+  });
+
+  it('registers a READY version with alias, tags and an MLflow 3 logged model', async () => {
+    const outDir = path.join(work, 'reg-out');
+    const res = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--alias', 'champion', '--output-dir', outDir]);
+    expect(res.err).not.toMatch(/ERROR/);
+    expect(res.code).toBe(0);
+    const r = res.out[0] as Record<string, unknown>;
+    expect(r).toMatchObject({ version: '1', model_uri: `models:/${MODEL_NAME}/1`, reused: false, source: prep.s3_destination, commit_sha: commitSha });
+    expect(await fs.readFile(path.join(outDir, 'version'), 'utf8')).toBe('1');
+    expect(await fs.readFile(path.join(outDir, 'model_uri'), 'utf8')).toBe(`models:/${MODEL_NAME}/1`);
+
+    const mv = await getModelVersion(client, MODEL_NAME, '1');
+    expect(mv.status).toBe('READY');
+    expect(mv.run_id).toBe(prep.run_id);
+    expect(mv.source).toBe(prep.s3_destination);
+    expect(mv.aliases).toContain('champion');
+    expect(versionTags(mv)).toMatchObject({ 'model_mirror.source_repo': REPO, 'model_mirror.commit_sha': commitSha });
+    const byAlias = await client.get<{ model_version: { version: string } }>('/api/2.0/mlflow/registered-models/alias', { name: MODEL_NAME, alias: 'champion' });
+    expect(byAlias.model_version.version).toBe('1');
+
+    // The logged model: its id is on the version and in the experiment's Models tab.
+    const modelId = r.model_id as string;
+    expect(modelId).toMatch(/^m-/);
+    const lm = await getLoggedModel(client, modelId);
+    expect(lm.info.status).toBe('LOGGED_MODEL_READY');
+    expect(lm.info.source_run_id).toBe(prep.run_id);
+    // MLflow links the version to the logged model with this tag (the version JSON has no model_id).
+    expect(JSON.parse(loggedModelTags(lm)['mlflow.modelVersions'])).toEqual([{ name: MODEL_NAME, version: 1 }]);
+    const listed = await searchLoggedModels(client, [prep.experiment_id]);
+    expect(listed.map((m) => m.info.model_id)).toContain(modelId);
+
+    const run = await getRun(client, prep.run_id);
+    expect(runParams(run).commit_sha).toBe(commitSha);
+    expect(runTags(run)['model_mirror.commit_sha']).toBe(commitSha);
+  });
+
+  it("lists the files in the run's Artifacts (root and model/) through MLflow", async () => {
+    const root = await listArtifacts(client, prep.run_id);
+    expect(root).toEqual([expect.objectContaining({ path: 'model', is_dir: true })]);
+    const files = await listArtifactsRecursive(client, prep.run_id, 'model');
+    for (const k of ['model/MLmodel', 'model/requirements.txt', 'model/python_env.yaml', 'model/conda.yaml', 'model/mirror-manifest.json',
+      'model/model/config.json', 'model/model/model.safetensors', 'model/components/tokenizer/tokenizer.json']) {
+      expect(files.has(k)).toBe(true);
+    }
+    expect(files.get('model/model/model.safetensors')).toBe(dl.contents.get('model.safetensors')!.length);
+    expect(files.has('model/tokenizer.json')).toBe(false); // each file once
+  });
+
+  it('verify passes, and fails loudly naming a missing file', async () => {
+    const ok = await cli(['verify', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--version', '1']);
+    expect(ok.code).toBe(0);
+    expect(ok.out[0]).toMatchObject({ verified: true, version: '1', download_uri: prep.s3_destination });
+
+    const { bucket, key } = parseS3Uri(`${prep.s3_destination}/components/tokenizer/merges.txt`);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    try {
+      const bad = await cli(['verify', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--version', '1']);
+      expect(bad.code).toBe(ExitCode.NotFound);
+      expect(bad.err).toContain('model/components/tokenizer/merges.txt');
+      expect(bad.err).not.toMatch(/\n\s+at /); // no stack trace
+    } finally {
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: dl.contents.get('merges.txt') }));
+    }
+  });
+
+  it('a rerun for the same commit returns the existing version, from the same or a new run', async () => {
+    const again = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--alias', 'champion']);
+    expect(again.code).toBe(0);
+    expect(again.out[0]).toMatchObject({ version: '1', reused: true });
+
+    const prep2 = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: EXPERIMENT, modelName: MODEL_NAME });
+    const other = await cli(['register', '--source', dl.dir, '--run-id', prep2.run_id, '--model-name', MODEL_NAME]);
+    expect(other.code).toBe(0);
+    expect(other.out[0]).toMatchObject({ version: '1', reused: true, run_id: prep.run_id });
+    const all = await searchModelVersions(client, `name='${MODEL_NAME}'`);
+    expect(all).toHaveLength(1);
+    // verify from the new run checks the files of the run that holds the version
+    const ver = await cli(['verify', '--source', dl.dir, '--run-id', prep2.run_id, '--model-name', MODEL_NAME, '--version', '1']);
+    expect(ver.code).toBe(0);
+    const fin = await cli(['finalize', '--run-id', prep2.run_id, '--workflow-status', 'Succeeded']);
+    expect(fin.code).toBe(0);
+  });
+
+  it("mlflow (Python) downloads models:/NAME/1 and reads the transformers flavor", () => {
+    const script = [
+      'import json, os, sys, tempfile',
+      'import mlflow',
+      'from mlflow.models import Model',
+      'd = mlflow.artifacts.download_artifacts(sys.argv[1], dst_path=tempfile.mkdtemp())',
+      'm = Model.load(os.path.join(d, "MLmodel"))',
+      'files = sorted(os.path.relpath(os.path.join(r, f), d) for r, _, fs in os.walk(d) for f in fs)',
+      'print(json.dumps({"transformers": m.flavors["transformers"], "pyfunc": m.flavors["python_function"], "run_id": m.run_id, "model_id": getattr(m, "model_id", None), "files": files}))',
+    ].join('\n');
+    const res = spawnSync(peers.tools.python, ['-c', script, `models:/${MODEL_NAME}/1`], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: {
+        PATH: process.env.PATH,
+        HOME: work,
+        MLFLOW_TRACKING_URI: peers.mlflow.url,
+        MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,
+        AWS_ACCESS_KEY_ID: peers.s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: peers.s3.secretAccessKey,
+        AWS_DEFAULT_REGION: peers.s3.region,
+      },
+    });
+    expect(res.stderr.includes('Traceback') ? res.stderr : '').toBe('');
+    expect(res.status).toBe(0);
+    const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as {
+      transformers: Record<string, unknown>; pyfunc: Record<string, unknown>; run_id: string; model_id?: string; files: string[];
+    };
+    expect(r.transformers).toMatchObject({
+      task: 'text-generation',
+      instance_type: 'TextGenerationPipeline',
+      pipeline_model_type: 'GPT2LMHeadModel',
+      source_model_name: REPO,
+      framework: 'pt',
+      model_binary: 'model',
+      components: ['tokenizer'],
+      tokenizer_type: 'GPT2TokenizerFast',
+      transformers_version: '4.44.0',
+      torch_dtype: 'torch.float32',
+    });
+    expect(r.transformers.source_model_revision).toBeUndefined();
+    expect(r.pyfunc).toMatchObject({ loader_module: 'mlflow.transformers' });
+    expect(r.run_id).toBe(prep.run_id);
+    expect(r.model_id).toMatch(/^m-/);
+    expect(r.files).toEqual(expect.arrayContaining(['MLmodel', 'model/config.json', 'model/model.safetensors', 'components/tokenizer/tokenizer.json', 'components/tokenizer/tokenizer_config.json']));
+  });
+});
+
+describe('finalize', () => {
+  it('Failed: run FAILED with the reason, its version deleted, logged model failed', async () => {
+    const name = `${MODEL_NAME}-failed`;
+    const prep = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: EXPERIMENT, modelName: name });
+    const dl = await makeDownloadDir('dl-failed', randomSha());
+    await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
+    const reg = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', name, '--alias', 'candidate']);
+    expect(reg.code).toBe(0);
+    const modelId = reg.out[0].model_id as string;
+
+    const failures = JSON.stringify([{ displayName: 'verify', message: 'Error (exit code 6)', templateName: 'verify', phase: 'Failed' }]);
+    const fin = await cli(['finalize', '--run-id', prep.run_id, '--workflow-status', 'Failed', '--failures', failures, '--model-name', name]);
+    expect(fin.code).toBe(0);
+    expect(fin.out[0]).toMatchObject({ run_status: 'FAILED', deleted_versions: [`${name}/1`] });
+
+    const run = await getRun(client, prep.run_id);
+    expect(run.info.status).toBe('FAILED');
+    expect(runTags(run)['model_mirror.failure_reason']).toBe('verify (Failed): Error (exit code 6)');
+    expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
+    expect((await getRegisteredModel(client, name))?.aliases ?? []).toEqual([]);
+    expect((await getLoggedModel(client, modelId)).info.status).toBe('LOGGED_MODEL_UPLOAD_FAILED');
+
+    // The exit handler may run twice: still fine.
+    expect((await cli(['finalize', '--run-id', prep.run_id, '--workflow-status', 'Error'])).code).toBe(0);
+  });
+
+  it('Succeeded: run FINISHED, version kept', async () => {
+    const name = `${MODEL_NAME}-ok`;
+    const prep = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: EXPERIMENT, modelName: name });
+    const dl = await makeDownloadDir('dl-ok', randomSha());
+    await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
+    expect((await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', name])).code).toBe(0);
+    const fin = await cli(['finalize', '--run-id', prep.run_id, '--workflow-status', 'Succeeded', '--model-name', name]);
+    expect(fin.code).toBe(0);
+    expect((await getRun(client, prep.run_id)).info.status).toBe('FINISHED');
+    expect((await getModelVersion(client, name, '1')).status).toBe('READY');
+  });
+
+  it('no run id (the workflow failed before prepare): nothing to do', async () => {
+    const fin = await cli(['finalize', '--run-id', '', '--workflow-status', 'Failed']);
+    expect(fin.code).toBe(0);
+  });
+});
+
+describe('errors from the real server', () => {
+  it('unknown run -> NotFound, without a stack trace', async () => {
+    const res = await cli(['finalize', '--run-id', 'f'.repeat(32), '--workflow-status', 'Succeeded']);
+    expect(res.code).toBe(ExitCode.NotFound);
+    expect(res.err).toMatch(/run f{32} does not exist/);
+    expect(res.err).not.toMatch(/\n\s+at /);
+  });
+
+  it("MLflow's Invalid Host header 403 -> Auth with the --allowed-hosts hint", async () => {
+    // A proxy that forwards to MLflow with a Host header it does not allow.
+    const target = new URL(peers.mlflow.url);
+    const proxy = http.createServer((req, res) => {
+      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: { ...req.headers, host: 'mlflow.not-allowed.example:5000' } }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const res = await cli(['prepare', '--tracking-uri', url, '--model-id', REPO, '--experiment', EXPERIMENT, '--model-name', MODEL_NAME]);
+      expect(res.code).toBe(ExitCode.Auth);
+      expect(res.err).toMatch(/Invalid Host header/);
+      expect(res.err).toMatch(/--allowed-hosts/);
+    } finally {
+      await new Promise<void>((r) => proxy.close(() => r()));
+    }
+  });
+
+  it('register without a task anywhere fails clearly', async () => {
+    const prep = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: EXPERIMENT, modelName: MODEL_NAME });
+    const dl = await makeDownloadDir('dl-notask', randomSha());
+    const manifest = { ...dl.manifest, pipelineTag: undefined };
+    await writeManifest(dl.dir, manifest as Manifest);
+    const res = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME]);
+    expect(res.code).toBe(ExitCode.Usage);
+    expect(res.err).toMatch(/--task/);
+  });
+});

@@ -1,0 +1,90 @@
+// `model-mirror mirror <id>` end to end in one process: Hub fixture -> download -> S3 (bench
+// SeaweedFS) -> MLflow (bench) -> verify -> finalize.
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main } from '../../steps/cli';
+import { MlflowClient } from '../../steps/mlflow/client';
+import { getModelVersion, searchModelVersions } from '../../steps/mlflow/registry';
+import { getRun } from '../../steps/mlflow/runs';
+import { startHubFixture, type StartedHubFixture } from '../hub-fixture';
+import { getPeers, type Peers } from '../peers/peers';
+
+let peers: Peers;
+let hub: StartedHubFixture;
+let work: string;
+const savedEnv = { ...process.env };
+const suffix = `${Date.now().toString(36)}`;
+
+async function cli(args: string[]): Promise<{ code: number; out: Record<string, unknown>[]; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const so = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out.push(String(c)); return true; });
+  const se = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { err.push(String(c)); return true; });
+  let code: number;
+  try {
+    code = await main(args);
+  } finally {
+    so.mockRestore();
+    se.mockRestore();
+  }
+  return { code, out: out.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)), err: err.join('') };
+}
+
+beforeAll(async () => {
+  peers = getPeers();
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-mirror-'));
+  hub = await startHubFixture();
+  for (const k of ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_PROFILE', 'HF_TOKEN', 'HF_TOKEN_PATH']) delete process.env[k];
+  Object.assign(process.env, {
+    MLFLOW_TRACKING_URI: peers.mlflow.url,
+    MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,
+    AWS_ACCESS_KEY_ID: peers.s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: peers.s3.secretAccessKey,
+    AWS_REGION: peers.s3.region,
+    HF_ENDPOINT: hub.url,
+  });
+});
+
+afterAll(async () => {
+  await hub?.close();
+  process.env = savedEnv;
+  if (work) await fs.rm(work, { recursive: true, force: true });
+});
+
+it('mirrors test/tiny-model into a READY, verified version and a FINISHED run; a rerun reuses it', async () => {
+  const client = new MlflowClient({ url: peers.mlflow.url });
+  const name = `mirror-tiny-${suffix}`;
+  const args = ['mirror', 'test/tiny-model', '--experiment', `mirror-exp-${suffix}`, '--model-name', name, '--alias', 'prod', '--work-dir', path.join(work, 'dl')];
+  const res = await cli(args);
+  expect(res.err).not.toMatch(/^ERROR/m);
+  expect(res.code).toBe(0);
+  const r = res.out[0] as Record<string, string>;
+  expect(r).toMatchObject({ version: '1', model_uri: `models:/${name}/1` });
+  expect((await getRun(client, r.run_id)).info.status).toBe('FINISHED');
+  const mv = await getModelVersion(client, name, '1');
+  expect(mv.status).toBe('READY');
+  expect(mv.aliases).toContain('prod');
+
+  const again = await cli(args);
+  expect(again.code).toBe(0);
+  expect(again.out[0]).toMatchObject({ version: '1', reused: true });
+  expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(1);
+});
+
+it('a failing mirror (unknown repo) leaves the run FAILED and no version', async () => {
+  const client = new MlflowClient({ url: peers.mlflow.url });
+  const name = `mirror-missing-${suffix}`;
+  const res = await cli(['mirror', 'test/does-not-exist', '--experiment', `mirror-exp-${suffix}`, '--model-name', name, '--work-dir', path.join(work, 'dl-missing')]);
+  expect(res.code).toBe(3);
+  expect(res.err).not.toMatch(/\n\s+at /);
+  expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
+  const runs = await client.post<{ runs?: { info: { status: string }; data: { tags?: { key: string; value: string }[] } }[] }>(
+    '/api/2.0/mlflow/runs/search',
+    { experiment_ids: [(await client.get<{ experiment: { experiment_id: string } }>('/api/2.0/mlflow/experiments/get-by-name', { experiment_name: `mirror-exp-${suffix}` })).experiment.experiment_id], filter: "tags.`model_mirror.source_repo` = 'test/does-not-exist'" },
+    { idempotent: true },
+  );
+  expect(runs.runs).toHaveLength(1);
+  expect(runs.runs![0].info.status).toBe('FAILED');
+  expect(runs.runs![0].data.tags?.find((t) => t.key === 'model_mirror.failure_reason')?.value).toMatch(/^download: /);
+});
