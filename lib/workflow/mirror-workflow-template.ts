@@ -1,0 +1,342 @@
+// The `model-mirror` Argo WorkflowTemplate: steps prepare -> download -> upload -> register ->
+// verify, each a container running the model-mirror CLI on a per-run PVC mounted at /work, with
+// an exit handler (finalize) that records the outcome on the MLflow run.
+//
+// It uses only: steps/container templates, inputs/outputs parameters (valueFrom.path),
+// arguments.parameters, retryStrategy, onExit, volumeClaimTemplates, volumes (emptyDir),
+// synchronization, metrics, podGC, ttlStrategy, activeDeadlineSeconds, serviceAccountName,
+// securityContext (+ podMetadata only when the MLflow NetworkPolicy needs a pod label).
+import { k8s } from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import * as argo from '../../imports/argo-argoproj.io';
+import { restrictedContainerSecurityContext, TMP_PATH } from '../common/security';
+import type { ResourcesConfig, RetryPolicy } from '../config';
+import { MODEL_MIRROR_IMAGE_UID } from '../config';
+import type { S3Credentials } from '../seaweedfs/s3-credentials';
+import { MODEL_NAME_EXPRESSION, MUTEX_NAME, PARAM, ParameterDefaults, wfParam, workflowParameters } from './parameters';
+
+/** Where the PVC is mounted, and the layout the CLI contract uses under it. */
+export const WORK_DIR = '/work';
+export const MODEL_DIR = `${WORK_DIR}/model`;
+export const outputsDir = (step: string): string => `${WORK_DIR}/outputs/${step}`;
+
+export interface RetrySettings {
+  readonly limit: number;
+  readonly policy: RetryPolicy;
+  readonly backoffDuration: string;
+  readonly factor: number;
+  readonly maxDuration: string;
+}
+
+export interface MirrorWorkflowTemplateProps {
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** `<registry>/<repository>:<tag>` of the model-mirror image. */
+  readonly image: string;
+  readonly s3: S3Credentials;
+  /** e.g. http://mlflow.model-mirror.svc.cluster.local:5000 */
+  readonly mlflowTrackingUri: string;
+  readonly serviceAccountName: string;
+  /** @default 'model-mirror' */
+  readonly name?: string;
+  /** @default 'IfNotPresent' */
+  readonly imagePullPolicy?: string;
+  /** @default 'https://huggingface.co' */
+  readonly hfEndpoint?: string;
+  /** Secret with the Hub token, exposed as HF_TOKEN to prepare and download. @default - no token */
+  readonly hfToken?: { readonly secretName: string; readonly key: string; readonly required: boolean };
+  /** @default { revision: 'main', experiment: 'model-mirror' } */
+  readonly defaults?: ParameterDefaults;
+  /** Size of the per-run scratch PVC at /work; must exceed the largest model mirrored. @default '50Gi' */
+  readonly storageSize?: string;
+  /** @default - the cluster's default StorageClass */
+  readonly storageClassName?: string;
+  /** @default 21600 (6 hours) */
+  readonly activeDeadlineSeconds?: number;
+  /** @default 7 days after completion/failure, 1 day after success */
+  readonly ttl?: { readonly secondsAfterCompletion: number; readonly secondsAfterSuccess: number; readonly secondsAfterFailure: number };
+  /** @default 'OnPodSuccess' (failed pods stay for `kubectl logs`) */
+  readonly podGC?: string;
+  /** Retry on the network steps (download, upload, register). @default 4 x Always, 30s * 2^n, max 30m */
+  readonly retry?: RetrySettings;
+  /** Resources of prepare/register/verify/finalize. @default 100m/256Mi requests, 1/512Mi limits */
+  readonly lightResources?: ResourcesConfig;
+  /** Resources of download/upload. @default 500m/512Mi requests, 2/2Gi limits */
+  readonly transferResources?: ResourcesConfig;
+  /** @default 65532 (the image's nonroot user) */
+  readonly runAsUser?: number;
+  /** @default '1Gi' */
+  readonly tmpSizeLimit?: string;
+  /** Prometheus metrics (duration, bytes). @default true */
+  readonly metrics?: boolean;
+  /** Labels put on every workflow pod (spec.podMetadata), e.g. for a NetworkPolicy. @default - none */
+  readonly podLabels?: Readonly<Record<string, string>>;
+}
+
+type Container = argo.WorkflowTemplateSpecTemplatesContainer;
+type Template = argo.WorkflowTemplateSpecTemplates;
+type Prometheus = argo.WorkflowTemplateSpecTemplatesMetricsPrometheus;
+
+const DURATION_BUCKETS = [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200];
+
+export class MirrorWorkflowTemplate extends Construct {
+  readonly workflowTemplate: argo.WorkflowTemplate;
+  readonly name: string;
+
+  constructor(scope: Construct, id: string, props: MirrorWorkflowTemplateProps) {
+    super(scope, id);
+    this.name = props.name ?? 'model-mirror';
+    const defaults = props.defaults ?? { revision: 'main', experiment: 'model-mirror' };
+    const light = props.lightResources ?? { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } };
+    const transfer = props.transferResources ?? { requests: { cpu: '500m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
+    const retry = props.retry ?? { limit: 4, policy: 'Always', backoffDuration: '30s', factor: 2, maxDuration: '30m' };
+    const metricsOn = props.metrics ?? true;
+    const uid = props.runAsUser ?? MODEL_MIRROR_IMAGE_UID;
+
+    const baseEnv: k8s.EnvVar[] = [
+      { name: 'MLFLOW_TRACKING_URI', value: props.mlflowTrackingUri },
+      ...props.s3.containerEnv(),
+      { name: 'HF_ENDPOINT', value: props.hfEndpoint ?? 'https://huggingface.co' },
+      { name: 'HF_HUB_DISABLE_TELEMETRY', value: '1' },
+      { name: 'HOME', value: TMP_PATH },
+      { name: 'TMPDIR', value: TMP_PATH },
+      { name: 'MODEL_MIRROR_LOG_FORMAT', value: 'json' },
+    ];
+    const hubEnv: k8s.EnvVar[] = props.hfToken
+      ? [{ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: props.hfToken.secretName, key: props.hfToken.key, optional: !props.hfToken.required } } }]
+      : [];
+
+    const container = (args: string[], resources: ResourcesConfig, extraEnv: k8s.EnvVar[] = []): Container => ({
+      image: props.image,
+      imagePullPolicy: props.imagePullPolicy ?? 'IfNotPresent',
+      command: ['model-mirror'],
+      args,
+      workingDir: WORK_DIR,
+      env: [...baseEnv, ...extraEnv] as argo.WorkflowTemplateSpecTemplatesContainerEnv[],
+      resources: {
+        requests: {
+          cpu: argo.WorkflowTemplateSpecTemplatesContainerResourcesRequests.fromString(resources.requests.cpu),
+          memory: argo.WorkflowTemplateSpecTemplatesContainerResourcesRequests.fromString(resources.requests.memory),
+        },
+        limits: {
+          ...(resources.limits.cpu ? { cpu: argo.WorkflowTemplateSpecTemplatesContainerResourcesLimits.fromString(resources.limits.cpu) } : {}),
+          memory: argo.WorkflowTemplateSpecTemplatesContainerResourcesLimits.fromString(resources.limits.memory),
+        },
+      },
+      securityContext: restrictedContainerSecurityContext() as argo.WorkflowTemplateSpecTemplatesContainerSecurityContext,
+      volumeMounts: [{ name: 'work', mountPath: WORK_DIR }, { name: 'tmp', mountPath: TMP_PATH }],
+    });
+    const inputs = (...names: string[]): argo.WorkflowTemplateSpecTemplatesInputs => ({ parameters: names.map((name) => ({ name })) });
+    const input = (name: string): string => `{{inputs.parameters.${name}}}`;
+    const outputFile = (step: string, name: string, globalName?: string): argo.WorkflowTemplateSpecTemplatesOutputsParameters => ({
+      name, globalName, valueFrom: { path: `${outputsDir(step)}/${name}` },
+    });
+    const retryStrategy: argo.WorkflowTemplateSpecTemplatesRetryStrategy = {
+      limit: argo.WorkflowTemplateSpecTemplatesRetryStrategyLimit.fromNumber(retry.limit),
+      retryPolicy: retry.policy as argo.WorkflowTemplateSpecTemplatesRetryStrategyRetryPolicy,
+      backoff: {
+        duration: retry.backoffDuration,
+        factor: argo.WorkflowTemplateSpecTemplatesRetryStrategyBackoffFactor.fromNumber(retry.factor),
+        maxDuration: retry.maxDuration,
+      },
+    };
+    const stepDuration = (step: string): Prometheus => ({
+      name: 'model_mirror_step_duration_seconds',
+      help: 'Duration of model-mirror workflow steps, by step and final status',
+      labels: [{ key: 'step', value: step }, { key: 'status', value: '{{status}}' }],
+      histogram: { value: '{{duration}}', buckets: DURATION_BUCKETS },
+    });
+    const metrics = (...list: Prometheus[]): argo.WorkflowTemplateSpecTemplatesMetrics | undefined =>
+      metricsOn ? { prometheus: list } : undefined;
+
+    const prepare: Template = {
+      name: 'prepare',
+      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.experiment, 'model_name', PARAM.task),
+      outputs: {
+        parameters: [
+          outputFile('prepare', 'run_id', 'run_id'),
+          outputFile('prepare', 'artifact_uri'),
+          outputFile('prepare', 's3_destination'),
+          outputFile('prepare', 'experiment_id'),
+        ],
+      },
+      container: container([
+        'prepare',
+        '--model-id', input(PARAM.modelId),
+        '--revision', input(PARAM.revision),
+        '--experiment', input(PARAM.experiment),
+        '--model-name', input('model_name'),
+        '--task', input(PARAM.task),
+        '--output-dir', outputsDir('prepare'),
+      ], light, hubEnv),
+      metrics: metrics(stepDuration('prepare')),
+    };
+
+    const download: Template = {
+      name: 'download',
+      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.allowPatterns, PARAM.ignorePatterns),
+      outputs: { parameters: [outputFile('download', 'total_bytes'), outputFile('download', 'commit_sha', 'commit_sha')] },
+      container: container([
+        'download',
+        '--model-id', input(PARAM.modelId),
+        '--revision', input(PARAM.revision),
+        '--dest', MODEL_DIR,
+        '--allow-patterns', input(PARAM.allowPatterns),
+        '--ignore-patterns', input(PARAM.ignorePatterns),
+        '--output-dir', outputsDir('download'),
+      ], transfer, hubEnv),
+      retryStrategy,
+      metrics: metrics(stepDuration('download'), {
+        name: 'model_mirror_downloaded_bytes_total',
+        help: 'Bytes downloaded from the HuggingFace Hub by model-mirror',
+        when: '{{status}} == Succeeded',
+        counter: { value: '{{outputs.parameters.total_bytes}}' },
+      }),
+    };
+
+    const upload: Template = {
+      name: 'upload',
+      inputs: inputs('s3_destination'),
+      container: container(['upload', '--source', MODEL_DIR, '--dest', input('s3_destination'), '--output-dir', outputsDir('upload')], transfer),
+      retryStrategy,
+      metrics: metrics(stepDuration('upload')),
+    };
+
+    const register: Template = {
+      name: 'register',
+      inputs: inputs('run_id', 'model_name', PARAM.task, PARAM.alias),
+      outputs: { parameters: [outputFile('register', 'version', 'model_version'), outputFile('register', 'model_uri', 'model_uri')] },
+      container: container([
+        'register',
+        '--source', MODEL_DIR,
+        '--run-id', input('run_id'),
+        '--model-name', input('model_name'),
+        '--task', input(PARAM.task),
+        '--alias', input(PARAM.alias),
+        '--output-dir', outputsDir('register'),
+      ], light),
+      retryStrategy,
+      metrics: metrics(stepDuration('register')),
+    };
+
+    const verify: Template = {
+      name: 'verify',
+      inputs: inputs('run_id', 'model_name', 'version'),
+      container: container([
+        'verify', '--source', MODEL_DIR, '--run-id', input('run_id'), '--model-name', input('model_name'), '--version', input('version'),
+      ], light),
+      metrics: metrics(stepDuration('verify')),
+    };
+
+    // Exit handler. If prepare never produced a run id, Argo leaves the tag unsubstituted and
+    // finalize sees the literal "{{workflow.outputs.parameters.run_id}}" (see the report/README).
+    const finalize: Template = {
+      name: 'finalize',
+      container: container([
+        'finalize',
+        '--run-id', '{{workflow.outputs.parameters.run_id}}',
+        '--workflow-status', '{{workflow.status}}',
+        '--failures', '{{workflow.failures}}',
+        '--model-name', MODEL_NAME_EXPRESSION,
+      ], light),
+    };
+
+    const p = (name: string, value: string) => ({ name, value });
+    const mirror: Template = {
+      name: 'mirror',
+      steps: [
+        [{
+          name: 'prepare', template: 'prepare',
+          arguments: {
+            parameters: [
+              p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
+              p(PARAM.experiment, wfParam(PARAM.experiment)), p('model_name', MODEL_NAME_EXPRESSION), p(PARAM.task, wfParam(PARAM.task)),
+            ],
+          },
+        }],
+        [{
+          name: 'download', template: 'download',
+          arguments: {
+            parameters: [
+              p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
+              p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
+            ],
+          },
+        }],
+        [{
+          name: 'upload', template: 'upload',
+          arguments: { parameters: [p('s3_destination', '{{steps.prepare.outputs.parameters.s3_destination}}')] },
+        }],
+        [{
+          name: 'register', template: 'register',
+          arguments: {
+            parameters: [
+              p('run_id', '{{steps.prepare.outputs.parameters.run_id}}'), p('model_name', MODEL_NAME_EXPRESSION),
+              p(PARAM.task, wfParam(PARAM.task)), p(PARAM.alias, wfParam(PARAM.alias)),
+            ],
+          },
+        }],
+        [{
+          name: 'verify', template: 'verify',
+          arguments: {
+            parameters: [
+              p('run_id', '{{steps.prepare.outputs.parameters.run_id}}'), p('model_name', MODEL_NAME_EXPRESSION),
+              p('version', '{{steps.register.outputs.parameters.version}}'),
+            ],
+          },
+        }],
+      ],
+    };
+
+    const ttl = props.ttl ?? { secondsAfterCompletion: 7 * 86400, secondsAfterSuccess: 86400, secondsAfterFailure: 7 * 86400 };
+    this.workflowTemplate = new argo.WorkflowTemplate(this, 'Resource', {
+      metadata: { name: this.name, namespace: props.namespace, labels: { ...props.labels } },
+      spec: {
+        entrypoint: 'mirror',
+        onExit: 'finalize',
+        serviceAccountName: props.serviceAccountName,
+        arguments: {
+          parameters: workflowParameters(defaults).map((wp) => ({
+            name: wp.name, value: wp.value, description: wp.description, enum: wp.enum ? [...wp.enum] : undefined,
+          })),
+        },
+        synchronization: { mutexes: [{ name: MUTEX_NAME }] },
+        activeDeadlineSeconds: props.activeDeadlineSeconds ?? 6 * 3600,
+        podGc: { strategy: (props.podGC ?? 'OnPodSuccess') as argo.WorkflowTemplateSpecPodGcStrategy },
+        ttlStrategy: ttl,
+        volumeClaimGc: { strategy: 'OnWorkflowCompletion' },
+        podMetadata: props.podLabels ? { labels: { ...props.podLabels } } : undefined,
+        securityContext: {
+          runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, fsGroup: uid,
+          fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' },
+        },
+        volumeClaimTemplates: [{
+          metadata: { name: 'work' },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            storageClassName: props.storageClassName,
+            resources: { requests: { storage: argo.WorkflowTemplateSpecVolumeClaimTemplatesSpecResourcesRequests.fromString(props.storageSize ?? '50Gi') } },
+          },
+        }],
+        volumes: [{ name: 'tmp', emptyDir: { sizeLimit: argo.WorkflowTemplateSpecVolumesEmptyDirSizeLimit.fromString(props.tmpSizeLimit ?? '1Gi') } }],
+        metrics: metricsOn ? {
+          prometheus: [
+            {
+              name: 'model_mirror_workflow_duration_seconds',
+              help: 'Duration of the last model-mirror workflow, by final status',
+              labels: [{ key: 'status', value: '{{workflow.status}}' }],
+              gauge: { realtime: false, value: '{{workflow.duration}}' },
+            },
+            {
+              name: 'model_mirror_workflows_total',
+              help: 'model-mirror workflows finished, by final status',
+              labels: [{ key: 'status', value: '{{workflow.status}}' }],
+              counter: { value: '1' },
+            },
+          ],
+        } : undefined,
+        templates: [mirror, prepare, download, upload, register, verify, finalize],
+      },
+    });
+  }
+}

@@ -1,0 +1,372 @@
+// Unit tests of the synthesized manifests (cdk8s Testing.synth) and of main.ts's error handling.
+// Shared by the synth/config unit tests: build the charts from a raw config + env secrets.
+import { Testing } from 'cdk8s';
+import YAML from 'yaml';
+import { validateConfig } from '../../lib/config';
+import { buildModelMirror, ModelMirrorResult } from '../../lib/model-mirror';
+import { readSecretValues } from '../../lib/secret-values';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Obj = any;
+
+function synthObjects(rawConfig: unknown = {}, env: NodeJS.ProcessEnv = {}): { objects: Obj[]; yaml: string; result: ModelMirrorResult } {
+  const app = Testing.app();
+  const result = buildModelMirror(app, { config: validateConfig(rawConfig), secretValues: readSecretValues(env) });
+  const objects = result.charts.flatMap((c) => Testing.synth(c));
+  return { objects, yaml: objects.map((o) => YAML.stringify(o)).join('---\n'), result };
+}
+
+const find = (objects: Obj[], kind: string, name?: string): Obj | undefined =>
+  objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+
+/** Every pod spec in the output (Deployments, StatefulSets, CronJobs) with its owner. */
+function podSpecs(objects: Obj[]): Array<{ owner: string; spec: Obj }> {
+  const out: Array<{ owner: string; spec: Obj }> = [];
+  for (const o of objects) {
+    const owner = `${o.kind}/${o.metadata.name}`;
+    if (o.kind === 'Deployment' || o.kind === 'StatefulSet') out.push({ owner, spec: o.spec.template.spec });
+    if (o.kind === 'CronJob') out.push({ owner, spec: o.spec.jobTemplate.spec.template.spec });
+  }
+  return out;
+}
+
+const ALL_FEATURES = {
+  secrets: { writePlaintext: true },
+  s3: { seaweedfsConfig: { enabled: true } },
+  postgres: { backup: { enabled: true } },
+  mlflow: {
+    autoscaling: { enabled: true, minReplicas: 2, maxReplicas: 4 },
+    podDisruptionBudget: { enabled: true, minAvailable: 1 },
+    networkPolicy: { enabled: true, ingressControllerNamespaces: ['ingress-nginx'] },
+    metrics: { enabled: true },
+    ingress: { enabled: true, host: 'mlflow.example.com', className: 'nginx', tlsSecretName: 'mlflow-tls' },
+  },
+};
+
+const SECRET_ENV_VALUES = {
+  MODEL_MIRROR_S3_ACCESS_KEY_ID: 'AKIAUNITTESTKEYID0001',
+  MODEL_MIRROR_S3_SECRET_ACCESS_KEY: 'unit-test-secret-access-key-Zq9',
+  MODEL_MIRROR_POSTGRES_PASSWORD: 'unittestpgpassword4242',
+  MODEL_MIRROR_HF_TOKEN: 'hf_unittesttoken0123456789',
+};
+
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { MODEL_NAME_EXPRESSION, MUTEX_NAME } from '../../lib/workflow/parameters';
+
+const REPO = path.resolve(__dirname, '..', '..');
+
+const allContainers = (spec: Obj): Obj[] => [...(spec.initContainers ?? []), ...spec.containers];
+
+describe('MLflow server', () => {
+  const { objects, result } = synthObjects();
+  const deploy = find(objects, 'Deployment', 'mlflow');
+  const main = deploy.spec.template.spec.containers[0];
+
+  test('runs `mlflow server` with S3 artifacts and no artifact proxying', () => {
+    expect(main.command).toEqual(['mlflow']);
+    const args: string[] = main.args;
+    expect(args[0]).toBe('server');
+    expect(args[args.indexOf('--default-artifact-root') + 1]).toBe('s3://mlflow/artifacts');
+    expect(args).toContain('--no-serve-artifacts');
+    expect(args).not.toContain('--serve-artifacts');
+    expect(args[args.indexOf('--backend-store-uri') + 1]).toBe('$(MLFLOW_BACKEND_STORE_URI)');
+    expect(args.slice(args.indexOf('--host'), args.indexOf('--host') + 2)).toEqual(['--host', '0.0.0.0']);
+  });
+
+  test('allowed hosts cover every Service DNS name, loopback, and nothing wider', () => {
+    const args: string[] = main.args;
+    const hosts = args[args.indexOf('--allowed-hosts') + 1].split(',');
+    for (const h of ['mlflow', 'mlflow.model-mirror', 'mlflow.model-mirror.svc', 'mlflow.model-mirror.svc.cluster.local', 'localhost', '127.0.0.1']) {
+      expect(hosts).toContain(`${h}:*`);
+    }
+    expect(hosts).not.toContain('*');
+    expect(result.mlflow.trackingUri).toBe('http://mlflow.model-mirror.svc.cluster.local:5000');
+  });
+
+  test('cluster domain and ingress host flow into allowed hosts', () => {
+    const { result: r } = synthObjects({ clusterDomain: 'corp.internal', mlflow: { ingress: { enabled: true, host: 'mlflow.example.com' } } });
+    expect(r.mlflow.allowedHosts).toEqual(expect.arrayContaining(['mlflow.model-mirror.svc.corp.internal:*', 'mlflow.example.com', 'mlflow.example.com:*']));
+  });
+
+  test('backend store URL comes from a Secret, never a literal password', () => {
+    const env = Object.fromEntries(main.env.map((e: Obj) => [e.name, e]));
+    expect(env.MLFLOW_DB_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'model-mirror-postgres', key: 'password' });
+    expect(env.MLFLOW_BACKEND_STORE_URI.value).toBe('postgresql://mlflow:$(MLFLOW_DB_PASSWORD)@postgres.model-mirror.svc.cluster.local:5432/mlflow');
+    expect(env.AWS_ACCESS_KEY_ID.valueFrom.secretKeyRef.name).toBe('model-mirror-s3');
+    expect(env.MLFLOW_S3_ENDPOINT_URL.valueFrom.configMapKeyRef.name).toBe('model-mirror-s3-endpoint');
+    expect(env.HOME.value).toBe('/tmp');
+    const cm = find(objects, 'ConfigMap', 'model-mirror-s3-endpoint');
+    expect(cm.data.MLFLOW_S3_ENDPOINT_URL).toBe('http://seaweedfs-s3.seaweedfs.svc:8333');
+  });
+
+  test('image, schema migration init container, probes', () => {
+    expect(main.image).toMatch(/^ghcr\.io\/mlflow\/mlflow:v\d+\.\d+\.\d+-full$/);
+    const init = deploy.spec.template.spec.initContainers[0];
+    expect(init.name).toBe('db-upgrade');
+    expect(init.args).toEqual(['$(MLFLOW_BACKEND_STORE_URI)']);
+    expect(init.command.join(' ')).toContain('"mlflow", "db", "upgrade"');
+    const sp = main.startupProbe;
+    expect(sp.periodSeconds * sp.failureThreshold).toBeGreaterThanOrEqual(300);
+    for (const p of [main.startupProbe, main.readinessProbe, main.livenessProbe]) {
+      expect(p.httpGet.path).toBe('/health');
+      expect(p.httpGet.httpHeaders).toEqual([{ name: 'Host', value: 'localhost' }]);
+    }
+  });
+
+  test('selectors use only name/instance/component; fixed replicas by default', () => {
+    expect(Object.keys(deploy.spec.selector.matchLabels).sort()).toEqual(['app.kubernetes.io/component', 'app.kubernetes.io/instance', 'app.kubernetes.io/name']);
+    expect(find(objects, 'Service', 'mlflow').spec.selector).toEqual(deploy.spec.selector.matchLabels);
+    expect(deploy.spec.replicas).toBe(1);
+  });
+});
+
+describe('hardening', () => {
+  const configs: Array<[string, unknown]> = [['default', {}], ['all features', ALL_FEATURES]];
+  test.each(configs)('every container is non-root, read-only, capability-free and has resources (%s)', (_name, cfg) => {
+    const { objects } = synthObjects(cfg, SECRET_ENV_VALUES);
+    const specs = podSpecs(objects);
+    expect(specs.length).toBeGreaterThanOrEqual(2);
+    for (const { owner, spec } of specs) {
+      expect({ owner, nonRoot: spec.securityContext.runAsNonRoot, fsGroup: typeof spec.securityContext.fsGroup }).toEqual({ owner, nonRoot: true, fsGroup: 'number' });
+      expect(spec.securityContext.runAsUser).toBeGreaterThan(0);
+      for (const c of allContainers(spec)) {
+        const sc = c.securityContext;
+        expect({ owner, c: c.name, ro: sc.readOnlyRootFilesystem, esc: sc.allowPrivilegeEscalation, caps: sc.capabilities.drop, seccomp: sc.seccompProfile.type })
+          .toEqual({ owner, c: c.name, ro: true, esc: false, caps: ['ALL'], seccomp: 'RuntimeDefault' });
+        expect(c.resources.requests.cpu).toBeDefined();
+        expect(c.resources.requests.memory).toBeDefined();
+        expect(c.resources.limits.memory).toBeDefined();
+        expect(c.volumeMounts.map((m: Obj) => m.mountPath)).toContain('/tmp');
+      }
+      const tmp = spec.volumes.find((v: Obj) => v.name === 'tmp');
+      expect(tmp.emptyDir.sizeLimit).toBeDefined();
+    }
+    const wt = find(objects, 'WorkflowTemplate');
+    expect(wt.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532 });
+    for (const t of wt.spec.templates.filter((x: Obj) => x.container)) {
+      expect({ t: t.name, ro: t.container.securityContext.readOnlyRootFilesystem, caps: t.container.securityContext.capabilities.drop }).toEqual({ t: t.name, ro: true, caps: ['ALL'] });
+      expect(t.container.resources.requests.cpu).toBeDefined();
+      expect(t.container.resources.limits.memory).toBeDefined();
+    }
+  });
+});
+
+describe('names and labels', () => {
+  test('fixed names, no hashes, standard labels on every object', () => {
+    const { objects } = synthObjects(ALL_FEATURES, SECRET_ENV_VALUES);
+    const names = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    expect(names).toEqual([
+      'ConfigMap/model-mirror-s3-endpoint', 'CronJob/postgres-backup', 'Deployment/mlflow', 'HorizontalPodAutoscaler/mlflow',
+      'Ingress/mlflow', 'Namespace/model-mirror', 'NetworkPolicy/mlflow', 'PodDisruptionBudget/mlflow',
+      'Role/model-mirror-workflow', 'RoleBinding/model-mirror-workflow',
+      'Secret/model-mirror-hf-token', 'Secret/model-mirror-postgres', 'Secret/model-mirror-s3', 'Secret/seaweedfs-s3-config',
+      'Service/mlflow', 'Service/postgres', 'ServiceAccount/mlflow', 'ServiceAccount/model-mirror-workflow',
+      'StatefulSet/postgres', 'WorkflowTemplate/model-mirror',
+    ]);
+    for (const o of objects) {
+      for (const k of ['name', 'instance', 'component', 'part-of', 'managed-by', 'version']) {
+        expect({ obj: `${o.kind}/${o.metadata.name}`, has: `app.kubernetes.io/${k}` in (o.metadata.labels ?? {}) }).toEqual({ obj: `${o.kind}/${o.metadata.name}`, has: true });
+      }
+      if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe(o.metadata.name === 'seaweedfs-s3-config' ? 'seaweedfs' : 'model-mirror');
+    }
+  });
+});
+
+describe('secrets', () => {
+  const values = Object.values(SECRET_ENV_VALUES);
+
+  test('by default no secret value reaches the manifests, and Secrets are only referenced', () => {
+    const { yaml, objects, result } = synthObjects({}, SECRET_ENV_VALUES);
+    for (const v of values) expect(yaml).not.toContain(v);
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(result.ledger.requirements.map((r) => r.name).sort()).toEqual(['model-mirror-hf-token', 'model-mirror-postgres', 'model-mirror-s3']);
+    expect(result.ledger.warnings.join('\n')).toMatch(/NOT written/);
+  });
+
+  test('with secrets.writePlaintext the values are written, with a warning', () => {
+    const { yaml, result } = synthObjects({ secrets: { writePlaintext: true } }, SECRET_ENV_VALUES);
+    for (const v of values) expect(yaml).toContain(v);
+    expect(result.ledger.warnings.join('\n')).toMatch(/PLAINTEXT/);
+  });
+
+  test('writePlaintext without values still only references the Secrets', () => {
+    const { objects } = synthObjects({ secrets: { writePlaintext: true } }, {});
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+  });
+
+  test('SeaweedFS identities config has the s3.json shape, scoped to the bucket', () => {
+    const { objects } = synthObjects({ secrets: { writePlaintext: true }, s3: { seaweedfsConfig: { enabled: true } } }, SECRET_ENV_VALUES);
+    const s = find(objects, 'Secret', 'seaweedfs-s3-config');
+    const doc = JSON.parse(s.stringData.seaweedfs_s3_config);
+    expect(doc.identities[0].credentials[0]).toEqual({ accessKey: SECRET_ENV_VALUES.MODEL_MIRROR_S3_ACCESS_KEY_ID, secretKey: SECRET_ENV_VALUES.MODEL_MIRROR_S3_SECRET_ACCESS_KEY });
+    expect(doc.identities[0].actions).toEqual(['Read:mlflow', 'Write:mlflow', 'List:mlflow', 'Tagging:mlflow']);
+  });
+
+  test('external database mode reads the URL from an existing Secret', () => {
+    const { objects } = synthObjects({ postgres: { mode: 'external' } });
+    expect(find(objects, 'StatefulSet')).toBeUndefined();
+    const env = find(objects, 'Deployment', 'mlflow').spec.template.spec.containers[0].env;
+    expect(env.find((e: Obj) => e.name === 'MLFLOW_BACKEND_STORE_URI').valueFrom.secretKeyRef).toEqual({ name: 'model-mirror-database', key: 'MLFLOW_BACKEND_STORE_URI' });
+  });
+});
+
+describe('WorkflowTemplate', () => {
+  const { objects } = synthObjects();
+  const wt = find(objects, 'WorkflowTemplate', 'model-mirror');
+  const tmpl = (name: string): Obj => wt.spec.templates.find((t: Obj) => t.name === name);
+
+  test('parameters with descriptions; model_id required', () => {
+    const params = wt.spec.arguments.parameters;
+    expect(params.map((p: Obj) => p.name)).toEqual(['model_id', 'revision', 'model_name', 'task', 'allow_patterns', 'ignore_patterns', 'alias', 'experiment']);
+    for (const p of params) expect(p.description).toBeTruthy();
+    expect(params[0].value).toBeUndefined();
+    expect(params.find((p: Obj) => p.name === 'revision').value).toBe('main');
+    expect(params.find((p: Obj) => p.name === 'experiment').value).toBe('model-mirror');
+  });
+
+  test('steps prepare -> download -> upload -> register -> verify, onExit finalize', () => {
+    expect(wt.spec.entrypoint).toBe('mirror');
+    expect(tmpl('mirror').steps.map((g: Obj[]) => g.map((s) => s.name))).toEqual([['prepare'], ['download'], ['upload'], ['register'], ['verify']]);
+    expect(wt.spec.onExit).toBe('finalize');
+    const fin = tmpl('finalize').container.args;
+    expect(fin).toEqual(expect.arrayContaining(['finalize', '--workflow-status', '{{workflow.status}}', '--failures', '{{workflow.failures}}']));
+    for (const t of wt.spec.templates) expect(t.name).toMatch(/^[a-zA-Z0-9][-a-zA-Z0-9]*$/);
+    for (const t of wt.spec.templates) expect(Object.keys(t).filter((k) => ['script', 'dag', 'resource', 'podSpecPatch'].includes(k))).toEqual([]);
+  });
+
+  test('CLI contract: command, subcommands, flags, /work layout, outputs via valueFrom.path', () => {
+    for (const name of ['prepare', 'download', 'upload', 'register', 'verify', 'finalize']) {
+      const c = tmpl(name).container;
+      expect(c.command).toEqual(['model-mirror']);
+      expect(c.args[0]).toBe(name);
+      expect(c.volumeMounts).toEqual(expect.arrayContaining([{ name: 'work', mountPath: '/work' }]));
+      expect(c.env.find((e: Obj) => e.name === 'MLFLOW_TRACKING_URI').value).toBe('http://mlflow.model-mirror.svc.cluster.local:5000');
+    }
+    expect(tmpl('prepare').outputs.parameters.map((p: Obj) => [p.name, p.valueFrom.path])).toEqual([
+      ['run_id', '/work/outputs/prepare/run_id'], ['artifact_uri', '/work/outputs/prepare/artifact_uri'],
+      ['s3_destination', '/work/outputs/prepare/s3_destination'], ['experiment_id', '/work/outputs/prepare/experiment_id'],
+    ]);
+    expect(tmpl('download').container.args).toEqual(expect.arrayContaining(['--dest', '/work/model', '--output-dir', '/work/outputs/download']));
+    expect(tmpl('register').outputs.parameters.map((p: Obj) => p.name)).toEqual(['version', 'model_uri']);
+    const hf = tmpl('download').container.env.find((e: Obj) => e.name === 'HF_TOKEN');
+    expect(hf.valueFrom.secretKeyRef).toEqual({ name: 'model-mirror-hf-token', key: 'HF_TOKEN', optional: true });
+    expect(tmpl('upload').container.env.find((e: Obj) => e.name === 'HF_TOKEN')).toBeUndefined();
+  });
+
+  test('model name default derives from model_id; mutex keyed by model_id', () => {
+    const prep = tmpl('mirror').steps[0][0].arguments.parameters.find((p: Obj) => p.name === 'model_name');
+    expect(prep.value).toBe(MODEL_NAME_EXPRESSION);
+    expect(MODEL_NAME_EXPRESSION).toContain("sprig.replace('/', '--', workflow.parameters.model_id)");
+    expect(wt.spec.synchronization).toEqual({ mutexes: [{ name: MUTEX_NAME }] });
+    expect(MUTEX_NAME).toBe('model-mirror-{{workflow.parameters.model_id}}');
+    expect(wt.spec.synchronization.mutex).toBeUndefined();
+  });
+
+  test('PVC from volumeClaimTemplates, GC on completion, retries on network steps, lifecycle limits', () => {
+    expect(wt.spec.volumeClaimTemplates[0].metadata.name).toBe('work');
+    expect(wt.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('50Gi');
+    expect(wt.spec.volumeClaimGC).toEqual({ strategy: 'OnWorkflowCompletion' });
+    for (const name of ['download', 'upload', 'register']) {
+      expect(tmpl(name).retryStrategy).toEqual({ limit: 4, retryPolicy: 'Always', backoff: { duration: '30s', factor: 2, maxDuration: '30m' } });
+    }
+    expect(tmpl('prepare').retryStrategy).toBeUndefined();
+    expect(wt.spec.activeDeadlineSeconds).toBe(21600);
+    expect(wt.spec.podGC).toEqual({ strategy: 'OnPodSuccess' });
+    expect(wt.spec.ttlStrategy.secondsAfterSuccess).toBe(86400);
+    expect(wt.spec.serviceAccountName).toBe('model-mirror-workflow');
+    expect(wt.spec.podMetadata).toBeUndefined();
+  });
+
+  test('metrics: workflow duration gauge, step duration histogram, bytes counter from an output', () => {
+    expect(wt.spec.metrics.prometheus.map((m: Obj) => m.name)).toContain('model_mirror_workflow_duration_seconds');
+    const dl = tmpl('download').metrics.prometheus;
+    expect(dl.find((m: Obj) => m.counter).counter.value).toBe('{{outputs.parameters.total_bytes}}');
+    expect(dl.find((m: Obj) => m.histogram).histogram.value).toBe('{{duration}}');
+  });
+
+  test('RBAC: only workflowtaskresults create/patch', () => {
+    const role = find(objects, 'Role', 'model-mirror-workflow');
+    expect(role.rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }]);
+    expect(find(objects, 'RoleBinding', 'model-mirror-workflow').subjects).toEqual([{ kind: 'ServiceAccount', name: 'model-mirror-workflow', namespace: 'model-mirror' }]);
+  });
+});
+
+describe('optional MLflow features', () => {
+  test('HPA, PDB, NetworkPolicy, Ingress, metrics and backup are off by default', () => {
+    const { objects } = synthObjects();
+    for (const kind of ['HorizontalPodAutoscaler', 'PodDisruptionBudget', 'NetworkPolicy', 'Ingress', 'CronJob', 'Secret']) expect(find(objects, kind)).toBeUndefined();
+    const deploy = find(objects, 'Deployment', 'mlflow');
+    expect(deploy.spec.template.metadata.annotations).toBeUndefined();
+    expect(deploy.spec.template.spec.containers[0].args).not.toContain('--expose-prometheus');
+  });
+
+  test('when on, each is correct', () => {
+    const { objects } = synthObjects(ALL_FEATURES, SECRET_ENV_VALUES);
+    const deploy = find(objects, 'Deployment', 'mlflow');
+    expect(deploy.spec.replicas).toBeUndefined();
+    const hpa = find(objects, 'HorizontalPodAutoscaler', 'mlflow');
+    expect(hpa.spec).toMatchObject({ scaleTargetRef: { kind: 'Deployment', name: 'mlflow' }, minReplicas: 2, maxReplicas: 4 });
+    const pdb = find(objects, 'PodDisruptionBudget', 'mlflow');
+    expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: deploy.spec.selector.matchLabels } });
+    const np = find(objects, 'NetworkPolicy', 'mlflow');
+    expect(np.spec.podSelector.matchLabels).toEqual(deploy.spec.selector.matchLabels);
+    expect(np.spec.ingress[0].ports).toEqual([{ protocol: 'TCP', port: 5000 }]);
+    const wt = find(objects, 'WorkflowTemplate');
+    expect(np.spec.ingress[0].from[0].podSelector.matchLabels).toEqual(wt.spec.podMetadata.labels);
+    expect(np.spec.ingress[0].from[1].namespaceSelector.matchExpressions[0].values).toEqual(['ingress-nginx']);
+    const ing = find(objects, 'Ingress', 'mlflow');
+    expect(ing.spec).toMatchObject({ ingressClassName: 'nginx', tls: [{ hosts: ['mlflow.example.com'], secretName: 'mlflow-tls' }] });
+    expect(ing.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'mlflow', port: { name: 'http' } });
+    const args: string[] = deploy.spec.template.spec.containers[0].args;
+    expect(args[args.indexOf('--expose-prometheus') + 1]).toBe('/tmp/prometheus');
+    expect(args[args.indexOf('--allowed-hosts') + 1].split(',')).toEqual(expect.arrayContaining(['mlflow.example.com', 'mlflow.example.com:*']));
+    expect(deploy.spec.template.metadata.annotations['prometheus.io/scrape']).toBe('true');
+    const cron = find(objects, 'CronJob', 'postgres-backup');
+    expect(cron.spec.jobTemplate.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['s3', 'cp']));
+  });
+});
+
+describe('main.ts', () => {
+  const run = (env: NodeJS.ProcessEnv, configText?: string) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-synth-'));
+    if (configText !== undefined) fs.writeFileSync(path.join(dir, 'model-mirror.config.yaml'), configText);
+    const tsNode = path.join(REPO, 'node_modules', '.bin', 'ts-node');
+    const res = spawnSync(tsNode, ['--transpile-only', path.join(REPO, 'main.ts')], {
+      cwd: dir, encoding: 'utf8', env: { ...process.env, ...env, CDK8S_OUTDIR: path.join(dir, 'dist'), MODEL_MIRROR_CONFIG: '', MODEL_MIRROR_SET: env.MODEL_MIRROR_SET ?? '' },
+    });
+    return { ...res, dir };
+  };
+
+  test('a bad config fails with the field named and no stack trace', () => {
+    const res = run({}, 'mlflow:\n  replicas: -1\n');
+    expect(res.status).toBe(1);
+    expect(res.stderr).toContain('config.mlflow.replicas: must be a positive integer, got -1');
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect(fs.existsSync(path.join(res.dir, 'dist'))).toBe(false);
+  });
+
+  test('zero config writes dist/ and lists the Secrets to create', () => {
+    const res = run({});
+    expect(res.stderr).not.toMatch(/\n\s+at /);
+    expect(res.status).toBe(0);
+    expect(fs.readdirSync(path.join(res.dir, 'dist')).sort()).toEqual(['0000-namespace.k8s.yaml', '0001-s3.k8s.yaml', '0002-postgres.k8s.yaml', '0003-mlflow.k8s.yaml', '0004-workflow.k8s.yaml']);
+    expect(res.stderr).toContain('kubectl create secret generic model-mirror-s3 -n model-mirror');
+  });
+
+  test('env overrides via MODEL_MIRROR_SET, and plaintext opt-in warns', () => {
+    const res = run({ ...SECRET_ENV_VALUES, MODEL_MIRROR_SET: 'namespace=mm-test;secrets.writePlaintext=true' });
+    expect(res.status).toBe(0);
+    expect(res.stderr).toMatch(/WARNING: Secret mm-test\/model-mirror-s3 was written to the manifests in PLAINTEXT/);
+    const all = fs.readdirSync(path.join(res.dir, 'dist')).map((f) => fs.readFileSync(path.join(res.dir, 'dist', f), 'utf8')).join('\n');
+    expect(all).toContain(SECRET_ENV_VALUES.MODEL_MIRROR_S3_SECRET_ACCESS_KEY);
+  });
+});
+
+// The example config in the repo is valid and documents every field the loader knows.
+test('model-mirror.config.example.yaml is a valid config', () => {
+  const text = fs.readFileSync(path.join(REPO, 'model-mirror.config.example.yaml'), 'utf8');
+  expect(() => synthObjects(YAML.parse(text), SECRET_ENV_VALUES)).not.toThrow();
+});
