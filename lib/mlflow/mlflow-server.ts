@@ -114,6 +114,10 @@ export class MlflowServer extends Construct {
       { name: 'TMPDIR', value: TMP_PATH },
       { name: 'XDG_CACHE_HOME', value: `${TMP_PATH}/.cache` },
       { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
+      // Since 3.5 the server also starts a job runner with several huey consumer processes
+      // (~230 MB each, queues in /dev/shm) for GenAI jobs a registry mirror never uses; they
+      // would blow the memory limit. extraEnv can turn it back on.
+      { name: 'MLFLOW_SERVER_ENABLE_JOB_EXECUTION', value: 'false' },
       ...Object.entries(props.extraEnv ?? {}).map(([name, value]) => ({ name, value })),
     ];
     const resources = toResourceRequirements(props.resources ?? { requests: { cpu: '250m', memory: '768Mi' }, limits: { cpu: '2', memory: '2Gi' } });

@@ -1,5 +1,6 @@
 // An existing database: an existing Secret holds the full SQLAlchemy URL (e.g.
-// postgresql://user:pass@host:5432/mlflow). Emitted only with writePlaintext and a URL from env.
+// postgresql+psycopg2://user:pass@host:5432/mlflow; name the driver: with SQLAlchemy 2.1 a bare
+// postgresql:// means psycopg 3, which the MLflow -full image lacks). Emitted only with writePlaintext and a URL from env.
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { standardLabels } from '../common/labels';

@@ -164,7 +164,7 @@ export class PostgresDatabase extends Construct implements IBackendStore {
     return [
       { name: 'MLFLOW_DB_PASSWORD', valueFrom: { secretKeyRef: { name: this.secretName, key: this.passwordKey } } },
       // Kubernetes expands $(VAR) from earlier entries; the URL never appears in the manifest with the password.
-      { name: BACKEND_STORE_ENV, value: `postgresql://${this.user}:$(MLFLOW_DB_PASSWORD)@${this.host}:${POSTGRES_PORT}/${this.database}` },
+      { name: BACKEND_STORE_ENV, value: `postgresql+psycopg2://${this.user}:$(MLFLOW_DB_PASSWORD)@${this.host}:${POSTGRES_PORT}/${this.database}` },
     ];
   }
 }

@@ -8,6 +8,7 @@ import { main } from '../../steps/cli';
 import { ExitCode } from '../../steps/common/errors';
 import { sha256Hex } from '../../steps/common/hash';
 import { MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest } from '../../steps/common/manifest';
+import { artifactKeyFor } from '../../steps/mlflow/transformers-layout';
 import { createS3Client } from '../../steps/s3/client';
 import { MiB } from '../../steps/s3/upload-file';
 import { uploadModel } from '../../steps/s3/upload-model';
@@ -92,7 +93,7 @@ async function cli(args: string[], env: Record<string, string | undefined>): Pro
   }
 }
 
-test('uploads every file + the manifest; sizes and sha256 metadata match; multipart for the big file', async () => {
+test('uploads every file + the manifest in the MLflow layout; sizes and sha256 metadata match; multipart for the big file', async () => {
   const prefix = freshPrefix();
   const out = path.join(src, '..', `${path.basename(src)}-out`);
   const r = await cli(['upload', '--source', src, '--dest', `s3://${s3.bucket}/${prefix}`, '--s3-endpoint', s3.endpoint, '--region', s3.region, '--output-dir', out], {
@@ -104,13 +105,13 @@ test('uploads every file + the manifest; sizes and sha256 metadata match; multip
   const keys = await listKeys(prefix);
   expect(keys.size).toBe(manifest.files.length + 1);
   for (const f of manifest.files) {
-    const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/${f.path}` }));
+    const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/${artifactKeyFor(f.path)}` }));
     expect(head.ContentLength).toBe(f.size);
     expect(head.Metadata?.sha256).toBe(f.sha256);
     expect(head.Metadata?.['source-repo']).toBe('test/upload-model');
     expect(head.Metadata?.['source-commit']).toBe('a'.repeat(40));
   }
-  const bigHead = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/${BIG}` }));
+  const bigHead = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/${artifactKeyFor(BIG)}` }));
   expect(bigHead.ETag).toMatch(/-\d+"?$/); // multipart ETag: "<md5>-<parts>"
   const mHead = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${prefix}/mirror-manifest.json` }));
   expect(mHead.Metadata?.sha256).toBe(sha256Hex(await fs.readFile(path.join(src, 'mirror-manifest.json'))));
