@@ -8,7 +8,6 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { main } from '../../steps/cli';
 import { ExitCode } from '../../steps/common/errors';
 import { type Manifest, MANIFEST_FILE, writeManifest } from '../../steps/common/manifest';
 import { listArtifacts, listArtifactsRecursive, parseS3Uri } from '../../steps/mlflow/artifacts';
@@ -20,6 +19,7 @@ import { getRun, runParams, runTags } from '../../steps/mlflow/runs';
 import { artifactKeyFor } from '../../steps/mlflow/transformers-layout';
 import { createS3Client } from '../../steps/s3/client';
 import { getPeers, type Peers } from '../peers/peers';
+import { runCli as cli } from '../support/run-cli';
 
 let peers: Peers;
 let client: MlflowClient;
@@ -31,22 +31,6 @@ const EXPERIMENT = `cp-exp-${suffix}`;
 const MODEL_NAME = `cp-model-${suffix}`;
 const REPO = `test/cp-${suffix}`;
 
-/** Runs the CLI in-process; returns the exit code and the JSON objects printed on stdout. */
-async function cli(args: string[]): Promise<{ code: number; out: Record<string, unknown>[]; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => { out.push(String(chunk)); return true; });
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => { err.push(String(chunk)); return true; });
-  let code: number;
-  try {
-    code = await main(args);
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-  const objs = out.join('').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { code, out: objs, err: err.join('') };
-}
 
 function sha256(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
@@ -125,8 +109,8 @@ describe('prepare', () => {
     const outDir = path.join(work, 'prep-out');
     const res = await cli(['prepare', '--model-id', REPO, '--revision', 'main', '--experiment', EXPERIMENT, '--model-name', MODEL_NAME, '--task', 'text-generation', '--output-dir', outDir]);
     expect(res.code).toBe(0);
-    expect(res.out).toHaveLength(1);
-    const r = res.out[0] as Record<string, string>;
+    expect(res.json).toHaveLength(1);
+    const r = res.json[0] as Record<string, string>;
     expect(r.artifact_uri.startsWith(`${peers.mlflow.artifactRoot}/`)).toBe(true);
     expect(r.s3_destination).toBe(`${r.artifact_uri}/model`);
     for (const name of ['run_id', 'artifact_uri', 's3_destination', 'experiment_id']) {
@@ -149,7 +133,7 @@ describe('prepare', () => {
   it('rejects an invalid registered model name before creating anything', async () => {
     const res = await cli(['prepare', '--model-id', REPO, '--experiment', `${EXPERIMENT}-never`, '--model-name', 'org/name']);
     expect(res.code).toBe(ExitCode.Usage);
-    expect(res.err).toMatch(/cannot contain '\/'/);
+    expect(res.stderr).toMatch(/cannot contain '\/'/);
     const exp = await client.get('/api/2.0/mlflow/experiments/get-by-name', { experiment_name: `${EXPERIMENT}-never` }).catch((e: MlflowApiError) => e);
     expect((exp as MlflowApiError).exitCode).toBe(ExitCode.NotFound);
   });
@@ -163,7 +147,7 @@ describe('register, verify, rerun, load with mlflow', () => {
   beforeAll(async () => {
     const res = await cli(['prepare', '--model-id', REPO, '--experiment', EXPERIMENT, '--model-name', MODEL_NAME]);
     expect(res.code).toBe(0);
-    prep = res.out[0] as Record<string, string>;
+    prep = res.json[0] as Record<string, string>;
     dl = await makeDownloadDir('dl-main', commitSha);
     await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
   });
@@ -171,9 +155,9 @@ describe('register, verify, rerun, load with mlflow', () => {
   it('registers a READY version with alias, tags and an MLflow 3 logged model', async () => {
     const outDir = path.join(work, 'reg-out');
     const res = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--alias', 'champion', '--output-dir', outDir]);
-    expect(res.err).not.toMatch(/ERROR/);
+    expect(res.stderr).not.toMatch(/ERROR/);
     expect(res.code).toBe(0);
-    const r = res.out[0] as Record<string, unknown>;
+    const r = res.json[0] as Record<string, unknown>;
     expect(r).toMatchObject({ version: '1', model_uri: `models:/${MODEL_NAME}/1`, reused: false, source: prep.s3_destination, commit_sha: commitSha });
     expect(await fs.readFile(path.join(outDir, 'version'), 'utf8')).toBe('1');
     expect(await fs.readFile(path.join(outDir, 'model_uri'), 'utf8')).toBe(`models:/${MODEL_NAME}/1`);
@@ -218,15 +202,15 @@ describe('register, verify, rerun, load with mlflow', () => {
   it('verify passes, and fails loudly naming a missing file', async () => {
     const ok = await cli(['verify', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--version', '1']);
     expect(ok.code).toBe(0);
-    expect(ok.out[0]).toMatchObject({ verified: true, version: '1', download_uri: prep.s3_destination });
+    expect(ok.json[0]).toMatchObject({ verified: true, version: '1', download_uri: prep.s3_destination });
 
     const { bucket, key } = parseS3Uri(`${prep.s3_destination}/components/tokenizer/merges.txt`);
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     try {
       const bad = await cli(['verify', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--version', '1']);
       expect(bad.code).toBe(ExitCode.NotFound);
-      expect(bad.err).toContain('model/components/tokenizer/merges.txt');
-      expect(bad.err).not.toMatch(/\n\s+at /); // no stack trace
+      expect(bad.stderr).toContain('model/components/tokenizer/merges.txt');
+      expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
     } finally {
       await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: dl.contents.get('merges.txt') }));
     }
@@ -235,12 +219,12 @@ describe('register, verify, rerun, load with mlflow', () => {
   it('a rerun for the same commit returns the existing version, from the same or a new run', async () => {
     const again = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--alias', 'champion']);
     expect(again.code).toBe(0);
-    expect(again.out[0]).toMatchObject({ version: '1', reused: true });
+    expect(again.json[0]).toMatchObject({ version: '1', reused: true });
 
     const prep2 = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: EXPERIMENT, modelName: MODEL_NAME });
     const other = await cli(['register', '--source', dl.dir, '--run-id', prep2.run_id, '--model-name', MODEL_NAME]);
     expect(other.code).toBe(0);
-    expect(other.out[0]).toMatchObject({ version: '1', reused: true, run_id: prep.run_id });
+    expect(other.json[0]).toMatchObject({ version: '1', reused: true, run_id: prep.run_id });
     const all = await searchModelVersions(client, `name='${MODEL_NAME}'`);
     expect(all).toHaveLength(1);
     // verify from the new run checks the files of the run that holds the version
@@ -306,12 +290,12 @@ describe('finalize', () => {
     await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
     const reg = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', name, '--alias', 'candidate']);
     expect(reg.code).toBe(0);
-    const modelId = reg.out[0].model_id as string;
+    const modelId = reg.json[0].model_id as string;
 
     const failures = JSON.stringify([{ displayName: 'verify', message: 'Error (exit code 6)', templateName: 'verify', phase: 'Failed' }]);
     const fin = await cli(['finalize', '--run-id', prep.run_id, '--workflow-status', 'Failed', '--failures', failures, '--model-name', name]);
     expect(fin.code).toBe(0);
-    expect(fin.out[0]).toMatchObject({ run_status: 'FAILED', deleted_versions: [`${name}/1`] });
+    expect(fin.json[0]).toMatchObject({ run_status: 'FAILED', deleted_versions: [`${name}/1`] });
 
     const run = await getRun(client, prep.run_id);
     expect(run.info.status).toBe('FAILED');
@@ -346,8 +330,8 @@ describe('errors from the real server', () => {
   it('unknown run -> NotFound, without a stack trace', async () => {
     const res = await cli(['finalize', '--run-id', 'f'.repeat(32), '--workflow-status', 'Succeeded']);
     expect(res.code).toBe(ExitCode.NotFound);
-    expect(res.err).toMatch(/run f{32} does not exist/);
-    expect(res.err).not.toMatch(/\n\s+at /);
+    expect(res.stderr).toMatch(/run f{32} does not exist/);
+    expect(res.stderr).not.toMatch(/\n\s+at /);
   });
 
   it("MLflow's Invalid Host header 403 -> Auth with the --allowed-hosts hint", async () => {
@@ -365,8 +349,8 @@ describe('errors from the real server', () => {
     try {
       const res = await cli(['prepare', '--tracking-uri', url, '--model-id', REPO, '--experiment', EXPERIMENT, '--model-name', MODEL_NAME]);
       expect(res.code).toBe(ExitCode.Auth);
-      expect(res.err).toMatch(/Invalid Host header/);
-      expect(res.err).toMatch(/--allowed-hosts/);
+      expect(res.stderr).toMatch(/Invalid Host header/);
+      expect(res.stderr).toMatch(/--allowed-hosts/);
     } finally {
       await new Promise<void>((r) => proxy.close(() => r()));
     }
@@ -379,6 +363,6 @@ describe('errors from the real server', () => {
     await writeManifest(dl.dir, manifest as Manifest);
     const res = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME]);
     expect(res.code).toBe(ExitCode.Usage);
-    expect(res.err).toMatch(/--task/);
+    expect(res.stderr).toMatch(/--task/);
   });
 });

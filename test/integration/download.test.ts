@@ -2,12 +2,12 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../steps/cli';
 import { ExitCode } from '../../steps/common/errors';
 import { gitBlobSha1, sha256Hex } from '../../steps/common/hash';
 import { readManifest } from '../../steps/common/manifest';
 import { downloadModel } from '../../steps/hub/download-model';
 import { startHubFixture, type HubFixture } from '../hub-fixture';
+import { runCli as cli } from '../support/run-cli';
 
 const REPO = 'test/tiny-model';
 const WEIGHTS = 'model.safetensors';
@@ -31,30 +31,6 @@ afterEach(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
 });
 
-/** Runs the CLI in-process; returns exit code and everything written to stderr. */
-async function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stderr: string }> {
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  let stderr = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
-  try {
-    const code = await main(args);
-    return { code, stderr };
-  } finally {
-    spy.mockRestore();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 function repoFiles(repo = REPO) {
   return hub.repos.get(repo)!.files;

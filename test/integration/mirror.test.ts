@@ -3,12 +3,12 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../steps/cli';
 import { MlflowClient } from '../../steps/mlflow/client';
 import { getModelVersion, searchModelVersions } from '../../steps/mlflow/registry';
 import { getRun } from '../../steps/mlflow/runs';
 import { startHubFixture, type StartedHubFixture } from '../hub-fixture';
 import { getPeers, type Peers } from '../peers/peers';
+import { runCli as cli } from '../support/run-cli';
 
 let peers: Peers;
 let hub: StartedHubFixture;
@@ -16,20 +16,6 @@ let work: string;
 const savedEnv = { ...process.env };
 const suffix = `${Date.now().toString(36)}`;
 
-async function cli(args: string[]): Promise<{ code: number; out: Record<string, unknown>[]; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const so = jest.spyOn(process.stdout, 'write').mockImplementation((c: string | Uint8Array) => { out.push(String(c)); return true; });
-  const se = jest.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => { err.push(String(c)); return true; });
-  let code: number;
-  try {
-    code = await main(args);
-  } finally {
-    so.mockRestore();
-    se.mockRestore();
-  }
-  return { code, out: out.join('').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)), err: err.join('') };
-}
 
 beforeAll(async () => {
   peers = getPeers();
@@ -57,9 +43,9 @@ it('mirrors test/tiny-model into a READY, verified version and a FINISHED run; a
   const name = `mirror-tiny-${suffix}`;
   const args = ['mirror', 'test/tiny-model', '--experiment', `mirror-exp-${suffix}`, '--model-name', name, '--alias', 'prod', '--work-dir', path.join(work, 'dl')];
   const res = await cli(args);
-  expect(res.err).not.toMatch(/^ERROR/m);
+  expect(res.stderr).not.toMatch(/^ERROR/m);
   expect(res.code).toBe(0);
-  const r = res.out[0] as Record<string, string>;
+  const r = res.json[0] as Record<string, string>;
   expect(r).toMatchObject({ version: '1', model_uri: `models:/${name}/1` });
   expect((await getRun(client, r.run_id)).info.status).toBe('FINISHED');
   const mv = await getModelVersion(client, name, '1');
@@ -68,7 +54,7 @@ it('mirrors test/tiny-model into a READY, verified version and a FINISHED run; a
 
   const again = await cli(args);
   expect(again.code).toBe(0);
-  expect(again.out[0]).toMatchObject({ version: '1', reused: true });
+  expect(again.json[0]).toMatchObject({ version: '1', reused: true });
   expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(1);
 });
 
@@ -77,7 +63,7 @@ it('a failing mirror (unknown repo) leaves the run FAILED and no version', async
   const name = `mirror-missing-${suffix}`;
   const res = await cli(['mirror', 'test/does-not-exist', '--experiment', `mirror-exp-${suffix}`, '--model-name', name, '--work-dir', path.join(work, 'dl-missing')]);
   expect(res.code).toBe(3);
-  expect(res.err).not.toMatch(/\n\s+at /);
+  expect(res.stderr).not.toMatch(/\n\s+at /);
   expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
   const runs = await client.post<{ runs?: { info: { status: string }; data: { tags?: { key: string; value: string }[] } }[] }>(
     '/api/2.0/mlflow/runs/search',

@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../steps/cli';
 import { ExitCode } from '../../steps/common/errors';
 import { sha256Hex } from '../../steps/common/hash';
 import { MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest } from '../../steps/common/manifest';
@@ -13,6 +12,7 @@ import { createS3Client } from '../../steps/s3/client';
 import { MiB } from '../../steps/s3/upload-file';
 import { uploadModel } from '../../steps/s3/upload-model';
 import { getPeers, type S3Peer } from '../peers/peers';
+import { runCli as cli } from '../support/run-cli';
 
 let s3: S3Peer;
 let client: S3Client;
@@ -70,28 +70,6 @@ async function listKeys(prefix: string): Promise<Map<string, number>> {
   return out;
 }
 
-async function cli(args: string[], env: Record<string, string | undefined>): Promise<{ code: number; stderr: string }> {
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) {
-    saved[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  let stderr = '';
-  const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += chunk.toString();
-    return true;
-  });
-  try {
-    return { code: await main(args), stderr };
-  } finally {
-    spy.mockRestore();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
-}
 
 test('uploads every file + the manifest in the MLflow layout; sizes and sha256 metadata match; multipart for the big file', async () => {
   const prefix = freshPrefix();
