@@ -1,7 +1,7 @@
 // Two projects: `unit` needs nothing but Node; `integration` gets the real peers
 // (PostgreSQL, MLflow, SeaweedFS) started once by test/peers/global-setup.ts.
-// ts-jest only transpiles (isolatedModules); `npm run build` (tsc --noEmit) type-checks.
-const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
+// ts-jest only transpiles (tsconfig isolatedModules); `npm run build` (tsc --noEmit) type-checks.
+const tsJest = ['ts-jest', { diagnostics: false }];
 const common = {
   preset: 'ts-jest',
   testEnvironment: 'node',
