@@ -173,6 +173,18 @@ test('a symlink inside the destination is refused', async () => {
   }
 });
 
+test('not enough disk: refused before any file byte is fetched, with a LocalStorage error', async () => {
+  // The real statfs of the real destination; the margin is set beyond any disk here so the check
+  // must trip (a portable stand-in for a full volume: no tmpfs mount needed).
+  const before = hub.bytesServed(REPO);
+  const err = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, diskMarginBytes: 2 ** 53, progress: 'none' }).catch((e) => e);
+  expect(err).toMatchObject({ exitCode: ExitCode.LocalStorage });
+  expect(err.message).toMatch(/Not enough disk space in .*GiB still to download.*GiB free/);
+  expect(err.hint).toMatch(/volume/);
+  expect(hub.bytesServed(REPO)).toBe(before);
+  expect((await fs.readdir(tmp)).filter((f) => !f.startsWith('.'))).toEqual([]);
+});
+
 describe('clear errors through the CLI', () => {
   const noToken = { HF_TOKEN: undefined, HF_TOKEN_PATH: undefined };
   const cases: Array<[string, string[], Record<string, string | undefined>, number, RegExp]> = [
