@@ -34,9 +34,21 @@ interface ArgoFailure {
   phase?: string;
 }
 
-/** A one-line summary of Argo's `{{workflow.failures}}`, or the text itself. */
+/**
+ * A one-line summary of Argo's `{{workflow.failures}}`, or the text itself. Argo passes the JSON
+ * list Go-quoted (operator.go: `strconv.Quote(string(json.Marshal(failures)))`), i.e. a JSON string
+ * holding the JSON list (`"null"` when nothing failed); a bare JSON list is accepted too.
+ */
 export function summarizeFailures(failures: string | undefined, status: WorkflowStatus): string {
-  const raw = (failures ?? '').trim();
+  let raw = (failures ?? '').trim();
+  if (raw.startsWith('"')) {
+    try {
+      const unquoted = JSON.parse(raw) as unknown;
+      if (typeof unquoted === 'string') raw = unquoted.trim();
+    } catch {
+      // not a quoted string: keep the text
+    }
+  }
   if (!raw || raw === 'null' || raw.startsWith('{{')) return `workflow ${status}`;
   try {
     const parsed = JSON.parse(raw) as unknown;

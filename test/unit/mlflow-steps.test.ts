@@ -15,6 +15,15 @@ describe('finalize failure summary', () => {
     ]);
     expect(summarizeFailures(failures, 'Failed')).toBe('download (Failed): Error (exit code 4); upload (Error): OOMKilled');
   });
+  it("decodes Argo's wire format: the JSON list Go-quoted (strconv.Quote), \"null\" when nothing failed", () => {
+    const list = [{ displayName: 'download(0)', message: 'Error (exit code 3)', templateName: 'download', phase: 'Failed', podName: 'p' }];
+    // What the workflow-e2e runs pass to finalize: JSON.stringify of the JSON text equals strconv.Quote for ASCII.
+    expect(summarizeFailures(JSON.stringify(JSON.stringify(list)), 'Failed')).toBe('download(0) (Failed): Error (exit code 3)');
+    expect(summarizeFailures('"null"', 'Succeeded')).toBe('workflow Succeeded');
+    expect(summarizeFailures('"[]"', 'Error')).toBe('workflow Error');
+    expect(summarizeFailures('"pod deleted"', 'Error')).toBe('pod deleted');
+    expect(summarizeFailures('"unterminated', 'Failed')).toBe('"unterminated');
+  });
   it('keeps plain text and handles empty / unsubstituted values', () => {
     expect(summarizeFailures('verify: 2 files missing', 'Failed')).toBe('verify: 2 files missing');
     expect(summarizeFailures('', 'Error')).toBe('workflow Error');
