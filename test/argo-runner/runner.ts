@@ -558,16 +558,21 @@ function spawnContainer(
     child.stdout!.on('data', (d: Buffer) => { fs.writeSync(outFd, d); stdout = (stdout + d.toString('utf8')).slice(-LOG_TAIL); });
     child.stderr!.on('data', (d: Buffer) => { fs.writeSync(errFd, d); stderr = (stderr + d.toString('utf8')).slice(-LOG_TAIL); });
     const timers: NodeJS.Timeout[] = [];
+    let closed = false;
     if (tmpl.activeDeadlineSeconds !== undefined) {
       const secs = toInt(substituteString(String(tmpl.activeDeadlineSeconds), scope, `${tw}.activeDeadlineSeconds`), `${tw}.activeDeadlineSeconds`);
       timers.push(setTimeout(() => killRunning(running, { phase: 'Failed', message: DEADLINE_MSG }, 'SIGKILL'), secs * 1000));
     }
     if (!exit && ctx.deadlineExceeded) killRunning(running, { phase: 'Failed', message: DEADLINE_MSG }, 'SIGKILL');
     if (kill) {
-      timers.push(setTimeout(() => killRunning(running, {
+      const doKill = () => killRunning(running, {
         phase: kill.phase ?? 'Failed',
         message: (kill.phase ?? 'Failed') === 'Error' ? 'pod deleted' : `Error (exit code ${128 + signalNumber(kill.signal ?? 'SIGKILL')})`,
-      }, kill.signal ?? 'SIGKILL'), kill.afterMs));
+      }, kill.signal ?? 'SIGKILL');
+      timers.push(setTimeout(doKill, kill.afterMs));
+      // Event-driven kill: whichever comes first, `until` settling or `afterMs`.
+      const killIfRunning = () => { if (!closed) doKill(); };
+      kill.until?.then(killIfRunning, killIfRunning);
     }
     child.on('error', (e) => { cleanup(); reject(e); });
     child.on('close', (code, sig) => {
@@ -579,6 +584,7 @@ function spawnContainer(
       });
     });
     function cleanup() {
+      closed = true;
       for (const t of timers) clearTimeout(t);
       ctx.running.delete(running);
       fs.closeSync(outFd);

@@ -17,14 +17,27 @@ export interface Synthesized {
   readonly workflowTemplates: readonly any[];
 }
 
-export function synthesize(): Synthesized {
+export interface SynthesizeOptions {
+  /**
+   * Extra environment for `cdk8s synth`, merged over process.env; a value of `undefined` removes
+   * the variable (e.g. `{ MODEL_MIRROR_CONFIG: '/tmp/x.json', MODEL_MIRROR_SET: undefined }`).
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export function synthesize(opts: SynthesizeOptions = {}): Synthesized {
   const main = path.join(REPO_ROOT, 'main.ts');
   if (!fs.existsSync(main)) {
     throw new Error('No main.ts: the cdk8s app that synthesizes the WorkflowTemplate is not there yet, so the container contract cannot be checked.');
   }
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-mirror-synth-'));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [k, v] of Object.entries(opts.env ?? {})) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
   const r = spawnSync('npx', ['cdk8s', 'synth', '--no-check-upgrade', '-o', outDir], {
-    cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000, env: { ...process.env, CDK8S_OUTDIR: outDir },
+    cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000, env: { ...env, CDK8S_OUTDIR: outDir },
   });
   if (r.status !== 0) {
     throw new Error(`\`npx cdk8s synth -o ${outDir}\` failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''}):\n${r.stdout}\n${r.stderr}`);

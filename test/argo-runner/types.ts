@@ -18,7 +18,14 @@ export type StepFault =
    * Start the process, then kill it after `afterMs` with `signal` (default SIGKILL, reported as exit
    * 128+signo). `phase` Failed (default: OOM-kill / container killed) or Error (pod deleted).
    */
-  | { kind: 'kill'; afterMs: number; signal?: NodeJS.Signals; phase?: 'Failed' | 'Error' }
+  | {
+    kind: 'kill'; afterMs: number; signal?: NodeJS.Signals; phase?: 'Failed' | 'Error';
+    /**
+     * Also kill as soon as this settles (whichever comes first with `afterMs`), for kills tied to
+     * an event rather than a time, e.g. "after the 3rd object reached S3" (keep `afterMs` as a cap).
+     */
+    until?: PromiseLike<unknown>;
+  }
   /** Start the process with these extra env vars for this attempt only. */
   | { kind: 'env'; env: Record<string, string> };
 

@@ -293,6 +293,25 @@ describe('runWorkflowTemplate: retries', () => {
       ['Succeeded', 0, undefined, undefined],
     ]);
   });
+  it('kills a running step when the `until` promise of a kill fault settles (event-driven, before afterMs)', async () => {
+    const wft = template();
+    wft.spec.templates[2].container.args.push('--sleep-first-ms=30000');
+    // The event: the fake CLI has written its "slept once" marker, i.e. it is inside its long sleep.
+    const marker = path.join(stateDir, 'slept-download');
+    const tripped = new Promise<void>((res) => {
+      const poll = setInterval(() => { if (fs.existsSync(marker)) { clearInterval(poll); res(); } }, 20);
+    });
+    const t0 = Date.now();
+    const r = await run(wft, {
+      onStep: (s) => (s.step === 'download' && s.attempt === 0 ? { kind: 'kill', afterMs: 600_000, until: tripped } : undefined),
+    });
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(r.status).toBe('Succeeded');
+    expect(node(r, 'download').attempts.map((a) => [a.phase, a.exitCode, a.signal])).toEqual([
+      ['Failed', 137, 'SIGKILL'],
+      ['Succeeded', 0, undefined],
+    ]);
+  });
 });
 
 describe('runWorkflowTemplate: global outputs and expression tags', () => {
