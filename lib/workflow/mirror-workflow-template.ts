@@ -197,9 +197,15 @@ export class MirrorWorkflowTemplate extends Construct {
     const upload: Template = {
       name: 'upload',
       inputs: inputs('s3_destination'),
+      outputs: { parameters: [outputFile('upload', 'bytes_uploaded'), outputFile('upload', 'objects_uploaded'), outputFile('upload', 'objects_skipped')] },
       container: container(['upload', '--source', MODEL_DIR, '--dest', input('s3_destination'), '--output-dir', outputsDir('upload')], transfer),
       retryStrategy,
-      metrics: metrics(stepDuration('upload')),
+      metrics: metrics(stepDuration('upload'), {
+        name: 'model_mirror_uploaded_bytes_total',
+        help: 'Bytes uploaded to S3 by model-mirror (objects already present are not counted)',
+        when: '{{status}} == Succeeded',
+        counter: { value: '{{outputs.parameters.bytes_uploaded}}' },
+      }),
     };
 
     const register: Template = {

@@ -287,6 +287,9 @@ describe('WorkflowTemplate', () => {
     const dl = tmpl('download').metrics.prometheus;
     expect(dl.find((m: Obj) => m.counter).counter.value).toBe('{{outputs.parameters.total_bytes}}');
     expect(dl.find((m: Obj) => m.histogram).histogram.value).toBe('{{duration}}');
+    const up = tmpl('upload');
+    expect(up.outputs.parameters.map((p: Obj) => p.valueFrom.path)).toContain('/work/outputs/upload/bytes_uploaded');
+    expect(up.metrics.prometheus.find((m: Obj) => m.counter).counter.value).toBe('{{outputs.parameters.bytes_uploaded}}');
   });
 
   test('RBAC: only workflowtaskresults create/patch', () => {
