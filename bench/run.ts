@@ -13,7 +13,6 @@ import { startBench, stopBench } from '../test/peers/bench';
 import type { Peers } from '../test/peers/peers';
 import { benchS3Client } from '../test/peers/seaweedfs';
 import { startHubFixture, type StartedHubFixture } from '../test/hub-fixture';
-import { memFile, type StoredFile } from '../test/hub-fixture/model';
 
 const ROOT = path.resolve(__dirname, '..');
 const REPO = 'bench/large';
@@ -222,7 +221,6 @@ async function main(): Promise<void> {
       say(`== model ${model.id}: ${model.label}; generating/hashing fixture files (cached in ${os.tmpdir()})`);
       const ft0 = Date.now();
       fx = await startHubFixture({ largeFiles: model.files });
-      patchBenchConfig(fx);
       say(`fixture on ${fx.url} (${((Date.now() - ft0) / 1000).toFixed(1)} s to start)`);
       const fixture = fx;
       const served = () => fixture.bytesServed(REPO);
@@ -438,27 +436,6 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(resultsDir, `${stamp}-${size}.json`), JSON.stringify({ size, facts, minutes, rows, resumes }, null, 2));
   process.stdout.write(`${md}\n`);
   say(`written ${path.relative(ROOT, mdFile)} (+ .json); ${minutes.toFixed(1)} min`);
-}
-
-/**
- * The fixture's bench/large config.json is `{"model_type":"bench"}`: `register` (inside `mirror`)
- * refuses it (no `architectures`). Swap in a transformers-style config.json, in the repo and its
- * commit, before anything is served; its sizes/hashes are recomputed by memFile.
- */
-function patchBenchConfig(fx: StartedHubFixture): void {
-  const repo = fx.repos.get(REPO)!;
-  const cfg = memFile('config.json', JSON.stringify({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }, null, 2));
-  const files = repo.files as StoredFile[];
-  const i = files.findIndex((f) => f.path === 'config.json');
-  const old = files[i];
-  files[i] = cfg;
-  for (const c of repo.commits.values()) {
-    const m = (c as unknown as { files: Map<string, StoredFile> | StoredFile[] }).files;
-    if (m instanceof Map) { if (m.get('config.json') === old) m.set('config.json', cfg); } else if (Array.isArray(m)) {
-      const j = m.indexOf(old);
-      if (j >= 0) m[j] = cfg;
-    }
-  }
 }
 
 /** Starts `model-mirror <argv>` and SIGKILLs it once `progress()` reaches `at` bytes; returns the bytes seen then. */

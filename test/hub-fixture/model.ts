@@ -344,7 +344,7 @@ function hostileModel(): RepoState {
 async function largeRepo(largeFiles: Readonly<Record<string, number>>): Promise<{ repo: RepoState; stats: LargeStats[] }> {
   const id = 'bench/large';
   const stats: LargeStats[] = [];
-  const files: StoredFile[] = [memFile('.gitattributes', GITATTRIBUTES), memFile('config.json', json({ model_type: 'bench' }))];
+  const files: StoredFile[] = [memFile('.gitattributes', GITATTRIBUTES), memFile('config.json', json({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }))] // loadable by `register`;
   for (const [name, size] of Object.entries(largeFiles)) {
     const f = await generatedFile(name, size);
     stats.push({ path: name, size, hashMs: f.hashMs, cached: f.hashCached });
