@@ -146,6 +146,10 @@ export class MirrorWorkflowTemplate extends Construct {
       labels: [{ key: 'step', value: step }, { key: 'status', value: '{{status}}' }],
       histogram: { value: '{{duration}}', buckets: DURATION_BUCKETS },
     });
+    // A counter fed by a step's own output parameter, counted only when the step succeeded.
+    const bytesCounter = (name: string, help: string, outputParameter: string): Prometheus => ({
+      name, help, when: '{{status}} == Succeeded', counter: { value: `{{outputs.parameters.${outputParameter}}}` },
+    });
     const metrics = (...list: Prometheus[]): argo.WorkflowTemplateSpecTemplatesMetrics | undefined =>
       metricsOn ? { prometheus: list } : undefined;
 
@@ -186,12 +190,8 @@ export class MirrorWorkflowTemplate extends Construct {
         '--output-dir', outputsDir('download'),
       ], transfer, hubEnv),
       retryStrategy,
-      metrics: metrics(stepDuration('download'), {
-        name: 'model_mirror_downloaded_bytes_total',
-        help: 'Bytes downloaded from the HuggingFace Hub by model-mirror',
-        when: '{{status}} == Succeeded',
-        counter: { value: '{{outputs.parameters.total_bytes}}' },
-      }),
+      metrics: metrics(stepDuration('download'),
+        bytesCounter('model_mirror_downloaded_bytes_total', 'Bytes downloaded from the HuggingFace Hub by model-mirror', 'total_bytes')),
     };
 
     const upload: Template = {
@@ -200,12 +200,8 @@ export class MirrorWorkflowTemplate extends Construct {
       outputs: { parameters: [outputFile('upload', 'bytes_uploaded'), outputFile('upload', 'objects_uploaded'), outputFile('upload', 'objects_skipped')] },
       container: container(['upload', '--source', MODEL_DIR, '--dest', input('s3_destination'), '--output-dir', outputsDir('upload')], transfer),
       retryStrategy,
-      metrics: metrics(stepDuration('upload'), {
-        name: 'model_mirror_uploaded_bytes_total',
-        help: 'Bytes uploaded to S3 by model-mirror (objects already present are not counted)',
-        when: '{{status}} == Succeeded',
-        counter: { value: '{{outputs.parameters.bytes_uploaded}}' },
-      }),
+      metrics: metrics(stepDuration('upload'),
+        bytesCounter('model_mirror_uploaded_bytes_total', 'Bytes uploaded to S3 by model-mirror (objects already present are not counted)', 'bytes_uploaded')),
     };
 
     const register: Template = {
