@@ -20,6 +20,7 @@ import { artifactKeyFor } from '../../steps/mlflow/transformers-layout';
 import { createS3Client } from '../../steps/s3/client';
 import { getPeers, type Peers } from '../peers/peers';
 import { runCli as cli } from '../support/run-cli';
+import { stepEnv } from '../support/step-env';
 
 let peers: Peers;
 let client: MlflowClient;
@@ -87,13 +88,7 @@ beforeAll(async () => {
   peers = getPeers();
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-cp-'));
   for (const k of ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_PROFILE', 'MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD']) delete process.env[k];
-  Object.assign(process.env, {
-    MLFLOW_TRACKING_URI: peers.mlflow.url,
-    MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,
-    AWS_ACCESS_KEY_ID: peers.s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: peers.s3.secretAccessKey,
-    AWS_REGION: peers.s3.region,
-  });
+  Object.assign(process.env, stepEnv(peers));
   client = new MlflowClient({ url: peers.mlflow.url });
   s3 = createS3Client({ endpoint: peers.s3.endpoint, region: peers.s3.region, forcePathStyle: true, credentials: { accessKeyId: peers.s3.accessKeyId, secretAccessKey: peers.s3.secretAccessKey } });
 });

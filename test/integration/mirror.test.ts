@@ -9,6 +9,7 @@ import { getRun } from '../../steps/mlflow/runs';
 import { startHubFixture, type StartedHubFixture } from '../hub-fixture';
 import { getPeers, type Peers } from '../peers/peers';
 import { runCli as cli } from '../support/run-cli';
+import { stepEnv } from '../support/step-env';
 
 let peers: Peers;
 let hub: StartedHubFixture;
@@ -22,14 +23,7 @@ beforeAll(async () => {
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-mirror-'));
   hub = await startHubFixture();
   for (const k of ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_PROFILE', 'HF_TOKEN', 'HF_TOKEN_PATH']) delete process.env[k];
-  Object.assign(process.env, {
-    MLFLOW_TRACKING_URI: peers.mlflow.url,
-    MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,
-    AWS_ACCESS_KEY_ID: peers.s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: peers.s3.secretAccessKey,
-    AWS_REGION: peers.s3.region,
-    HF_ENDPOINT: hub.url,
-  });
+  Object.assign(process.env, stepEnv(peers), { HF_ENDPOINT: hub.url });
 });
 
 afterAll(async () => {
