@@ -1,0 +1,166 @@
+// A file that one party writes while another reads it: `mirror` uploads a file's parts while the
+// download is still appending to it, so a model moves at max(download, upload) rather than their
+// sum. The producer (downloadFile) reports how many bytes are on disk, restarts, the verified
+// digests and failure; the consumer (uploadFile) waits for the range it needs and reads it from
+// whichever path holds the bytes now (`<file>.part` while writing, `<file>` after the rename).
+import { createReadStream, promises as fs, type ReadStream } from 'node:fs';
+import type { Digests } from './hash';
+
+/** The producer threw the bytes away (hash mismatch, server ignored Range): read them again. */
+export class GrowingFileReset extends Error {
+  constructor(readonly path: string) {
+    super(`${path} was restarted by the download; its bytes must be read again`);
+    this.name = 'GrowingFileReset';
+  }
+}
+
+interface Waiter {
+  readonly end: number;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class GrowingFile {
+  /** Where the producer appends until the file is verified. */
+  readonly partPath: string;
+  private available = 0;
+  private generationNo = 0;
+  private finished?: Digests;
+  private error?: unknown;
+  private waiters: Waiter[] = [];
+  private readonly digestPromise: Promise<Digests>;
+  private settleDigest!: { resolve: (d: Digests) => void; reject: (e: unknown) => void };
+
+  constructor(
+    /** Final path (`partPath` is renamed to it once verified). */
+    readonly path: string,
+    /** Size the tree lists. */
+    readonly size: number,
+  ) {
+    this.partPath = `${path}.part`;
+    this.digestPromise = new Promise<Digests>((resolve, reject) => {
+      this.settleDigest = { resolve, reject };
+    });
+    // A consumer may never ask for the digest (e.g. it gave up earlier): no unhandled rejection.
+    this.digestPromise.catch(() => undefined);
+  }
+
+  // ---- producer side ----
+
+  /** Bytes [0, bytesOnDisk) are written (and readable) in `partPath` or `path`. */
+  advanced(bytesOnDisk: number): void {
+    if (this.finished || this.error) return;
+    this.available = Math.max(this.available, Math.min(bytesOnDisk, this.size));
+    this.wake();
+  }
+
+  /** The producer truncated or deleted the part: everything read so far is void. */
+  reset(): void {
+    if (this.finished || this.error) return;
+    this.available = 0;
+    this.generationNo++;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(new GrowingFileReset(this.path));
+  }
+
+  /** Verified and renamed to `path`. */
+  completed(digests: Digests): void {
+    if (this.finished || this.error) return;
+    this.finished = digests;
+    this.available = this.size;
+    this.wake();
+    this.settleDigest.resolve(digests);
+  }
+
+  /** The producer gave up on this file. */
+  failed(error: unknown): void {
+    if (this.finished || this.error) return;
+    this.error = error;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(error);
+    this.settleDigest.reject(error);
+  }
+
+  // ---- consumer side ----
+
+  /** Bytes readable now. */
+  get bytesAvailable(): number {
+    return this.available;
+  }
+
+  /** Bumped on every reset; a consumer compares it before and after reading a range. */
+  get generation(): number {
+    return this.generationNo;
+  }
+
+  get isComplete(): boolean {
+    return this.finished !== undefined;
+  }
+
+  /** Resolves with the verified digests; rejects when the producer fails. */
+  get digest(): Promise<Digests> {
+    return this.digestPromise;
+  }
+
+  /** Resolves once bytes [0, end) are readable; rejects on reset (GrowingFileReset) or failure. */
+  waitFor(end: number, signal?: AbortSignal): Promise<void> {
+    if (this.error) return Promise.reject(this.error);
+    if (end <= this.available) return Promise.resolve();
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(signal!.reason);
+      };
+      const waiter: Waiter = {
+        end: Math.min(end, this.size),
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.push(waiter);
+    });
+  }
+
+  /**
+   * Opens bytes [start, end) for reading (`end` exclusive; the range must be available). The part
+   * may be renamed between the check and the open, so ENOENT on one path tries the other.
+   */
+  async openRange(start: number, end: number, opts: { highWaterMark?: number } = {}): Promise<ReadStream> {
+    if (!(start >= 0 && start < end)) throw new RangeError(`empty or negative range ${start}-${end} of ${this.path}`);
+    if (end > this.available) throw new RangeError(`bytes ${start}-${end} of ${this.path} are not written yet (${this.available} are)`);
+    const candidates = this.finished ? [this.path] : [this.partPath, this.path];
+    let lastError: unknown;
+    for (const p of candidates) {
+      let fh: fs.FileHandle;
+      try {
+        fh = await fs.open(p, 'r');
+      } catch (e) {
+        lastError = e;
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      // createReadStream's `end` is inclusive.
+      return createReadStream('', { fd: fh, start, end: end - 1, highWaterMark: opts.highWaterMark, autoClose: true });
+    }
+    throw lastError;
+  }
+
+  private wake(): void {
+    if (!this.waiters.length) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) {
+      if (w.end <= this.available) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+}
