@@ -124,6 +124,20 @@ export class ObjectReader {
     });
   }
 
+  integerList(key: string, def: readonly number[], opts: { min?: number; max?: number } = {}): number[] {
+    const v = this.get(key);
+    if (v === undefined) return [...def];
+    if (!Array.isArray(v)) this.fail(key, `must be a list of integers, got ${show(v)}`);
+    const min = opts.min ?? Number.MIN_SAFE_INTEGER;
+    const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+    return v.map((item, i) => {
+      if (typeof item !== 'number' || !Number.isInteger(item) || item < min || item > max) {
+        this.fail(`${key}[${i}]`, `must be an integer from ${min} to ${max}, got ${show(item)}`);
+      }
+      return item as number;
+    });
+  }
+
   stringMap(key: string, opts: { keyPattern?: RegExp; keyHint?: string } = {}): Record<string, string> {
     const v = this.get(key);
     if (v === undefined) return {};

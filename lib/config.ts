@@ -13,6 +13,7 @@ import {
   IMAGE, IMAGE_HINT, LABEL_KEY, LABEL_VALUE, ObjectReader, QUANTITY, QUANTITY_HINT, Raw, show,
 } from './config-reader';
 import pkg from '../package.json';
+import { PERMANENT_EXIT_CODES } from '../steps/common/errors';
 
 export { ConfigError, isConfigError } from './config-reader';
 
@@ -122,6 +123,8 @@ export interface WorkflowConfig {
   readonly retry: {
     readonly limit: number; readonly policy: RetryPolicy; readonly backoffDuration: string;
     readonly factor: number; readonly maxDuration: string;
+    /** Exit codes that mean "retrying cannot help" (bad input, not found, auth, disk, conflict). */
+    readonly noRetryExitCodes: readonly number[];
   };
   readonly resources: { readonly light: ResourcesConfig; readonly transfer: ResourcesConfig };
   readonly runAsUser: number;
@@ -367,6 +370,7 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
       backoffDuration: rr.string('backoffDuration', '30s', duration),
       factor: rr.integer('factor', 2, { min: 1, max: 10 }),
       maxDuration: rr.string('maxDuration', '30m', duration),
+      noRetryExitCodes: rr.integerList('noRetryExitCodes', PERMANENT_EXIT_CODES, { min: 1, max: 255 }),
     },
     resources: {
       light: resources(resr.child('light'), { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } }),

@@ -14,6 +14,7 @@ import type { ResourcesConfig, RetryPolicy } from '../config';
 import { MODEL_MIRROR_IMAGE_UID } from '../config';
 import type { S3Credentials } from '../seaweedfs/s3-credentials';
 import { MODEL_NAME_EXPRESSION, MUTEX_NAME, PARAM, ParameterDefaults, wfParam, workflowParameters } from './parameters';
+import { PERMANENT_EXIT_CODES } from '../../steps/common/errors';
 
 /** Where the PVC is mounted, and the layout the CLI contract uses under it. */
 export const WORK_DIR = '/work';
@@ -26,6 +27,8 @@ export interface RetrySettings {
   readonly backoffDuration: string;
   readonly factor: number;
   readonly maxDuration: string;
+  /** Exit codes that end the retries at once. @default PERMANENT_EXIT_CODES (2, 3, 4, 7, 8) */
+  readonly noRetryExitCodes?: readonly number[];
 }
 
 export interface MirrorWorkflowTemplateProps {
@@ -90,6 +93,7 @@ export class MirrorWorkflowTemplate extends Construct {
     const light = props.lightResources ?? { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } };
     const transfer = props.transferResources ?? { requests: { cpu: '500m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
     const retry = props.retry ?? { limit: 4, policy: 'Always', backoffDuration: '30s', factor: 2, maxDuration: '30m' };
+    const noRetryExitCodes = retry.noRetryExitCodes ?? PERMANENT_EXIT_CODES;
     const metricsOn = props.metrics ?? true;
     const uid = props.runAsUser ?? MODEL_MIRROR_IMAGE_UID;
 
@@ -139,6 +143,11 @@ export class MirrorWorkflowTemplate extends Construct {
         factor: argo.WorkflowTemplateSpecTemplatesRetryStrategyBackoffFactor.fromNumber(retry.factor),
         maxDuration: retry.maxDuration,
       },
+      // Fail fast on exit codes that mean bad input, not found, auth, disk or conflict; a pod
+      // that never reported an exit code (deleted, evicted: "-1") or was OOM-killed is retried.
+      ...(noRetryExitCodes.length
+        ? { expression: `!(lastRetry.exitCode in [${noRetryExitCodes.map((c) => `"${c}"`).join(', ')}])` }
+        : {}),
     };
     const stepDuration = (step: string): Prometheus => ({
       name: 'model_mirror_step_duration_seconds',

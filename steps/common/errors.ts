@@ -20,6 +20,9 @@ export const ExitCode = {
   /** MLflow state conflicts with the request (e.g. version exists for another commit). */
   Conflict: 8,
 } as const;
+/** Exit codes a retry cannot fix: the same input fails the same way (the WorkflowTemplate's retry expression). */
+export const PERMANENT_EXIT_CODES: readonly ExitCodeValue[] = [ExitCode.Usage, ExitCode.NotFound, ExitCode.Auth, ExitCode.LocalStorage, ExitCode.Conflict];
+
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export class UserError extends Error {

@@ -9,6 +9,7 @@ import { constants as osConstants } from 'node:os';
 import {
   Scope,
   UnsupportedArgoConstructError,
+  evaluateExpression,
   evaluateWhen,
   goQuote,
   substitute,
@@ -333,6 +334,10 @@ async function withRetries(
     }
     if ((out.phase === 'Failed' && !retryOnFailed) || (out.phase === 'Error' && !retryOnError)) break;
     if (children > limit) { message = 'No more retries left'; break; }
+    if (rs.expression !== undefined && !retryExpressionAllows(String(rs.expression), out, result, `${tw}.retryStrategy.expression`)) {
+      message = 'retryStrategy.expression evaluated to false';
+      break;
+    }
     if (waitMs > 0) {
       if (result) (result.attempts[result.attempts.length - 1] as Mutable<AttemptResult>).backoffMs = waitMs;
       const sleepMs = Math.round(waitMs * (ctx.opts.backoffScale ?? 0));
@@ -343,6 +348,21 @@ async function withRetries(
   const final = { ...out!, message: message ?? out!.message };
   ctx.graph.push({ name: node.name, displayName: node.displayName, templateName: tmpl.name, type: 'Retry', phase: final.phase, message: final.message, finishedAt: new Date(), exit: node.exit });
   return final;
+}
+
+// Argo (operator.go processNodeRetries) evaluates `expression` after the policy and limit checks,
+// with only the lastRetry.* variables in scope; exitCode is a string, "-1" when none was recorded.
+function retryExpressionAllows(expression: string, out: TemplateOutcome, result: Mutable<NodeResult> | undefined, where: string): boolean {
+  const last = result?.attempts[result.attempts.length - 1];
+  const scope: Scope = {
+    'lastRetry.exitCode': last?.exitCode === undefined ? '-1' : String(last.exitCode),
+    'lastRetry.status': out.phase,
+    'lastRetry.duration': String((last?.durationMs ?? 0) / 1000),
+    'lastRetry.message': out.message ?? '',
+  };
+  const v = evaluateExpression(expression, scope, where);
+  if (typeof v !== 'boolean') throw new UnsupportedArgoConstructError(where, `expression must evaluate to a boolean, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 async function runSteps(ctx: Ctx, tmpl: Obj, local: Scope, node: NodeRef, collector: NodeResult[], tw: string): Promise<TemplateOutcome> {

@@ -61,7 +61,8 @@ export function substitute<T>(value: T, scope: Scope, where: string, keepLiteral
 // Argo evaluates them with expr-lang against the scope (dotted names such as
 // `workflow.parameters.x` are nested maps there; here they are looked up whole). Supported
 // subset: string ('..' or "..") / number / true / false / nil literals, dotted variables, `==`,
-// `!=`, `&&`/`and`, `||`/`or`, `!`/`not`, `+` (string concatenation or numbers), `? :`, parentheses
+// `!=`, `in`/`not in` an array literal, `&&`/`and`, `||`/`or`, `!`/`not`, `+` (string concatenation
+// or numbers), `? :`, parentheses
 // and the functions in EXPR_FUNCTIONS. Anything else throws UnsupportedArgoConstructError.
 
 type EVal = string | number | boolean | null;
@@ -110,7 +111,7 @@ export function evaluateExpression(src: string, scope: Scope, where: string): EV
     if (num) { toks.push({ k: 'num', v: num[0] }); i += num[0].length; continue; }
     const id = /^[A-Za-z_][\w]*(\.[A-Za-z_][\w-]*)*/.exec(src.slice(i));
     if (id) { toks.push({ k: 'id', v: id[0] }); i += id[0].length; continue; }
-    const op = ['==', '!=', '&&', '||', '?', ':', '(', ')', ',', '!', '+'].find((o) => src.startsWith(o, i));
+    const op = ['==', '!=', '&&', '||', '?', ':', '(', ')', '[', ']', ',', '!', '+'].find((o) => src.startsWith(o, i));
     if (!op) fail(`unexpected ${JSON.stringify(c)}`);
     toks.push({ k: 'op', v: op! });
     i += op!.length;
@@ -141,12 +142,25 @@ export function evaluateExpression(src: string, scope: Scope, where: string): EV
   };
   const eq = (): EVal => {
     let l = add();
-    while (peekOp('==') || peekOp('!=')) {
-      const o = toks[pos++].v;
-      const r = add();
-      l = o === '==' ? l === r : l !== r;
+    for (;;) {
+      if (peekOp('==') || peekOp('!=')) {
+        const o = toks[pos++].v;
+        const r = add();
+        l = o === '==' ? l === r : l !== r;
+      } else if (peekWord('in') || (peekWord('not') && toks[pos + 1]?.k === 'id' && toks[pos + 1].v === 'in')) {
+        // `x in [a, b]` / `x not in [...]`: membership in an array literal (expr-lang `in`, strict equality)
+        const negate = toks[pos].v === 'not';
+        pos += negate ? 2 : 1;
+        expect('[');
+        const items: EVal[] = [];
+        if (!peekOp(']')) { items.push(ternary()); while (peekOp(',')) { pos++; items.push(ternary()); } }
+        expect(']');
+        const found = items.some((it) => it === l);
+        l = negate ? !found : found;
+      } else {
+        return l;
+      }
     }
-    return l;
   };
   const add = (): EVal => {
     let l = unary();

@@ -4,7 +4,7 @@
 // Anything else throws `Unsupported Argo construct: <path>`, so a template that grows a feature
 // the runner does not emulate (dag, script, artifacts, withItems, ...) fails loudly instead of
 // being silently mis-executed.
-import { UnsupportedArgoConstructError } from './substitute';
+import { evaluateExpression, UnsupportedArgoConstructError } from './substitute';
 
 /**
  * The ONE allowlist of keys the runner accepts but ignores. Keyed by the kind of object they sit
@@ -60,6 +60,14 @@ const retryStrategy: Rule = {
       if (!['Always', 'OnFailure', 'OnError'].includes(v as string)) throw new UnsupportedArgoConstructError(p, `retryPolicy ${JSON.stringify(v)}; supported: Always, OnFailure, OnError`);
     } },
     backoff: { obj: 'backoff', keys: { duration: 'scalar', factor: 'scalar', maxDuration: 'scalar', cap: 'scalar' } },
+    // Checked up front against sample lastRetry values: a typo would otherwise only surface
+    // after the first failure.
+    expression: { custom: (v, p) => {
+      if (typeof v !== 'string') throw new UnsupportedArgoConstructError(p, 'expression must be a string');
+      const sample = { 'lastRetry.exitCode': '1', 'lastRetry.status': 'Failed', 'lastRetry.duration': '1', 'lastRetry.message': '' };
+      const r = evaluateExpression(v, sample, p);
+      if (typeof r !== 'boolean') throw new UnsupportedArgoConstructError(p, `expression must evaluate to a boolean, got ${JSON.stringify(r)}`);
+    } },
   },
   ignored: CLUSTER_ONLY_KEYS.retryStrategy,
   required: ['limit'], // without a limit Argo retries forever

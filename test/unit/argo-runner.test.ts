@@ -278,6 +278,30 @@ describe('runWorkflowTemplate: retries', () => {
     expect(seen.filter((s) => s.step === 'download').map((s) => s.attempt)).toEqual([0, 1, 2]);
   });
 
+  it('evaluates retryStrategy.expression after the policy and limit, with lastRetry.exitCode as a string', async () => {
+    const wft = template();
+    wft.spec.templates[2].retryStrategy = { limit: 3, retryPolicy: 'Always', expression: '!(lastRetry.exitCode in ["2", "5"])' };
+    const stopped = await run(wft, { parameters: { model_id: 'o/m', download_failures: '1' } });
+    expect(stopped.status).toBe('Failed');
+    expect(node(stopped, 'download').attempts.map((a) => a.exitCode)).toEqual([5]);
+    expect(node(stopped, 'download').message).toBe('retryStrategy.expression evaluated to false');
+
+    fs.rmSync(journal, { force: true });
+    wft.spec.templates[2].retryStrategy.expression = 'lastRetry.exitCode not in ["2", "3"] && lastRetry.status == "Failed"';
+    // The fake CLI's failure counter lives on across runs: this run's download is its 2nd.
+    const retried = await run(wft, { parameters: { model_id: 'o/m', download_failures: '2' } });
+    expect(retried.status).toBe('Succeeded');
+    expect(node(retried, 'download').attempts.map((a) => a.exitCode)).toEqual([5, 0]);
+
+    // A pod that errored without an exit code (deleted, evicted) reports "-1".
+    fs.rmSync(journal, { force: true });
+    wft.spec.templates[2].retryStrategy.expression = 'lastRetry.exitCode == "-1"';
+    const errored = await run(wft, {
+      onStep: (s) => (s.step === 'download' && s.attempt === 0 ? { kind: 'error', message: 'pod deleted' } : undefined),
+    });
+    expect(node(errored, 'download').attempts.map((a) => a.phase)).toEqual(['Error', 'Succeeded']);
+  });
+
   it('kills a running step on request (exit 137) and retries it', async () => {
     const wft = template();
     wft.spec.templates[2].container.args.push('--sleep-first-ms=30000');
@@ -388,7 +412,7 @@ describe('runWorkflowTemplate: loud rejection of what it does not emulate', () =
     ['withItems', (w) => { w.spec.templates[0].steps[2][0].withItems = [1, 2]; }, /Unsupported Argo construct: \$\.spec\.templates\[0\]\.steps\[2\]\[0\]\.withItems/],
     ['output artifacts', (w) => { w.spec.templates[1].outputs.artifacts = [{ name: 'a', path: '/a' }]; }, /Unsupported Argo construct: \$\.spec\.templates\[1\]\.outputs\.artifacts/],
     ['templateDefaults', (w) => { w.spec.templateDefaults = { timeout: '1m' }; }, /Unsupported Argo construct: \$\.spec\.templateDefaults/],
-    ['a retry expression', (w) => { w.spec.templates[2].retryStrategy.expression = 'true'; }, /retryStrategy\.expression/],
+    ['a retry expression that is not a boolean', (w) => { w.spec.templates[2].retryStrategy.expression = 'lastRetry.exitCode'; }, /retryStrategy\.expression/],
     ['retryPolicy OnTransientError', (w) => { w.spec.templates[2].retryStrategy.retryPolicy = 'OnTransientError'; }, /retryPolicy "OnTransientError"/],
     ['a retryStrategy without limit', (w) => { delete w.spec.templates[2].retryStrategy.limit; }, /retryStrategy requires limit/],
     ['a fieldRef env', (w) => { w.spec.templates[2].container.env.push({ name: 'P', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } }); }, /env\[4\]\.valueFrom\.fieldRef/],

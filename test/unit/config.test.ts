@@ -24,7 +24,7 @@ describe('validateConfig', () => {
     expect(c.mlflow).toMatchObject({ replicas: 1, workers: 2, port: 5000 });
     expect(c.mlflow.autoscaling.enabled || c.mlflow.podDisruptionBudget.enabled || c.mlflow.networkPolicy.enabled || c.mlflow.ingress.enabled || c.mlflow.metrics.enabled).toBe(false);
     expect(c.secrets.writePlaintext).toBe(false);
-    expect(c.workflow.retry).toEqual({ limit: 4, policy: 'Always', backoffDuration: '30s', factor: 2, maxDuration: '30m' });
+    expect(c.workflow.retry).toEqual({ limit: 4, policy: 'Always', backoffDuration: '30s', factor: 2, maxDuration: '30m', noRetryExitCodes: [2, 3, 4, 7, 8] });
   });
 
   test.each([
@@ -62,6 +62,11 @@ describe('loadConfig', () => {
 
   test('no file: defaults', () => {
     expect(loadConfig({ cwd: tmp({}), env: {} }).sources).toEqual([]);
+  });
+
+  test('retry.noRetryExitCodes must be a list of exit codes', () => {
+    expect(err({ workflow: { retry: { noRetryExitCodes: 3 } } })).toMatch(/workflow\.retry\.noRetryExitCodes.*list of integers/);
+    expect(err({ workflow: { retry: { noRetryExitCodes: [2, 'x'] } } })).toMatch(/workflow\.retry\.noRetryExitCodes\[1\].*integer from 1 to 255/);
   });
 
   test('model-mirror.config.yaml, then context, then MODEL_MIRROR_SET', () => {

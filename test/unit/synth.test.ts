@@ -272,9 +272,16 @@ describe('WorkflowTemplate', () => {
     expect(wt.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('50Gi');
     expect(wt.spec.volumeClaimGC).toEqual({ strategy: 'OnWorkflowCompletion' });
     for (const name of ['download', 'upload', 'register']) {
-      expect(tmpl(name).retryStrategy).toEqual({ limit: 4, retryPolicy: 'Always', backoff: { duration: '30s', factor: 2, maxDuration: '30m' } });
+      expect(tmpl(name).retryStrategy).toEqual({
+        limit: 4, retryPolicy: 'Always', backoff: { duration: '30s', factor: 2, maxDuration: '30m' },
+        expression: '!(lastRetry.exitCode in ["2", "3", "4", "7", "8"])',
+      });
     }
     expect(tmpl('prepare').retryStrategy).toBeUndefined();
+    // noRetryExitCodes: [] retries every failure (no expression); a custom list is rendered as strings.
+    const tmplOf = (objects: Obj[], name: string) => objects.find((o) => o.kind === 'WorkflowTemplate')!.spec.templates.find((t: Obj) => t.name === name);
+    expect(tmplOf(synthObjects({ workflow: { retry: { noRetryExitCodes: [] } } }).objects, 'upload').retryStrategy.expression).toBeUndefined();
+    expect(tmplOf(synthObjects({ workflow: { retry: { noRetryExitCodes: [2, 9] } } }).objects, 'upload').retryStrategy.expression).toBe('!(lastRetry.exitCode in ["2", "9"])');
     expect(wt.spec.activeDeadlineSeconds).toBe(21600);
     expect(wt.spec.podGC).toEqual({ strategy: 'OnPodSuccess' });
     expect(wt.spec.ttlStrategy.secondsAfterSuccess).toBe(86400);
