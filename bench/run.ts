@@ -401,7 +401,7 @@ async function main(): Promise<void> {
           const argv = ['upload', '--source', d, '--dest', `s3://${bucket}/${prefix}`];
           const inS3 = makeS3Counter(s3, bucket, prefix);
           // Bytes in S3 (objects + listed parts), or, if SeaweedFS lists parts late, bytes the
-          // process has read from disk minus what lib-storage may hold in RAM (4 files x 4 x 16 MiB).
+          // process has read from disk minus what may still be in flight (at most 8 parts x 16 MiB).
           const counter = async (pid: number) => Math.max(await inS3(), procReadBytes(pid) - 256 * MiB);
           const killedAt = await killAt(bundle, argv, baseEnv, log('resume-upload'), counter, totalBytes / 2, 100);
           const outDir = path.join(work, 'resume-up-out');

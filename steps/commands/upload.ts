@@ -2,7 +2,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { ExitCode, UserError } from '../common/errors';
 import { MiB } from '../s3/upload-file';
-import { uploadModel } from '../s3/upload-model';
+import { DEFAULT_FILE_CONCURRENCY, DEFAULT_PART_CONCURRENCY, uploadModel } from '../s3/upload-model';
 import { writeOutputs } from '../common/outputs';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { positiveInt } from './download';
@@ -33,8 +33,10 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
         + 'components/tokenizer/, where `register` and mlflow.transformers expect them; layout verbatim:\n'
         + 'PREFIX/<path>). Big files go multipart. Every object carries x-amz-meta-sha256 (and the\n'
         + 'source repo/commit); the manifest is uploaded last. Objects whose size and sha256 metadata already match are skipped, so\n'
-        + 'a rerun after a failure moves only what is missing. A failed multipart upload is aborted: no\n'
-        + 'partial object is ever visible under its final key.\n\n'
+        + 'a rerun after a failure moves only what is missing. Parts are streamed from disk, never\n'
+        + 'buffered. An interrupted multipart upload is left open and resumed by the next run (parts whose\n'
+        + 'size and MD5 match the local bytes are reused); it is aborted only on permanent failures (file\n'
+        + 'changed, S3 refused). No partial object is ever visible under its final key.\n\n'
         + 'Environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or any SDK credential source),\n'
         + 'AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / MLFLOW_S3_ENDPOINT_URL (endpoint), AWS_REGION,\n'
         + 'ARGO_PROGRESS_FILE (progress for the Argo UI, written as N/M bytes).',
@@ -43,8 +45,8 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
       .option('dest', { type: 'string', demandOption: true, describe: 'Destination s3://BUCKET/PREFIX (e.g. under MLflow\'s artifact root)' })
       .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL; enables path-style addressing [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, $MLFLOW_S3_ENDPOINT_URL, else AWS S3]' })
       .option('region', { type: 'string', describe: 'Region [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1]' })
-      .option('concurrency', { type: 'number', default: 4, describe: 'Files uploaded in parallel' })
-      .option('part-concurrency', { type: 'number', default: 4, describe: 'Parts in flight per file (memory ~ concurrency x part-concurrency x part size)' })
+      .option('concurrency', { type: 'number', default: DEFAULT_FILE_CONCURRENCY, describe: 'Files uploaded in parallel' })
+      .option('part-concurrency', { type: 'number', default: DEFAULT_PART_CONCURRENCY, describe: 'Parts (and small files) in flight in all, shared by the files being uploaded; memory does not grow with the part size' })
       .option('part-size-mib', { type: 'number', describe: 'Multipart part size in MiB [default: max(16, size/9000) so files up to 5 TiB fit in 10,000 parts]' })
       .option('retries', { type: 'number', default: 3, describe: 'Whole-object retries on 5xx/network errors (on top of the SDK\'s per-request retries)' })
       .option('layout', {
@@ -53,7 +55,7 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
         describe: 'Where files go under --dest: the MLflow transformers model layout, or the Hub paths as they are',
       })
       .option('force', { type: 'boolean', default: false, describe: 'Upload even objects that already match' })
-      .option('output-dir', { type: 'string', describe: 'Write Argo output parameters here: bytes_uploaded, objects_uploaded, objects_skipped' })
+      .option('output-dir', { type: 'string', describe: 'Write Argo output parameters here: bytes_uploaded (sent by this run; resumed parts not counted), objects_uploaded, objects_skipped' })
       .example('$0 upload --source /data/gpt2 --dest s3://mlflow/artifacts/mirror/gpt2/abc123 --s3-endpoint http://seaweedfs-s3:8333', 'To SeaweedFS')
       .example('AWS_REGION=eu-west-1 $0 upload --source /data/gpt2 --dest s3://my-bucket/models/gpt2', 'To AWS S3 with the default credential chain') as unknown as Argv<UploadArgs>,
   handler: async (args) => {
@@ -75,7 +77,7 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
       endpoint: args['s3-endpoint'],
       region: args.region,
       concurrency: positiveInt('concurrency', args.concurrency),
-      partConcurrency: positiveInt('part-concurrency', args['part-concurrency'], 32),
+      partConcurrency: positiveInt('part-concurrency', args['part-concurrency'], 64),
       partSize,
       retry: { retries },
       force: args.force,

@@ -95,6 +95,11 @@ export class GrowingFile {
     return this.generationNo;
   }
 
+  /** The producer gave up (failed() was called). */
+  get hasFailed(): boolean {
+    return this.error !== undefined;
+  }
+
   get isComplete(): boolean {
     return this.finished !== undefined;
   }

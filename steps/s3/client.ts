@@ -1,7 +1,7 @@
 // S3 client for MLflow's artifact store (AWS S3 or an S3-compatible server like SeaweedFS/MinIO).
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { ExitCode, UserError } from '../common/errors';
-import { registerSecret } from '../common/log';
+import { log, registerSecret } from '../common/log';
 
 export interface S3Config {
   /** Custom endpoint (S3-compatible stores); undefined => AWS S3. */
@@ -73,6 +73,9 @@ export function createS3Client(opts: CreateS3ClientOptions): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: opts.maxAttempts ?? 4,
+    // Without a logger the SDK prints "An error was encountered in a non-retryable streaming
+    // request." on stderr for every failed part; uploadFile retries those itself.
+    logger: { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: (...m: unknown[]) => log.debug(`aws-sdk: ${m.map(String).join(' ')}`), error: () => undefined },
     requestHandler: {
       connectionTimeout: 10_000,
       // idle-socket timeout: a stuck transfer fails and is retried instead of hanging forever

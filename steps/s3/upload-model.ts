@@ -1,21 +1,31 @@
 // `uploadModel`: the whole upload step as a function (used by `upload` and `mirror`).
 // manifest -> local checks -> one listing of the prefix -> HeadObject to skip identical objects
-// -> parallel uploads (files, and parts within files) -> the manifest itself, last.
-import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+// -> parallel uploads (`concurrency` files; their parts share one budget of `partConcurrency`
+// requests in flight) -> the manifest itself, last.
+// With `pending` (an overlapped `mirror`), files are uploaded while the download still writes
+// them; see upload-pending.ts.
+import type { S3Client } from '@aws-sdk/client-s3';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode, UserError } from '../common/errors';
 import { safeJoin } from '../common/fs-safety';
-import { hashFile } from '../common/hash';
 import { log } from '../common/log';
-import { MANIFEST_FILE, readManifest, type Manifest } from '../common/manifest';
+import { readManifest, type Manifest } from '../common/manifest';
 import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/progress';
-import { mapLimit, withRetry, type RetryOptions } from '../common/retry';
-import { TOOL_NAME, TOOL_VERSION } from '../common/version';
+import { mapLimit, type RetryOptions } from '../common/retry';
 import { createS3Client, resolveS3Config } from './client';
-import { isRetryableS3Error, s3ErrorName, s3Status, toS3UserError } from './errors';
+import { PartBudget } from './part-budget';
 import { joinKey, parseS3Uri, type S3Location } from './s3-uri';
-import { uploadFile } from './upload-file';
+import { uploadPending, type PendingDownload } from './upload-pending';
+import { checkKeyLength, contentTypeFor, manifestItem, objectMetadata, UploadSession, type Item, type UploadedObject } from './upload-session';
+
+export type { PendingDownload, PendingFile } from './upload-pending';
+export type { UploadedObject } from './upload-session';
+
+/** Files uploaded in parallel. */
+export const DEFAULT_FILE_CONCURRENCY = 4;
+/** Parts (and small-file PUTs) in flight, across all files. */
+export const DEFAULT_PART_CONCURRENCY = 8;
 
 export interface UploadModelOptions {
   /** Directory written by `download` (holding mirror-manifest.json). */
@@ -29,13 +39,16 @@ export interface UploadModelOptions {
   readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Use this client instead of building one (endpoint/region/credentials are then ignored). */
   readonly client?: S3Client;
-  /** Files uploaded in parallel. @default 4 */
+  /** Files uploaded in parallel (ignored with `pending`: every file waits for its bytes). @default 4 */
   readonly concurrency?: number;
-  /** Parts in flight per file. @default 4 (memory <= concurrency * partConcurrency * partSize) */
+  /**
+   * Requests with a body in flight (parts and small-file PUTs), shared by all files: memory is
+   * about partConcurrency x 0.5 MiB of read buffers whatever the part size. @default 8
+   */
   readonly partConcurrency?: number;
   /** Override the part size (bytes, >= 5 MiB). @default choosePartSize(size) */
   readonly partSize?: number;
-  /** Whole-object retries after the SDK's own per-request retries. */
+  /** Whole-object retries after the per-request ones. */
   readonly retry?: RetryOptions;
   /** Upload even objects that already match. */
   readonly force?: boolean;
@@ -45,15 +58,10 @@ export interface UploadModelOptions {
    * @default the manifest path itself (a verbatim copy)
    */
   readonly keyFor?: (manifestPath: string) => string;
+  /** The download is still running: upload its files as they are written (overlapped `mirror`). */
+  readonly pending?: PendingDownload;
   readonly progress?: ProgressMode;
   readonly signal?: AbortSignal;
-}
-
-export interface UploadedObject {
-  readonly key: string;
-  readonly size: number;
-  readonly sha256: string;
-  readonly skipped: boolean;
 }
 
 export interface UploadResult {
@@ -63,61 +71,14 @@ export interface UploadResult {
   readonly endpoint?: string;
   readonly objectsUploaded: number;
   readonly objectsSkipped: number;
+  /** Bytes sent by this run (parts resumed from an interrupted run are not counted). */
   readonly bytesUploaded: number;
   readonly bytesSkipped: number;
+  /** Bytes of parts an interrupted run left in S3, reused without sending them again. */
+  readonly bytesResumed: number;
   readonly manifestKey: string;
   readonly objects: readonly UploadedObject[];
   readonly seconds: number;
-}
-
-interface Item {
-  readonly rel: string;
-  readonly file: string;
-  readonly key: string;
-  readonly size: number;
-  readonly sha256: string;
-  readonly contentType: string;
-}
-
-function contentTypeFor(p: string): string {
-  if (p.endsWith('.json')) return 'application/json';
-  if (/\.(md|txt)$/i.test(p)) return 'text/plain; charset=utf-8';
-  return 'application/octet-stream';
-}
-
-/** Lists the prefix once: key -> size. Undefined when listing is not permitted. */
-async function listExisting(client: S3Client, loc: S3Location, ctx: { endpoint?: string }): Promise<Map<string, number> | undefined> {
-  const out = new Map<string, number>();
-  let token: string | undefined;
-  try {
-    do {
-      const page = await client.send(new ListObjectsV2Command({
-        Bucket: loc.bucket,
-        Prefix: loc.prefix ? `${loc.prefix}/` : undefined,
-        ContinuationToken: token,
-      }));
-      for (const o of page.Contents ?? []) if (o.Key) out.set(o.Key, o.Size ?? -1);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-  } catch (e) {
-    if (s3ErrorName(e) === 'AccessDenied') {
-      log.warn(`not allowed to list s3://${loc.bucket}/${loc.prefix}; checking each object with HeadObject instead`);
-      return undefined;
-    }
-    throw toS3UserError(e, { endpoint: ctx.endpoint, bucket: loc.bucket, key: loc.prefix });
-  }
-  return out;
-}
-
-/** True when `key` already holds exactly these bytes (size + sha256 metadata). */
-async function objectMatches(client: S3Client, bucket: string, item: Item, endpoint?: string): Promise<boolean> {
-  try {
-    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: item.key }));
-    return head.ContentLength === item.size && head.Metadata?.sha256 === item.sha256;
-  } catch (e) {
-    if (s3Status(e) === 404 || s3ErrorName(e) === 'NotFound' || s3ErrorName(e) === 'NoSuchKey') return false;
-    throw toS3UserError(e, { endpoint, bucket, key: item.key });
-  }
 }
 
 async function checkLocal(source: string, manifest: Manifest): Promise<Array<Omit<Item, 'key'>>> {
@@ -152,92 +113,56 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
   const cfg = resolveS3Config({ endpoint: opts.endpoint, region: opts.region });
   const endpoint = opts.client ? undefined : cfg.endpoint;
   const client = opts.client ?? createS3Client({ ...cfg, credentials: opts.credentials });
-  const where = { endpoint };
+  const budget = new PartBudget(Math.max(1, Math.floor(opts.partConcurrency ?? DEFAULT_PART_CONCURRENCY)));
+  const source = path.resolve(opts.source);
+  const keyOf = (rel: string) => joinKey(loc.prefix, opts.keyFor ? opts.keyFor(rel) : rel);
+  let progress: Progress | undefined;
   try {
-    const source = path.resolve(opts.source);
-    const manifest = await readManifest(source);
-    const local = await checkLocal(source, manifest);
-    const manifestPath = path.join(source, MANIFEST_FILE);
-    const manifestDigest = await hashFile(manifestPath);
-    const items: Item[] = local.map((l) => ({ ...l, key: joinKey(loc.prefix, opts.keyFor ? opts.keyFor(l.rel) : l.rel) }));
-    const manifestItem: Item = {
-      rel: MANIFEST_FILE,
-      file: manifestPath,
-      key: joinKey(loc.prefix, MANIFEST_FILE),
-      size: manifestDigest.size,
-      sha256: manifestDigest.sha256,
-      contentType: 'application/json',
-    };
-    for (const it of [...items, manifestItem]) {
-      if (Buffer.byteLength(it.key) > 1024) throw new UserError(`S3 key too long (> 1024 bytes): ${it.key}`, { exitCode: ExitCode.Usage });
-    }
-    const metadata = { 'source-repo': manifest.repo, 'source-commit': manifest.commitSha, 'mirror-tool': `${TOOL_NAME}/${TOOL_VERSION}` };
+    let session: UploadSession;
+    let repo: string | undefined;
+    let commitSha: string | undefined;
+    let mItem: Item;
+    if (opts.pending) {
+      repo = opts.pending.repo;
+      commitSha = opts.pending.commitSha;
+      progress = new Progress({ label: 'upload', totalBytes: opts.pending.files.reduce((n, f) => n + f.size, 0), totalFiles: opts.pending.files.length + 1, mode: opts.progress });
+      session = new UploadSession({ client, loc, endpoint, budget, progress, metadata: objectMetadata(repo, commitSha), partSize: opts.partSize, retry: opts.retry, force: opts.force });
+      log.info(`uploading ${opts.pending.files.length} files of ${repo ?? 'the model'}${commitSha ? `@${commitSha.slice(0, 12)}` : ''} to s3://${loc.bucket}/${loc.prefix} as they download`, { endpoint: endpoint ?? 'aws' });
+      mItem = await uploadPending(session, { source, keyOf, pending: opts.pending, signal: opts.signal });
+    } else {
+      const manifest = await readManifest(source);
+      const local = await checkLocal(source, manifest);
+      const items: Item[] = local.map((l) => ({ ...l, key: keyOf(l.rel) }));
+      mItem = await manifestItem(source, loc);
+      for (const it of [...items, mItem]) checkKeyLength(it.key);
+      repo = manifest.repo;
+      commitSha = manifest.commitSha;
+      const total = items.reduce((n, i) => n + i.size, 0) + mItem.size;
+      progress = new Progress({ label: 'upload', totalBytes: total, totalFiles: items.length + 1, mode: opts.progress });
+      session = new UploadSession({ client, loc, endpoint, budget, progress, metadata: objectMetadata(repo, commitSha), partSize: opts.partSize, retry: opts.retry, force: opts.force });
 
-    // What is already there (one listing; HeadObject only for same-size candidates).
-    log.info(`uploading ${items.length} files (${formatBytes(manifest.totalBytes)}) of ${manifest.repo}@${manifest.commitSha.slice(0, 12)} to s3://${loc.bucket}/${loc.prefix}`, {
-      endpoint: endpoint ?? 'aws',
-    });
-    const listed = await listExisting(client, loc, where);
-    const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
-    const needsHead = (it: Item) => !opts.force && (listed === undefined || listed.get(it.key) === it.size);
-    const skip = new Set<string>();
-    await mapLimit([...items, manifestItem].filter(needsHead), Math.max(concurrency, 8), async (it) => {
-      if (await objectMatches(client, loc.bucket, it, endpoint)) skip.add(it.key);
-    });
-
-    const total = items.reduce((n, i) => n + i.size, 0) + manifestItem.size;
-    const progress = new Progress({ label: 'upload', totalBytes: total, totalFiles: items.length + 1, mode: opts.progress });
-    const objects: UploadedObject[] = [];
-    let bytesUploaded = 0;
-    let bytesSkipped = 0;
-    const one = async (it: Item, signal?: AbortSignal) => {
-      if (skip.has(it.key)) {
-        progress.advance(it.size, { transferred: false });
-        progress.fileDone();
-        bytesSkipped += it.size;
-        objects.push({ key: it.key, size: it.size, sha256: it.sha256, skipped: true });
-        log.debug(`unchanged, skipped: ${it.key}`);
-        return;
-      }
-      await withRetry(
-        () => uploadFile({
-          client,
-          bucket: loc.bucket,
-          key: it.key,
-          filePath: it.file,
-          size: it.size,
-          sha256: it.sha256,
-          metadata,
-          contentType: it.contentType,
-          partSize: opts.partSize,
-          queueSize: opts.partConcurrency,
-          onProgress: (d) => progress.advance(d),
-          signal,
-        }),
-        {
-          isRetryable: isRetryableS3Error,
-          signal,
-          onRetry: (i) => log.warn(`upload of ${it.key} failed (${s3ErrorName(i.error) ?? (i.error as Error).message}); retrying in ${(i.delayMs / 1000).toFixed(1)}s (retry ${i.attempt}/${i.retries})`),
-          ...opts.retry,
-        },
-      ).catch((e) => {
-        throw toS3UserError(e, { endpoint, bucket: loc.bucket, key: it.key });
+      log.info(`uploading ${items.length} files (${formatBytes(manifest.totalBytes)}) of ${repo}@${commitSha.slice(0, 12)} to s3://${loc.bucket}/${loc.prefix}`, {
+        endpoint: endpoint ?? 'aws',
       });
-      progress.fileDone();
-      bytesUploaded += it.size;
-      objects.push({ key: it.key, size: it.size, sha256: it.sha256, skipped: false });
-    };
-    try {
+      // What is already there (one listing; HeadObject only for same-size candidates).
+      await session.listExisting();
+      const concurrency = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_FILE_CONCURRENCY));
+      const skip = new Set<string>();
+      await mapLimit([...items, mItem], Math.max(concurrency, 8), async (it) => {
+        if (await session.isAlreadyThere(it)) skip.add(it.key);
+      });
+      const one = async (it: Item, signal?: AbortSignal) => {
+        if (skip.has(it.key)) session.recordSkipped(it);
+        else await session.upload(it, { signal });
+      };
+      // Biggest first: the long poles start early, small files fill the gaps.
       const order = [...items].sort((a, b) => b.size - a.size);
       await mapLimit(order, concurrency, (it, _i, signal) => one(it, signal), opts.signal);
-      // The manifest goes last: its presence means every file it lists is in place.
-      await one(manifestItem, opts.signal);
-    } catch (e) {
-      progress.finish({ success: false });
-      throw e;
+      await one(mItem, opts.signal);
     }
     progress.finish();
     const seconds = (Date.now() - started) / 1000;
+    const objects = session.objects;
     const uploaded = objects.filter((o) => !o.skipped).length;
     const result: UploadResult = {
       bucket: loc.bucket,
@@ -245,20 +170,26 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
       endpoint,
       objectsUploaded: uploaded,
       objectsSkipped: objects.length - uploaded,
-      bytesUploaded,
-      bytesSkipped,
-      manifestKey: manifestItem.key,
+      bytesUploaded: session.bytesUploaded,
+      bytesSkipped: session.bytesSkipped,
+      bytesResumed: session.bytesResumed,
+      manifestKey: mItem.key,
       objects,
       seconds,
     };
-    log.info(`uploaded ${manifest.repo}@${manifest.commitSha.slice(0, 12)} to s3://${loc.bucket}/${loc.prefix}`, {
+    log.info(`uploaded ${repo ?? 'the model'}${commitSha ? `@${commitSha.slice(0, 12)}` : ''} to s3://${loc.bucket}/${loc.prefix}`, {
       uploaded,
       skipped: result.objectsSkipped,
-      bytes: formatBytes(bytesUploaded),
+      bytes: formatBytes(result.bytesUploaded),
+      ...(result.bytesResumed ? { resumed: formatBytes(result.bytesResumed) } : {}),
       seconds: Number(seconds.toFixed(1)),
-      rate: formatRate(seconds > 0 ? bytesUploaded / seconds : 0),
+      rate: formatRate(seconds > 0 ? result.bytesUploaded / seconds : 0),
+      peakPartsInFlight: budget.peak,
     });
     return result;
+  } catch (e) {
+    progress?.finish({ success: false });
+    throw e;
   } finally {
     if (!opts.client) client.destroy();
   }

@@ -1,5 +1,5 @@
 // upload against the bench's real SeaweedFS (getPeers().s3): no mocks.
-import { DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -116,18 +116,22 @@ test('a rerun after a partial upload moves only the missing objects', async () =
   expect(third.bytesUploaded).toBe(0);
 });
 
-test('an upload aborted mid-way leaves no object under the final key and no open multipart upload; rerun completes', async () => {
+test('an upload aborted mid-way leaves no object under the final key; its multipart upload stays open and the rerun resumes it', async () => {
   const prefix = freshPrefix();
   const dest = `s3://${s3.bucket}/${prefix}`;
   const controller = new AbortController();
-  // Abort as soon as the big file's multipart upload exists on the server (mid-file).
-  let sawMultipart = false;
+  // Abort once the big file's multipart upload holds a part (mid-file).
+  let sawPart = false;
   const poll = (async () => {
     while (!controller.signal.aborted) {
       const open = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: `${prefix}/` }));
-      if ((open.Uploads ?? []).length > 0) {
-        sawMultipart = true;
-        controller.abort();
+      const upload = (open.Uploads ?? [])[0];
+      if (upload) {
+        const parts = await client.send(new ListPartsCommand({ Bucket: s3.bucket, Key: upload.Key, UploadId: upload.UploadId }));
+        if ((parts.Parts ?? []).length > 0) {
+          sawPart = true;
+          controller.abort();
+        }
       }
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -138,15 +142,18 @@ test('an upload aborted mid-way leaves no object under the final key and no open
   })).rejects.toBeDefined();
   controller.abort();
   await poll;
-  expect(sawMultipart).toBe(true);
+  expect(sawPart).toBe(true);
   const keys = await listKeys(prefix);
-  expect(keys.has(`${prefix}/${BIG}`)).toBe(false);
+  expect(keys.has(`${prefix}/${artifactKeyFor(BIG)}`)).toBe(false);
   expect(keys.has(`${prefix}/mirror-manifest.json`)).toBe(false);
   const mpu = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: `${prefix}/` }));
-  expect(mpu.Uploads ?? []).toEqual([]);
-  const rerun = await uploadModel({ source: src, dest, endpoint: s3.endpoint, region: s3.region, credentials: creds(), progress: 'none' });
+  expect(mpu.Uploads ?? []).toHaveLength(1);
+  const rerun = await uploadModel({ source: src, dest, endpoint: s3.endpoint, region: s3.region, credentials: creds(), progress: 'none', partSize: 5 * MiB });
   expect(rerun.objectsUploaded + rerun.objectsSkipped).toBe(manifest.files.length + 1);
+  expect(rerun.bytesResumed).toBeGreaterThanOrEqual(5 * MiB);
+  expect(rerun.bytesUploaded + rerun.bytesResumed + rerun.bytesSkipped).toBe(manifest.totalBytes + (await fs.stat(path.join(src, 'mirror-manifest.json'))).size);
   expect((await listKeys(prefix)).size).toBe(manifest.files.length + 1);
+  expect((await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: `${prefix}/` }))).Uploads ?? []).toEqual([]);
 });
 
 test('a file changed since download is refused with Integrity and not left in S3', async () => {

@@ -1,0 +1,214 @@
+// The overlapped half of `mirror`: upload a model's files while the download is still writing
+// them, so a model moves at max(download, upload) instead of their sum.
+//  - a big file whose sha256 is known up front (LFS) is uploaded part by part as soon as each
+//    part's bytes are on disk (GrowingFile.waitFor), read from wherever they are now
+//    (GrowingFile.openRange); Complete waits for the download's verified digest and compares it;
+//  - other files (small, or non-LFS with no sha256 before download) wait for their digest and then
+//    go as usual; the skip-if-identical check needs the sha256, so it runs when it is known;
+//  - GrowingFileReset (the download restarted the file): that object starts over, its multipart
+//    upload aborted;
+//  - when every file is up, the download's manifest must list exactly these files with these sizes
+//    and hashes, and mirror-manifest.json is uploaded last;
+//  - the download failing (its manifest promise rejects) stops everything in flight at once and
+//    rejects with the download's error; open multipart uploads stay for a resume.
+import { ExitCode, UserError } from '../common/errors';
+import { safeJoin } from '../common/fs-safety';
+import { GrowingFileReset, type GrowingFile } from '../common/growing-file';
+import type { Digests } from '../common/hash';
+import { log } from '../common/log';
+import { MANIFEST_FILE, readManifest, type Manifest } from '../common/manifest';
+import { mapLimit } from '../common/retry';
+import { abortReason } from './part-budget';
+import { choosePartSize, localFileBytes, type FileBytes } from './upload-file';
+import { checkKeyLength, contentTypeFor, manifestItem, SourceFailed, type Item, type UploadSession } from './upload-session';
+
+export interface PendingFile {
+  /** Manifest path. */
+  readonly path: string;
+  readonly size: number;
+  /** Known up front for LFS files (the Hub publishes it). */
+  readonly sha256?: string;
+  readonly growing: GrowingFile;
+}
+
+export interface PendingDownload {
+  /**
+   * For the objects' metadata (x-amz-meta-source-repo / -source-commit), which is set when an
+   * upload starts, before the manifest exists. Pass both (the download knows them once the
+   * revision is resolved); without them the objects carry only sha256 and mirror-tool.
+   */
+  readonly repo?: string;
+  readonly commitSha?: string;
+  readonly files: readonly PendingFile[];
+  /** Resolves once the download wrote mirror-manifest.json; rejects when the download fails. */
+  readonly manifest: Promise<Manifest>;
+}
+
+export interface UploadPendingOptions {
+  /** The download directory. */
+  readonly source: string;
+  readonly keyOf: (manifestPath: string) => string;
+  readonly pending: PendingDownload;
+  readonly signal?: AbortSignal;
+}
+
+/** Resolves with `p`, or rejects with the signal's reason as soon as it aborts. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    }, (e) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(e);
+    });
+  });
+}
+
+/** Producer failures become SourceFailed (never retried as S3 errors); resets and aborts pass. */
+function asSource(e: unknown, signal?: AbortSignal): unknown {
+  if (e instanceof GrowingFileReset || e instanceof SourceFailed || signal?.aborted) return e;
+  return new SourceFailed(e);
+}
+
+function growingBytes(g: GrowingFile): FileBytes {
+  return {
+    get generation() {
+      return g.generation;
+    },
+    waitFor: (end, signal) => g.waitFor(end, signal).catch((e) => {
+      throw asSource(e, signal);
+    }),
+    openRange: (start, end) => g.openRange(start, end, { highWaterMark: 256 * 1024 }),
+  };
+}
+
+function verifiedDigest(g: GrowingFile): Promise<Digests> {
+  return g.digest.catch((e) => {
+    throw asSource(e);
+  });
+}
+
+function integrityError(message: string): UserError {
+  return new UserError(message, {
+    exitCode: ExitCode.Integrity,
+    hint: 'Rerun the mirror: the download re-verifies every file.',
+  });
+}
+
+/** Uploads every pending file, then the manifest; returns the manifest's item. */
+export async function uploadPending(session: UploadSession, opts: UploadPendingOptions): Promise<Item> {
+  const { pending } = opts;
+  const controller = new AbortController();
+  const onParentAbort = () => controller.abort(abortReason(opts.signal!));
+  if (opts.signal?.aborted) onParentAbort();
+  opts.signal?.addEventListener('abort', onParentAbort, { once: true });
+  // The download failing stops us at once; the handler also keeps the rejection handled.
+  let downloadFailure: { error: unknown } | undefined;
+  pending.manifest.then(undefined, (e) => {
+    downloadFailure = { error: e };
+    controller.abort(e);
+  });
+
+  try {
+    const items = new Map<string, Item>();
+    for (const f of pending.files) {
+      const key = opts.keyOf(f.path);
+      checkKeyLength(key);
+      items.set(f.path, {
+        rel: f.path,
+        file: safeJoin(opts.source, f.path, 'manifest path'),
+        key,
+        size: f.size,
+        sha256: f.sha256 ?? '',
+        contentType: contentTypeFor(f.path),
+      });
+    }
+    await untilAborted(session.listExisting(), controller.signal);
+    const partSize = session.o.partSize;
+    const uploadedSha = new Map<string, string>();
+
+    const one = async (f: PendingFile, signal: AbortSignal): Promise<void> => {
+      const base = items.get(f.path)!;
+      for (;;) {
+        try {
+          const overlapped = f.sha256 !== undefined && f.size > (partSize ?? choosePartSize(f.size));
+          if (overlapped) {
+            const it = { ...base, sha256: f.sha256! };
+            uploadedSha.set(f.path, it.sha256);
+            if (await session.isAlreadyThere(it)) session.recordSkipped(it);
+            else await session.upload(it, { bytes: growingBytes(f.growing), verified: verifiedDigest(f.growing), signal });
+          } else {
+            const d = await untilAborted(verifiedDigest(f.growing), signal).catch((e) => {
+              throw asSource(e, signal);
+            });
+            if (d.size !== f.size || (f.sha256 !== undefined && d.sha256 !== f.sha256)) {
+              throw integrityError(`${f.path}: the download verified ${d.size} bytes with sha256 ${d.sha256.slice(0, 12)}…, expected ${f.size}${f.sha256 ? `, ${f.sha256.slice(0, 12)}…` : ''}`);
+            }
+            const it = { ...base, sha256: d.sha256 };
+            uploadedSha.set(f.path, it.sha256);
+            if (await session.isAlreadyThere(it)) session.recordSkipped(it);
+            else await session.upload(it, { bytes: localFileBytes(it.file), verified: Promise.resolve(d), signal });
+          }
+          return;
+        } catch (e) {
+          if (e instanceof GrowingFileReset && !signal.aborted) {
+            log.info(`${f.path} was restarted by the download; uploading it again`);
+            continue;
+          }
+          throw e;
+        }
+      }
+    };
+    try {
+      // Every file at once: they mostly wait for their bytes; the part budget bounds the transfers.
+      await mapLimit(pending.files, Math.max(1, pending.files.length), (f, _i, signal) => one(f, signal), controller.signal);
+    } catch (e) {
+      if (downloadFailure) throw downloadFailure.error;
+      if (e instanceof SourceFailed) {
+        // A file failed; the download's own error (its manifest promise) says more when it comes.
+        const settled = await Promise.race([pending.manifest.then(() => undefined, (err) => ({ err })), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000).unref())]);
+        throw settled ? settled.err : e.error;
+      }
+      throw e;
+    }
+
+    const manifest = await untilAborted(pending.manifest, controller.signal);
+    checkManifest(manifest, pending, uploadedSha);
+    const onDisk = await readManifest(opts.source);
+    if (onDisk.commitSha !== manifest.commitSha || onDisk.files.length !== manifest.files.length) {
+      throw integrityError(`${MANIFEST_FILE} in ${opts.source} is not the manifest the download produced`);
+    }
+    const mItem = await manifestItem(opts.source, session.o.loc);
+    checkKeyLength(mItem.key);
+    session.o.progress.setTotals(pending.files.reduce((n, f) => n + f.size, 0) + mItem.size, pending.files.length + 1);
+    if (await session.isAlreadyThere(mItem)) session.recordSkipped(mItem);
+    else await session.upload(mItem, { signal: controller.signal });
+    return mItem;
+  } catch (e) {
+    if (downloadFailure) throw downloadFailure.error;
+    throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', onParentAbort);
+  }
+}
+
+/** The finished download must be exactly what was uploaded: same files, sizes and sha256. */
+function checkManifest(manifest: Manifest, pending: PendingDownload, uploadedSha: ReadonlyMap<string, string>): void {
+  if ((pending.repo !== undefined && manifest.repo !== pending.repo) || (pending.commitSha !== undefined && manifest.commitSha !== pending.commitSha)) {
+    throw integrityError(`the download's manifest is for ${manifest.repo}@${manifest.commitSha}, not ${pending.repo}@${pending.commitSha}`);
+  }
+  const listed = new Map(manifest.files.map((f) => [f.path, f]));
+  const problems: string[] = [];
+  for (const f of pending.files) {
+    const m = listed.get(f.path);
+    if (!m) problems.push(`${f.path} is missing from it`);
+    else if (m.size !== f.size || m.sha256 !== uploadedSha.get(f.path)) problems.push(`${f.path} differs (${m.size} bytes, sha256 ${m.sha256.slice(0, 12)}…)`);
+    listed.delete(f.path);
+  }
+  for (const p of listed.keys()) problems.push(`${p} was not uploaded`);
+  if (problems.length) throw integrityError(`the download's manifest does not match the uploaded files: ${problems.slice(0, 5).join('; ')}`);
+}
