@@ -9,15 +9,23 @@
 //  - 429/5xx/dropped sockets are retried with backoff + jitter, honouring Retry-After/RateLimit;
 //    the retry budget refills whenever an attempt made progress;
 //  - redirects are followed by hand so the token never leaves the Hub's origin (the LFS/Xet CDN
-//    gets a signed URL and no Authorization header).
+//    gets a signed URL and no Authorization header);
+//  - bodies come over node:http with a shared keep-alive agent (http-get.ts) and are written in
+//    1 MiB batches while the next batch arrives (part-writer.ts); the socket pauses while 4 MiB
+//    wait for the disk;
+//  - `growing` (a GrowingFile) is told about bytes on disk, restarts, completion and failure, so
+//    mirror can upload a file while it downloads.
 import { promises as fs } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import * as path from 'node:path';
 import { ExitCode, UserError } from '../common/errors';
+import type { GrowingFile } from '../common/growing-file';
 import { ContentHasher, hashFile, hashFileInto, type Digests } from '../common/hash';
 import { log } from '../common/log';
 import { isRetryableError, isRetryableStatus, retryDelay, RetryableError, sleep, type RetryOptions } from '../common/retry';
 import { toHubUserError } from './errors';
-import { hubHeaders, readHubError, retryableFromResponse } from './hub-fetch';
+import { getFollowingRedirects, hubErrorFromMessage, retryableFromMessage } from './http-get';
+import { PartWriter } from './part-writer';
 import type { RepoFile } from './list-files';
 
 export interface DownloadFileOptions {
@@ -36,7 +44,11 @@ export interface DownloadFileOptions {
   /** Progress callback: `transferred` is false for bytes already on disk (verified/resumed). */
   readonly onProgress?: (deltaBytes: number, transferred: boolean) => void;
   readonly signal?: AbortSignal;
-  readonly fetchImpl?: typeof fetch;
+  /**
+   * Producer side of a GrowingFile: told when bytes reach the part, when the part is thrown
+   * away, when the verified file is in place, and when the file finally fails.
+   */
+  readonly growing?: GrowingFile;
 }
 
 export type DownloadStatus = 'present' | 'downloaded' | 'resumed';
@@ -67,8 +79,10 @@ export function verifyDigests(file: RepoFile, digests: Digests): string | undefi
 
 class IntegrityMismatch extends Error {}
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Bytes gathered per write (one writev each). */
 const WRITE_BATCH = 1024 * 1024;
+/** Received-but-unwritten bytes at which the socket is paused (per file). */
+const MAX_QUEUED = 4 * 1024 * 1024;
 
 async function exists(p: string): Promise<{ size: number } | undefined> {
   try {
@@ -94,21 +108,6 @@ function localStorageError(e: unknown, file: string): unknown {
   return e;
 }
 
-/** GET following redirects by hand; Authorization only goes to the Hub's origin. */
-async function fetchFollowing(url: string, opts: DownloadFileOptions, range?: string): Promise<Response> {
-  const doFetch = opts.fetchImpl ?? fetch;
-  let current = url;
-  for (let hop = 0; hop <= 10; hop++) {
-    const headers = hubHeaders(current, opts, range ? { range, 'accept-encoding': 'identity' } : { 'accept-encoding': 'identity' });
-    const res = await doFetch(current, { headers, redirect: 'manual', signal: opts.signal });
-    const location = res.headers.get('location');
-    if (!REDIRECTS.has(res.status) || !location) return res;
-    await res.body?.cancel().catch(() => undefined);
-    current = new URL(location, current).toString();
-  }
-  throw new RetryableError(`too many redirects for ${url}`);
-}
-
 interface TransferState {
   hasher: ContentHasher;
   /** Bytes in the part file == bytes fed to the hasher. */
@@ -119,6 +118,8 @@ interface TransferState {
 }
 
 async function restartPart(part: string, state: TransferState, opts: DownloadFileOptions): Promise<void> {
+  // Readers see the reset before the bytes go: they never read a part that is being replaced.
+  opts.growing?.reset();
   await fs.rm(part, { force: true });
   state.hasher = new ContentHasher({ gitBlobSize: opts.file.lfs ? undefined : opts.file.size });
   state.offset = 0;
@@ -126,86 +127,113 @@ async function restartPart(part: string, state: TransferState, opts: DownloadFil
   state.reported = 0;
 }
 
-/** One GET of the missing bytes [offset, size) appended to `part`. Throws on any failure. */
-async function transferOnce(url: string, part: string, state: TransferState, opts: DownloadFileOptions): Promise<void> {
+/** Receives `res`'s body into `part` (appending), pausing the socket while the disk is behind. */
+async function receiveBody(res: IncomingMessage, part: string, state: TransferState, opts: DownloadFileOptions): Promise<void> {
   const size = opts.file.size;
-  const range = state.offset > 0 ? `bytes=${state.offset}-` : undefined;
-  const res = await fetchFollowing(url, opts, range);
-  if (res.status === 416 && state.offset > 0) {
-    await res.body?.cancel().catch(() => undefined);
-    if (state.offset === size) return;
-    await restartPart(part, state, opts);
-    throw new RetryableError(`server refused to resume ${opts.file.path} at byte ${state.offset}`);
-  }
-  if (!res.ok) {
-    if (isRetryableStatus(res.status)) throw await retryableFromResponse(res, url);
-    throw await readHubError(res, url);
-  }
-  if (state.offset > 0) {
-    const contentRange = res.headers.get('content-range');
-    const start = res.status === 206 && contentRange ? /^bytes\s+(\d+)-/i.exec(contentRange)?.[1] : undefined;
-    if (start === undefined || Number(start) !== state.offset) {
-      // Range ignored (200) or answered for other bytes: start the file over with this body.
-      log.debug(`server did not honour Range for ${opts.file.path}; restarting it`, { status: res.status, contentRange });
-      if (Number(start) !== 0 || res.status !== 200) {
-        await res.body?.cancel().catch(() => undefined);
-        await restartPart(part, state, opts);
-        throw new RetryableError(`unexpected Content-Range ${contentRange} for ${opts.file.path}`);
-      }
-      await restartPart(part, state, opts);
-    }
-  }
-  if (!res.body) throw new RetryableError(`empty response body for ${opts.file.path}`);
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(part, 'a');
   } catch (e) {
+    res.destroy();
     throw localStorageError(e, part);
   }
-  const pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = async () => {
-    if (pendingBytes === 0) return;
-    const buf = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-    pending.length = 0;
-    pendingBytes = 0;
-    try {
-      await fh.write(buf);
-    } catch (e) {
-      throw localStorageError(e, part);
-    }
-    // Hash only once the bytes are on disk: hasher state always equals the part's content.
-    state.hasher.update(buf);
-    state.offset += buf.length;
-    state.reported += buf.length;
-    opts.onProgress?.(buf.length, true);
-  };
+  const writer = new PartWriter(fh, WRITE_BATCH, (buffers, bytes) => {
+    // Runs after the write resolved: the hasher and readers only ever see bytes on disk.
+    for (const b of buffers) state.hasher.update(b);
+    state.offset += bytes;
+    state.reported += bytes;
+    opts.growing?.advanced(state.offset);
+    opts.onProgress?.(bytes, true);
+  });
+  let received = state.offset;
   try {
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        state.transferred += buf.length;
-        if (state.offset + pendingBytes + buf.length > size) {
-          throw new IntegrityMismatch(`server sent more than the ${size} bytes the tree lists`);
-        }
-        pending.push(buf);
-        pendingBytes += buf.length;
-        if (pendingBytes >= WRITE_BATCH) await flush();
-      }
+      await new Promise<void>((resolve, reject) => {
+        res.on('data', (chunk: Buffer) => {
+          if (writer.error) {
+            res.destroy(writer.error as Error); // disk full or similar: stop receiving
+            return;
+          }
+          state.transferred += chunk.length;
+          received += chunk.length;
+          if (received > size) {
+            res.destroy(new IntegrityMismatch(`server sent more than the ${size} bytes the tree lists`));
+            return;
+          }
+          writer.push(chunk);
+          if (writer.queuedBytes >= MAX_QUEUED && !res.isPaused()) {
+            res.pause();
+            void writer.whenBelow(MAX_QUEUED / 2).then(() => {
+              if (writer.error) res.destroy(writer.error as Error);
+              else res.resume();
+            });
+          }
+        });
+        res.on('end', resolve);
+        res.on('error', reject);
+        // A socket closed mid-body without an error event still must not hang.
+        res.on('close', () => (res.complete ? resolve() : reject(Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' }))));
+      });
     } finally {
       // Keep what arrived before a drop: the next attempt resumes after it.
-      await flush();
+      try {
+        await writer.drain();
+      } catch (e) {
+        throw localStorageError(e, part);
+      }
     }
   } finally {
     await fh.close().catch(() => undefined);
   }
+}
+
+/** One GET of the missing bytes [offset, size) appended to `part`. Throws on any failure. */
+async function transferOnce(url: string, part: string, state: TransferState, opts: DownloadFileOptions): Promise<void> {
+  const size = opts.file.size;
+  const range = state.offset > 0 ? `bytes=${state.offset}-` : undefined;
+  const res = await getFollowingRedirects(url, { ...opts, headers: range ? { range } : undefined });
+  const status = res.statusCode ?? 0;
+  if (status === 416 && state.offset > 0) {
+    res.resume();
+    if (state.offset === size) return;
+    await restartPart(part, state, opts);
+    throw new RetryableError(`server refused to resume ${opts.file.path} at byte ${state.offset}`);
+  }
+  if (status < 200 || status > 299) {
+    if (isRetryableStatus(status)) throw await retryableFromMessage(res, url);
+    throw await hubErrorFromMessage(res, url);
+  }
+  if (state.offset > 0) {
+    const contentRange = res.headers['content-range'];
+    const start = status === 206 && contentRange ? /^bytes\s+(\d+)-/i.exec(contentRange)?.[1] : undefined;
+    if (start === undefined || Number(start) !== state.offset) {
+      // Range ignored (200) or answered for other bytes: start the file over with this body.
+      log.debug(`server did not honour Range for ${opts.file.path}; restarting it`, { status, contentRange });
+      await restartPart(part, state, opts);
+      if (status !== 200) {
+        res.destroy();
+        throw new RetryableError(`unexpected Content-Range ${contentRange} for ${opts.file.path}`);
+      }
+    }
+  }
+  await receiveBody(res, part, state, opts);
   if (state.offset < size) {
     throw new RetryableError(`connection closed after ${state.offset} of ${size} bytes of ${opts.file.path}`);
   }
 }
 
 export async function downloadFile(opts: DownloadFileOptions): Promise<DownloadFileResult> {
-  const { file, destPath } = opts;
+  try {
+    return await downloadVerified(opts);
+  } catch (e) {
+    // Siblings aborted because another file failed report that file's error, not "aborted".
+    opts.growing?.failed(opts.signal?.aborted && opts.signal.reason !== undefined ? opts.signal.reason : e);
+    throw e;
+  }
+}
+
+async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFileResult> {
+  const { file, destPath, growing } = opts;
   const part = `${destPath}.part`;
   const gitBlob = !file.lfs;
   const errCtx = { hubUrl: opts.hubUrl, repo: opts.repo, revision: opts.commitSha, path: file.path, hasToken: !!opts.accessToken, op: 'file' as const };
@@ -217,6 +245,7 @@ export async function downloadFile(opts: DownloadFileOptions): Promise<DownloadF
       const digests = await hashFile(destPath, { gitBlob, signal: opts.signal });
       if (!verifyDigests(file, digests)) {
         opts.onProgress?.(file.size, false);
+        growing?.completed(digests);
         return { ...digests, path: file.path, lfs: file.lfs, status: 'present', bytesTransferred: 0 };
       }
     }
@@ -245,6 +274,7 @@ export async function downloadFile(opts: DownloadFileOptions): Promise<DownloadF
       await hashFileInto(part, state.hasher, { signal: opts.signal });
       state.offset = partInfo.size;
       state.reported = partInfo.size;
+      growing?.advanced(partInfo.size);
       opts.onProgress?.(partInfo.size, false);
       resumedAny = true;
       log.debug(`resuming ${file.path} at byte ${partInfo.size}`);
@@ -286,11 +316,13 @@ export async function downloadFile(opts: DownloadFileOptions): Promise<DownloadF
         } catch (e) {
           throw localStorageError(e, destPath);
         }
+        growing?.completed(digests);
         return { ...digests, path: file.path, lfs: file.lfs, status: resumedAny ? 'resumed' : 'downloaded', bytesTransferred: transferredTotal };
       }
     }
     lastMismatch = mismatch;
     log.warn(`${file.path}: downloaded bytes do not match the Hub's published hash (${mismatch}); discarding${attempt < attempts ? ' and downloading again' : ''} (attempt ${attempt}/${attempts})`);
+    growing?.reset();
     await fs.rm(part, { force: true });
     opts.onProgress?.(-state.reported, false);
     resumedAny = false;

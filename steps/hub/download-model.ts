@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { assertEnoughDiskSpace, type StatFsFn } from '../common/disk-space';
 import { ExitCode, UserError } from '../common/errors';
+import { GrowingFile } from '../common/growing-file';
 import { assertNoSymlinkComponents, safeJoin } from '../common/fs-safety';
 import { log } from '../common/log';
 import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest, type ManifestFile } from '../common/manifest';
@@ -13,7 +14,7 @@ import { mapLimit, type RetryOptions } from '../common/retry';
 import { downloadFile, type DownloadFileResult } from './download-file';
 import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
-import { listRepoFiles } from './list-files';
+import { listRepoFiles, type RepoFile } from './list-files';
 import { filterByPatterns } from './patterns';
 import { resolveRevision } from './resolve-revision';
 
@@ -41,7 +42,10 @@ export interface DownloadModelOptions {
   /** @default 'bar' on a TTY, else 'log' */
   readonly progress?: ProgressMode;
   readonly signal?: AbortSignal;
+  /** For the metadata calls (revision, tree); file bodies go through node:http (http-get.ts). */
   readonly fetchImpl?: typeof fetch;
+  /** Called once, after listing and the path/disk checks, before any transfer starts. */
+  readonly onPlan?: (plan: ReadonlyArray<{ readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile }>) => void;
 }
 
 export interface DownloadStats {
@@ -122,11 +126,15 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
     alreadyOnDisk: present,
   });
 
-  // 5. Download, biggest first so the tail is short.
+  // 5. Download, biggest first so the tail is short. A consumer of the plan (mirror's overlapped
+  // upload) follows each file through its GrowingFile; on any failure every file not yet complete
+  // fails too, so no consumer waits forever.
+  const planned = targets.map((t) => ({ file: t.file, destPath: t.full, growing: new GrowingFile(t.full, t.file.size) }));
   const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress });
-  const order = [...targets].sort((a, b) => b.file.size - a.file.size);
+  const order = [...planned].sort((a, b) => b.file.size - a.file.size);
   let results: DownloadFileResult[];
   try {
+    opts.onPlan?.(planned);
     results = await mapLimit(order, concurrency, async (t, _i, signal) => {
       const r = await downloadFile({
         hubUrl,
@@ -134,18 +142,19 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
         repo,
         commitSha: resolved.commitSha,
         file: t.file,
-        destPath: t.full,
+        destPath: t.destPath,
         retry: opts.retry,
         integrityAttempts: opts.integrityAttempts,
         onProgress: (delta, transferred) => progress.advance(delta, { transferred }),
         signal,
-        fetchImpl: opts.fetchImpl,
+        growing: t.growing,
       });
       progress.fileDone();
       log.debug(`${r.status} ${t.file.path}`, { size: r.size });
       return r;
     }, opts.signal);
   } catch (e) {
+    for (const p of planned) p.growing.failed(e);
     progress.finish({ success: false });
     throw e;
   }
