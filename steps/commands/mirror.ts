@@ -8,7 +8,9 @@ import type { CommandModule } from 'yargs';
 import { isUserError } from '../common/errors';
 import { log } from '../common/log';
 import { printResult, writeOutputs } from '../common/outputs';
-import { downloadModel } from '../hub/download-model';
+import type { Manifest } from '../common/manifest';
+import type { ProgressMode } from '../common/progress';
+import { downloadModel, type DownloadModelOptions } from '../hub/download-model';
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
@@ -38,11 +40,73 @@ interface MirrorArgs {
   pythonVersion: string;
   outputDir?: string;
   trackingUri?: string;
+  overlap: boolean;
 }
 
 /** Default registered model name for a Hub id: `org/name` -> `org--name` (MLflow names cannot hold '/'). */
 export function defaultModelName(repo: string): string {
   return repo.replace(/\//g, '--');
+}
+
+type DownloadPlan = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[0];
+type PlanSource = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[1];
+
+/** Which step of an overlapped download + upload failed first. */
+class StepFailure extends Error {
+  constructor(readonly step: 'download' | 'upload', readonly error: unknown) {
+    super(`${step} failed`);
+  }
+}
+
+/**
+ * Download and upload at the same time: each file's parts go to S3 as soon as they are on disk
+ * (GrowingFile), so the model moves at the pace of the slower side instead of the sum of both.
+ * The first failure stops the other side; the error says which side it was.
+ */
+async function downloadAndUploadOverlapped(download: DownloadModelOptions, upload: UploadModelOptions): Promise<{ manifest: Manifest }> {
+  const stop = new AbortController();
+  // Which side failed on its own (the other side then fails too, because of it).
+  let firstFailure: 'download' | 'upload' | undefined;
+  const failed = (side: 'download' | 'upload') => (e: unknown): never => {
+    firstFailure ??= side;
+    if (!stop.signal.aborted) stop.abort(e);
+    throw e;
+  };
+  let planned!: (plan: { files: DownloadPlan; source: PlanSource }) => void;
+  const plan = new Promise<{ files: DownloadPlan; source: PlanSource }>((resolve) => { planned = resolve; });
+  // Two bars on one terminal would overwrite each other: the upload's is the end-to-end one.
+  const quietDownload: ProgressMode | undefined = process.stderr.isTTY ? 'none' : undefined;
+  const downloading = downloadModel({ ...download, progress: quietDownload, signal: stop.signal, onPlan: (files, source) => planned({ files, source }) }).catch(failed('download'));
+  // The plan comes before any byte moves; a download that fails earlier never plans.
+  let files: DownloadPlan;
+  let source: PlanSource;
+  try {
+    ({ files, source } = await Promise.race([plan, downloading.then(() => { throw new Error('download finished without a plan'); })]));
+  } catch (e) {
+    throw new StepFailure('download', e);
+  }
+  const uploading = uploadModel({
+    ...upload,
+    signal: stop.signal,
+    pending: {
+      repo: source.repo,
+      commitSha: source.commitSha,
+      files: files.map((f) => ({ path: f.file.path, size: f.file.size, sha256: f.file.lfs ? f.file.sha256 : undefined, growing: f.growing })),
+      manifest: downloading,
+    },
+  }).catch((e) => {
+    // A download failure reaches the upload through the files it waits on: not the upload's fault.
+    if (firstFailure === 'download' || files.some((f) => f.growing.hasFailed)) {
+      firstFailure ??= 'download';
+      throw e;
+    }
+    return failed('upload')(e);
+  });
+  const [d, u] = await Promise.allSettled([downloading, uploading]);
+  if (firstFailure === 'upload' && u.status === 'rejected') throw new StepFailure('upload', u.reason);
+  if (d.status === 'rejected') throw new StepFailure('download', d.reason);
+  if (u.status === 'rejected') throw new StepFailure('upload', u.reason);
+  return { manifest: (d as PromiseFulfilledResult<Manifest>).value };
 }
 
 export const mirrorCommand: CommandModule<object, MirrorArgs> = {
@@ -65,7 +129,12 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for the version to become READY' })
     .option('python-version', { type: 'string', default: '3.11', describe: 'Python version recorded in the MLmodel/env files' })
     .option('output-dir', outputDirOption)
-    .option('tracking-uri', trackingUriOption) as never,
+    .option('tracking-uri', trackingUriOption)
+    .option('overlap', {
+      type: 'boolean',
+      default: true,
+      describe: 'Upload each file\'s parts while it is still downloading (--no-overlap: download everything, then upload)',
+    }) as never,
   handler: async (args) => {
     const modelName = args.modelName || defaultModelName(args.modelId);
     const client = clientFromArgs(args);
@@ -83,7 +152,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     const s3 = s3ClientFromEnv();
     let step = 'download';
     try {
-      const manifest = await downloadModel({
+      const downloadOpts: DownloadModelOptions = {
         modelId: args.modelId,
         revision: args.revision,
         dest: workDir,
@@ -92,9 +161,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         allowPatterns: parsePatternList(args.allowPatterns),
         ignorePatterns: parsePatternList(args.ignorePatterns),
         concurrency: args.concurrency,
-      });
-
-      step = 'upload';
+      };
       // Files go where mlflow.transformers expects them (see transformers-layout.ts).
       const uploadOpts: UploadModelOptions = {
         source: workDir,
@@ -103,7 +170,15 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         concurrency: args.concurrency,
         keyFor: artifactKeyFor,
       };
-      await uploadModel(uploadOpts);
+      let manifest: Manifest;
+      if (args.overlap) {
+        const moved = await downloadAndUploadOverlapped(downloadOpts, uploadOpts);
+        manifest = moved.manifest;
+      } else {
+        manifest = await downloadModel(downloadOpts);
+        step = 'upload';
+        await uploadModel(uploadOpts);
+      }
 
       step = 'register';
       const reg = await registerModel(client, {
@@ -141,7 +216,12 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         model_uri: reg.model_uri,
       });
       printResult(result);
-    } catch (e) {
+    } catch (caught) {
+      let e = caught;
+      if (e instanceof StepFailure) {
+        step = e.step;
+        e = e.error;
+      }
       const reason = `${step}: ${isUserError(e) ? e.message : (e as Error)?.message ?? String(e)}`;
       log.error(`mirror failed at ${step}; marking run ${prep.run_id} FAILED`);
       await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName })

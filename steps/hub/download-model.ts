@@ -45,7 +45,10 @@ export interface DownloadModelOptions {
   /** For the metadata calls (revision, tree); file bodies go through node:http (http-get.ts). */
   readonly fetchImpl?: typeof fetch;
   /** Called once, after listing and the path/disk checks, before any transfer starts. */
-  readonly onPlan?: (plan: ReadonlyArray<{ readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile }>) => void;
+  readonly onPlan?: (
+    plan: ReadonlyArray<{ readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile }>,
+    source: { readonly repo: string; readonly commitSha: string },
+  ) => void;
 }
 
 export interface DownloadStats {
@@ -134,7 +137,7 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
   const order = [...planned].sort((a, b) => b.file.size - a.file.size);
   let results: DownloadFileResult[];
   try {
-    opts.onPlan?.(planned);
+    opts.onPlan?.(planned, { repo, commitSha: resolved.commitSha });
     results = await mapLimit(order, concurrency, async (t, _i, signal) => {
       const r = await downloadFile({
         hubUrl,

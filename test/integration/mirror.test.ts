@@ -68,3 +68,79 @@ it('a failing mirror (unknown repo) leaves the run FAILED and no version', async
   expect(runs.runs![0].info.status).toBe('FAILED');
   expect(runs.runs![0].data.tags?.find((t) => t.key === 'model_mirror.failure_reason')?.value).toMatch(/^download: /);
 });
+
+// --- download and upload overlapped (the default): which side failed is what the run records ---
+
+async function failureReason(client: MlflowClient, experiment: string, repo: string): Promise<{ status: string; reason?: string }> {
+  const exp = await client.get<{ experiment: { experiment_id: string } }>('/api/2.0/mlflow/experiments/get-by-name', { experiment_name: experiment });
+  const runs = await client.post<{ runs?: { info: { status: string }; data: { tags?: { key: string; value: string }[] } }[] }>(
+    '/api/2.0/mlflow/runs/search',
+    { experiment_ids: [exp.experiment.experiment_id], filter: `tags.\`model_mirror.source_repo\` = '${repo}'` },
+    { idempotent: true },
+  );
+  const run = runs.runs![0];
+  return { status: run.info.status, reason: run.data.tags?.find((t) => t.key === 'model_mirror.failure_reason')?.value };
+}
+
+it('overlapped: objects carry the source repo and commit; --no-overlap gives the same result', async () => {
+  const client = new MlflowClient({ url: peers.mlflow.url });
+  const name = `mirror-seq-${suffix}`;
+  const res = await cli(['mirror', 'test/tiny-model', '--experiment', `mirror-seq-${suffix}`, '--model-name', name, '--work-dir', path.join(work, 'dl-seq'), '--no-overlap']);
+  expect(res.code).toBe(0);
+  const seq = res.json[0] as Record<string, string>;
+  const overlapped = await cli(['mirror', 'test/tiny-model', '--experiment', `mirror-ovl-${suffix}`, '--model-name', `${name}-ovl`, '--work-dir', path.join(work, 'dl-ovl')]);
+  expect(overlapped.code).toBe(0);
+  const ovl = overlapped.json[0] as Record<string, string>;
+  expect(ovl.commit_sha).toBe(seq.commit_sha);
+  expect(ovl.files_checked).toBe(seq.files_checked);
+
+  const { S3Client, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const s3 = new S3Client({ endpoint: peers.s3.endpoint, forcePathStyle: true, region: peers.s3.region, credentials: { accessKeyId: peers.s3.accessKeyId, secretAccessKey: peers.s3.secretAccessKey } });
+  try {
+    const run = await getRun(client, ovl.run_id);
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(run.info.artifact_uri!)!;
+    const head = await s3.send(new HeadObjectCommand({ Bucket: m[1], Key: `${m[2]}/model/model/model.safetensors` }));
+    expect(head.Metadata).toMatchObject({ 'source-repo': 'test/tiny-model', 'source-commit': ovl.commit_sha });
+    expect(head.Metadata?.sha256).toMatch(/^[0-9a-f]{64}$/);
+  } finally {
+    s3.destroy();
+  }
+});
+
+it('overlapped: a file that 404s mid-way fails the download side (exit 3), run FAILED, no version', async () => {
+  const client = new MlflowClient({ url: peers.mlflow.url });
+  const name = `mirror-404-${suffix}`;
+  hub.faults.missing('test/tiny-model', 'model.safetensors', 1000);
+  let res;
+  try {
+    res = await cli(['mirror', 'test/tiny-model', '--experiment', `mirror-404-${suffix}`, '--model-name', name, '--work-dir', path.join(work, 'dl-404')]);
+  } finally {
+    hub.faults.reset();
+  }
+  expect(res.code).toBe(3);
+  expect(res.stderr).not.toMatch(/\n\s+at /);
+  expect(res.stderr).toMatch(/model\.safetensors/);
+  expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
+  const r = await failureReason(client, `mirror-404-${suffix}`, 'test/tiny-model');
+  expect(r.status).toBe('FAILED');
+  expect(r.reason).toMatch(/^download: .*model\.safetensors/);
+});
+
+it('overlapped: S3 refusing the credentials fails the upload side (exit 4), run FAILED, no version', async () => {
+  const client = new MlflowClient({ url: peers.mlflow.url });
+  const name = `mirror-s3auth-${suffix}`;
+  const saved = process.env.AWS_SECRET_ACCESS_KEY;
+  process.env.AWS_SECRET_ACCESS_KEY = 'not-the-secret';
+  let res;
+  try {
+    res = await cli(['mirror', 'test/tiny-model', '--experiment', `mirror-s3auth-${suffix}`, '--model-name', name, '--work-dir', path.join(work, 'dl-s3auth')]);
+  } finally {
+    process.env.AWS_SECRET_ACCESS_KEY = saved;
+  }
+  expect(res.code).toBe(4);
+  expect(res.stderr).not.toMatch(/\n\s+at /);
+  expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
+  const r = await failureReason(client, `mirror-s3auth-${suffix}`, 'test/tiny-model');
+  expect(r.status).toBe('FAILED');
+  expect(r.reason).toMatch(/^upload: /);
+});
