@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { isUserError } from '../common/errors';
+import { ExitCode, isUserError, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { printResult, writeOutputs } from '../common/outputs';
 import type { Manifest } from '../common/manifest';
@@ -16,7 +16,7 @@ import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
 import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
-import { prepareRun } from '../mlflow/prepare';
+import { prepareRun, resumableRun } from '../mlflow/prepare';
 import { registerModel } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { verifyRegistration } from '../mlflow/verify';
@@ -46,6 +46,34 @@ interface MirrorArgs {
 /** Default registered model name for a Hub id: `org/name` -> `org--name` (MLflow names cannot hold '/'). */
 export function defaultModelName(repo: string): string {
   return repo.replace(/\//g, '--');
+}
+
+/** In the work dir: the run this mirror writes into, until it finalizes. */
+const RUN_STATE_FILE = '.model-mirror-run.json';
+
+async function readRunState(workDir: string): Promise<string | undefined> {
+  try {
+    const state = JSON.parse(await fs.readFile(path.join(workDir, RUN_STATE_FILE), 'utf8')) as { runId?: unknown };
+    return typeof state.runId === 'string' ? state.runId : undefined;
+  } catch {
+    return undefined; // none, or unreadable: start a new run
+  }
+}
+
+async function writeRunState(workDir: string, runId: string): Promise<void> {
+  try {
+    await fs.mkdir(workDir, { recursive: true });
+    await fs.writeFile(path.join(workDir, RUN_STATE_FILE), `${JSON.stringify({ runId })}\n`);
+  } catch (e) {
+    throw new UserError(`Cannot write to --work-dir ${workDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      exitCode: ExitCode.LocalStorage,
+      hint: 'Pass a --work-dir this user can write to, with room for the whole model.',
+    });
+  }
+}
+
+async function clearRunState(workDir: string): Promise<void> {
+  await fs.rm(path.join(workDir, RUN_STATE_FILE), { force: true }).catch(() => undefined);
 }
 
 type DownloadPlan = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[0];
@@ -140,18 +168,23 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
 
-    const prep = await prepareRun(client, {
+    const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
+    const prepareOpts = {
       modelId: args.modelId,
       revision: args.revision,
       experiment: args.experiment,
       modelName,
       task: args.task,
       hubUrl: hub.hubUrl,
-    });
-    const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
+    };
+    // A mirror killed in this work dir left its run RUNNING: continue that run (same S3 prefix,
+    // so finished objects are skipped and open multipart uploads resume) instead of a new one.
+    const previous = await readRunState(workDir);
+    const prep = (previous && await resumableRun(client, previous, prepareOpts)) || await prepareRun(client, prepareOpts);
     const s3 = s3ClientFromEnv();
     let step = 'download';
     try {
+      await writeRunState(workDir, prep.run_id);
       const downloadOpts: DownloadModelOptions = {
         modelId: args.modelId,
         revision: args.revision,
@@ -198,6 +231,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
 
       step = 'finalize';
       await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Succeeded', modelName });
+      await clearRunState(workDir);
       if (!args.keepWorkDir && !args.workDir) await fs.rm(workDir, { recursive: true, force: true });
       const result = {
         ...prep,
@@ -226,6 +260,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       log.error(`mirror failed at ${step}; marking run ${prep.run_id} FAILED`);
       await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName })
         .catch((fe) => log.warn('finalize after failure also failed', { error: (fe as Error).message }));
+      await clearRunState(workDir);
       throw e;
     } finally {
       s3.destroy();

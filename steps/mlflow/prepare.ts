@@ -6,7 +6,9 @@ import { joinUri } from './artifacts';
 import type { MlflowClient } from './client';
 import { getOrCreateExperiment } from './experiments';
 import { validateModelName } from './registry';
-import { createRun, terminateRun } from './runs';
+import { createRun, getRun, terminateRun } from './runs';
+import { fromKeyValues } from './client';
+import { getExperiment } from './experiments';
 import { PARAM, TAG } from './tags';
 import { MODEL_ARTIFACT_PATH } from './transformers-layout';
 
@@ -99,4 +101,34 @@ export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Pr
   };
   log.info('Prepared MLflow run', { runId, experiment: experiment.name, destination: result.s3_destination });
   return result;
+}
+
+/**
+ * The run an interrupted `mirror` left RUNNING (process killed before it could finalize), when it
+ * is still RUNNING and was made for exactly these options; undefined otherwise. Reusing it keeps
+ * the S3 prefix, so the upload resumes open multipart uploads and skips finished objects.
+ */
+export async function resumableRun(client: MlflowClient, runId: string, opts: PrepareOptions): Promise<PrepareResult | undefined> {
+  let run;
+  try {
+    run = await getRun(client, runId);
+  } catch (e) {
+    if (e instanceof UserError && e.exitCode === ExitCode.NotFound) return undefined;
+    throw e;
+  }
+  if (run.info.status !== 'RUNNING' || run.info.lifecycle_stage === 'deleted') return undefined;
+  const tags = fromKeyValues(run.data.tags);
+  if (tags[TAG.sourceRepo] !== opts.modelId || tags[TAG.requestedRevision] !== opts.revision || tags[TAG.registeredModel] !== opts.modelName) return undefined;
+  const experiment = await getExperiment(client, run.info.experiment_id);
+  if (experiment.name !== opts.experiment || !/^s3a?:\/\//.test(run.info.artifact_uri)) return undefined;
+  const artifactUri = run.info.artifact_uri.replace(/\/+$/, '');
+  log.info('Resuming MLflow run left RUNNING by an interrupted mirror', { runId, experiment: experiment.name });
+  return {
+    run_id: runId,
+    run_name: run.info.run_name ?? runNameFor(opts.modelId, opts.revision),
+    experiment_id: experiment.experiment_id,
+    experiment_name: experiment.name,
+    artifact_uri: artifactUri,
+    s3_destination: joinUri(artifactUri, MODEL_ARTIFACT_PATH),
+  };
 }

@@ -144,3 +144,49 @@ it('overlapped: S3 refusing the credentials fails the upload side (exit 4), run 
   expect(r.status).toBe('FAILED');
   expect(r.reason).toMatch(/^upload: /);
 });
+
+// --- a mirror killed before it could finalize leaves its run RUNNING: the rerun continues it ---
+
+it('a rerun in the same work dir continues a run left RUNNING, but never a finished or different one', async () => {
+  const client = new MlflowClient({ url: peers.mlflow.url });
+  const { prepareRun } = await import('../../steps/mlflow/prepare');
+  const experiment = `mirror-resume-${suffix}`;
+  const name = `mirror-resume-${suffix}`;
+  const wd = path.join(work, 'dl-resume');
+  // What a killed mirror leaves: a RUNNING run and the work dir's run file.
+  const killed = await prepareRun(client, { modelId: 'test/tiny-model', revision: 'main', experiment, modelName: name });
+  await fs.mkdir(wd, { recursive: true });
+  await fs.writeFile(path.join(wd, '.model-mirror-run.json'), JSON.stringify({ runId: killed.run_id }));
+  const args = ['mirror', 'test/tiny-model', '--experiment', experiment, '--model-name', name, '--work-dir', wd];
+  const res = await cli(args);
+  expect(res.code).toBe(0);
+  expect((res.json[0] as Record<string, string>).run_id).toBe(killed.run_id);
+  expect((await getRun(client, killed.run_id)).info.status).toBe('FINISHED');
+  await expect(fs.access(path.join(wd, '.model-mirror-run.json'))).rejects.toThrow();
+
+  // The run is FINISHED now: pointing at it again starts a new run.
+  await fs.writeFile(path.join(wd, '.model-mirror-run.json'), JSON.stringify({ runId: killed.run_id }));
+  const again = await cli(args);
+  expect(again.code).toBe(0);
+  expect((again.json[0] as Record<string, string>).run_id).not.toBe(killed.run_id);
+
+  // A RUNNING run made for another registered model is not taken over.
+  const other = await prepareRun(client, { modelId: 'test/tiny-model', revision: 'main', experiment, modelName: `${name}-other` });
+  await fs.writeFile(path.join(wd, '.model-mirror-run.json'), JSON.stringify({ runId: other.run_id }));
+  const third = await cli(args);
+  expect(third.code).toBe(0);
+  expect((third.json[0] as Record<string, string>).run_id).not.toBe(other.run_id);
+  expect((await getRun(client, other.run_id)).info.status).toBe('RUNNING');
+});
+
+it('an unwritable --work-dir is a clear error (exit 7) and the run is FAILED', async () => {
+  const blocker = path.join(work, 'not-a-dir');
+  await fs.writeFile(blocker, 'x');
+  const experiment = `mirror-badwd-${suffix}`;
+  const res = await cli(['mirror', 'test/tiny-model', '--experiment', experiment, '--model-name', `badwd-${suffix}`, '--work-dir', path.join(blocker, 'sub')]);
+  expect(res.code).toBe(7);
+  expect(res.stderr).toMatch(/Cannot write to --work-dir/);
+  expect(res.stderr).not.toMatch(/\n\s+at /);
+  const r = await failureReason(new MlflowClient({ url: peers.mlflow.url }), experiment, 'test/tiny-model');
+  expect(r.status).toBe('FAILED');
+});
