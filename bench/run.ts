@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { startBench, stopBench } from '../test/peers/bench';
-import type { Peers } from '../test/peers/peers';
+import { PEERS_ROOT, type Peers } from '../test/peers/peers';
 import { benchS3Client } from '../test/peers/seaweedfs';
 import { startHubFixture, type StartedHubFixture } from '../test/hub-fixture';
 
@@ -47,6 +47,8 @@ interface Row {
   seconds: number;
   mbps: number;
   peakRssMB?: number;
+  /** CPU seconds (user+sys) during the phase: the tool, the Hub fixture (bench process), SeaweedFS. */
+  cpu?: { tool?: number; fixture: number; seaweedfs?: number };
   ok: boolean;
   note?: string;
 }
@@ -88,14 +90,46 @@ const rate = (b: number, s: number) => (s > 0 ? mb(b) / s : 0);
 // ------------------------------------------------------------------------------------------------
 // Child processes: wall time from here, peak RSS from /usr/bin/time (getrusage ru_maxrss).
 
-interface RunResult { code: number | null; seconds: number; peakRssMB?: number; stdout: string }
+interface RunResult { code: number | null; seconds: number; peakRssMB?: number; stdout: string; cpu: { tool?: number; fixture: number; seaweedfs?: number } }
+
+// CPU seconds of the other processes on the box during a phase: the bench process itself (it
+// hosts the Hub fixture, which generates the bytes) and SeaweedFS (the peer's process group).
+let seaweedPid: number | undefined;
+function findSeaweedPid(): number | undefined {
+  const pidsFile = path.join(PEERS_ROOT, 'runs', String(process.pid), 'pids');
+  try {
+    const line = fs.readFileSync(pidsFile, 'utf8').split('\n').find((l) => l.endsWith(' seaweedfs'));
+    return line ? Number(line.split(' ')[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+function processGroupCpuSeconds(pgid: number | undefined): number | undefined {
+  if (!pgid) return undefined;
+  let ticks = 0;
+  let found = false;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try { stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields after "(comm) ": state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
+    if (Number(f[2]) !== pgid) continue;
+    found = true;
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return found ? ticks / 100 : undefined; // USER_HZ is 100 on Linux
+}
 
 function run(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; log: string; cwd?: string }): Promise<RunResult> {
   const tfile = `${opts.log}.time`;
   const out = fs.openSync(opts.log, 'a');
   fs.writeSync(out, `\n$ ${cmd} ${argv.join(' ')}\n`);
   const t0 = process.hrtime.bigint();
-  const child = spawn('/usr/bin/time', ['-f', '%M', '-o', tfile, cmd, ...argv], {
+  seaweedPid ??= findSeaweedPid();
+  const cpu0 = process.cpuUsage();
+  const weed0 = processGroupCpuSeconds(seaweedPid);
+  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', tfile, cmd, ...argv], {
     env: opts.env ?? process.env, cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', out],
   });
   let stdout = '';
@@ -108,12 +142,18 @@ function run(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; log: 
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       fs.closeSync(out);
       let peakRssMB: number | undefined;
+      let toolCpu: number | undefined;
       try {
         const lines = fs.readFileSync(tfile, 'utf8').trim().split('\n');
-        peakRssMB = Number(lines[lines.length - 1]) / 1024;
+        const [rssKb, user, sys] = lines[lines.length - 1].split(' ').map(Number);
+        peakRssMB = rssKb / 1024;
+        toolCpu = user + sys;
         fs.rmSync(tfile);
       } catch { /* no rusage */ }
-      resolve({ code, seconds, peakRssMB, stdout });
+      const c = process.cpuUsage(cpu0);
+      const weed1 = processGroupCpuSeconds(seaweedPid);
+      const cpu = { tool: toolCpu, fixture: (c.user + c.system) / 1e6, seaweedfs: weed0 !== undefined && weed1 !== undefined ? weed1 - weed0 : undefined };
+      resolve({ code, seconds, peakRssMB, stdout, cpu });
     });
   });
 }
@@ -302,13 +342,13 @@ async function main(): Promise<void> {
       if (has('mm-download') || has('mm-upload') || has('rclone') || has('variants')) {
         const b0 = served();
         const r = await mm(['download', '--model-id', REPO, '--dest', mmDir], 'mm-download');
-        record({ phase: 'download', tool: 'model-mirror download', bytes: served() - b0, seconds: r.seconds, peakRssMB: r.peakRssMB, ok: r.code === 0 });
+        record({ phase: 'download', tool: 'model-mirror download', bytes: served() - b0, seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
         if (r.code !== 0) throw new Error(`model-mirror download failed; see ${log('mm-download')}`);
       }
       if (has('mm-upload')) {
         const prefix = `bench/mm-upload/${model.id}`;
         const r = await mm(['upload', '--source', mmDir, '--dest', `s3://${bucket}/${prefix}`], 'mm-upload');
-        record({ phase: 'upload', tool: 'model-mirror upload', bytes: dirBytes(mmDir), seconds: r.seconds, peakRssMB: r.peakRssMB, ok: r.code === 0 });
+        record({ phase: 'upload', tool: 'model-mirror upload', bytes: dirBytes(mmDir), seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
         await cleanS3(prefix);
       }
       if (has('rclone')) {
@@ -316,7 +356,7 @@ async function main(): Promise<void> {
         // AWS_CA_BUNDLE (set on this machine for https egress) makes rclone 1.60 refuse its http transport.
         const { AWS_CA_BUNDLE: _ca, ...rcloneEnv } = baseEnv;
         const r = await run('rclone', ['copy', mmDir, `sw:${bucket}/${prefix}`], { env: rcloneEnv, log: log('rclone') });
-        record({ phase: 'upload', tool: 'rclone copy (defaults)', bytes: dirBytes(mmDir), seconds: r.seconds, peakRssMB: r.peakRssMB, ok: r.code === 0 });
+        record({ phase: 'upload', tool: 'rclone copy (defaults)', bytes: dirBytes(mmDir), seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
         await cleanS3(prefix);
       }
       if (has('variants') && model === modelList[0]) {
@@ -331,14 +371,14 @@ async function main(): Promise<void> {
         for (const [name, extra] of variants) {
           const prefix = `bench/mm-variant/${model.id}`;
           const r = await mm(['upload', '--source', mmDir, '--dest', `s3://${bucket}/${prefix}`, ...extra], 'mm-upload-variants');
-          record({ phase: 'upload-variant', tool: `model-mirror upload ${name}`, bytes: dirBytes(mmDir), seconds: r.seconds, peakRssMB: r.peakRssMB, ok: r.code === 0 });
+          record({ phase: 'upload-variant', tool: `model-mirror upload ${name}`, bytes: dirBytes(mmDir), seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
           await cleanS3(prefix);
         }
         for (const [name, extra] of [['--concurrency 8', ['--concurrency', '8']], ['--concurrency 2', ['--concurrency', '2']]] as Array<[string, string[]]>) {
           const d = path.join(work, `mm-variant-${model.id}`);
           const b0 = served();
           const r = await mm(['download', '--model-id', REPO, '--dest', d, ...extra], 'mm-download-variants');
-          record({ phase: 'download-variant', tool: `model-mirror download ${name}`, bytes: served() - b0, seconds: r.seconds, peakRssMB: r.peakRssMB, ok: r.code === 0 });
+          record({ phase: 'download-variant', tool: `model-mirror download ${name}`, bytes: served() - b0, seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
           rm(d);
         }
       }
@@ -349,13 +389,13 @@ async function main(): Promise<void> {
       if (has('py-download') || has('py-upload')) {
         const b0 = served();
         const r = await run(python, [path.join(ROOT, 'bench', 'py', 'hf_download.py'), REPO, pyDir], { env: baseEnv, log: log('py-download') });
-        record({ phase: 'download', tool: 'huggingface_hub.snapshot_download', bytes: served() - b0, seconds: r.seconds, peakRssMB: r.peakRssMB, ok: r.code === 0 });
+        record({ phase: 'download', tool: 'huggingface_hub.snapshot_download', bytes: served() - b0, seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
       }
       if (has('py-upload')) {
         const prefix = `bench/boto3/${model.id}`;
         const r = await run(python, [path.join(ROOT, 'bench', 'py', 'boto3_upload.py'), peers.s3.endpoint, pyDir, bucket, prefix], { env: baseEnv, log: log('py-upload') });
         const j = r.code === 0 ? JSON.parse(r.stdout.trim().split('\n').pop()!) as { bytes: number } : { bytes: 0 };
-        record({ phase: 'upload', tool: 'boto3 upload_file (default TransferConfig)', bytes: j.bytes, seconds: r.seconds, peakRssMB: r.peakRssMB, ok: r.code === 0 });
+        record({ phase: 'upload', tool: 'boto3 upload_file (default TransferConfig)', bytes: j.bytes, seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
         await cleanS3(prefix);
       }
       rm(pyDir);
@@ -367,13 +407,13 @@ async function main(): Promise<void> {
         const name = `bench-${model.id}-${stamp}`;
         const b0 = served();
         const r = await mm(['mirror', REPO, '--work-dir', wd, '--experiment', 'bench', '--model-name', name, '--task', 'text-generation'], 'mm-mirror');
-        record({ phase: 'end-to-end', tool: 'model-mirror mirror', bytes: served() - b0, seconds: r.seconds, peakRssMB: r.peakRssMB, ok: r.code === 0, note: 'download and upload overlapped (default); includes MLflow prepare/register/verify' });
+        record({ phase: 'end-to-end', tool: 'model-mirror mirror', bytes: served() - b0, seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0, note: 'download and upload overlapped (default); includes MLflow prepare/register/verify' });
         rm(wd);
         await cleanS3('artifacts');
         // The same without overlap: what overlapping buys.
         const b1 = served();
         const seq = await mm(['mirror', REPO, '--work-dir', wd, '--experiment', 'bench', '--model-name', `${name}-seq`, '--task', 'text-generation', '--no-overlap'], 'mm-mirror-no-overlap');
-        record({ phase: 'end-to-end-variant', tool: 'model-mirror mirror --no-overlap', bytes: served() - b1, seconds: seq.seconds, peakRssMB: seq.peakRssMB, ok: seq.code === 0, note: 'download, then upload' });
+        record({ phase: 'end-to-end-variant', tool: 'model-mirror mirror --no-overlap', bytes: served() - b1, seconds: seq.seconds, peakRssMB: seq.peakRssMB, cpu: seq.cpu, ok: seq.code === 0, note: 'download, then upload' });
         rm(wd);
         await cleanS3('artifacts');
       }
@@ -393,7 +433,14 @@ async function main(): Promise<void> {
           resumes.push({
             model: model.id, scenario: 'mirror killed at ~50% of download, rerun (Hub bytes)', totalBytes: modelBytes, killedAtBytes: killedAt,
             rerunBytes: moved, rerunPercent: (100 * moved) / modelBytes, rerunSeconds: r.seconds,
-            note: `${r.code === 0 ? 'rerun ok' : 'rerun FAILED'}; the rerun then uploaded ${up === undefined ? '?' : (mb(up)).toFixed(0)} MB (all of it: nothing reached S3 before the kill)`,
+            note: r.code === 0 ? 'rerun ok' : 'rerun FAILED',
+          });
+          // The same rerun, S3 side: it continues the killed run (same prefix), so parts that
+          // reached S3 before the kill are not sent again.
+          resumes.push({
+            model: model.id, scenario: 'mirror killed at ~50% of download, rerun (S3 bytes)', totalBytes: modelBytes, killedAtBytes: killedAt,
+            rerunBytes: up ?? NaN, rerunPercent: up === undefined ? NaN : (100 * up) / modelBytes, rerunSeconds: r.seconds,
+            note: up === undefined ? 'no upload summary in the log' : 'bytes the rerun uploaded',
           });
           rm(wd);
           await cleanS3('artifacts');
@@ -537,8 +584,8 @@ function report(r: { size: string; facts: Record<string, unknown>; rows: Row[]; 
     const serialRaw = egress && ingest ? 1 / (1 / egress.mbps + 1 / ingest.mbps) : undefined;
     const ratio = (a?: Row, b?: Row) => (a && b ? `${f(a.mbps / b.mbps, 2)}x` : '–');
     L.push(`## ${m}`, '');
-    L.push('| phase | tool | wall s | MB/s | peak RSS MB | vs |');
-    L.push('|---|---|---:|---:|---:|---|');
+    L.push('| phase | tool | wall s | MB/s | peak RSS MB | CPU s: tool / fixture / SeaweedFS (cores busy) | vs |');
+    L.push('|---|---|---:|---:|---:|---|---|');
     for (const x of rows) {
       let vs = '';
       if (x === mmDl) vs = `${ratio(mmDl, pyDl)} snapshot_download; ${slowerRaw ? `${f((100 * x.mbps) / egress!.mbps)}% of egress` : ''}`;
@@ -550,13 +597,13 @@ function report(r: { size: string; facts: Record<string, unknown>; rows: Row[]; 
         const base = x.phase === 'upload-variant' ? mmUp : x.phase === 'end-to-end-variant' ? mir : mmDl;
         vs = base ? `${f(x.mbps / base.mbps, 2)}x default` : '';
       }
-      L.push(`| ${x.phase} | ${x.tool}${x.ok ? '' : ' **FAILED**'} | ${f(x.seconds, 1)} | ${f(x.mbps)} | ${f(x.peakRssMB)} | ${vs} |`);
+      L.push(`| ${x.phase} | ${x.tool}${x.ok ? '' : ' **FAILED**'} | ${f(x.seconds, 1)} | ${f(x.mbps)} | ${f(x.peakRssMB)} | ${cpuCell(x)} | ${vs} |`);
     }
     if (pyDl && pyUp) {
       const s = pyDl.seconds + pyUp.seconds;
-      L.push(`| end-to-end | Python: snapshot_download + boto3 (sum) | ${f(s, 1)} | ${f(pyDl.bytes / 1e6 / s)} | ${f(Math.max(pyDl.peakRssMB ?? 0, pyUp.peakRssMB ?? 0))} | |`);
+      L.push(`| end-to-end | Python: snapshot_download + boto3 (sum) | ${f(s, 1)} | ${f(pyDl.bytes / 1e6 / s)} | ${f(Math.max(pyDl.peakRssMB ?? 0, pyUp.peakRssMB ?? 0))} | | |`);
     }
-    if (serialRaw) L.push(`| raw | bound for download-then-upload at raw rates (1/(1/egress+1/ingest)) | | ${f(serialRaw)} | | |`);
+    if (serialRaw) L.push(`| raw | bound for download-then-upload at raw rates (1/(1/egress+1/ingest)) | | ${f(serialRaw)} | | | |`);
     L.push('');
   }
   if (r.resumes.length) {
@@ -570,6 +617,14 @@ function report(r: { size: string; facts: Record<string, unknown>; rows: Row[]; 
   }
   L.push(...targets(r.rows, r.resumes), '');
   return L.join('\n');
+}
+
+/** `tool / fixture / SeaweedFS (busy cores)`: on a 2-core box, ~2 busy cores means CPU-bound. */
+function cpuCell(x: Row): string {
+  if (!x.cpu) return '';
+  const parts = [x.cpu.tool, x.cpu.fixture, x.cpu.seaweedfs];
+  const total = parts.reduce<number>((n, v) => n + (v ?? 0), 0);
+  return `${parts.map((v) => (v === undefined ? '–' : v.toFixed(1))).join(' / ')} (${x.seconds > 0 ? (total / x.seconds).toFixed(1) : '–'})`;
 }
 
 /** The raw ingest limit: the faster of the two probe shapes. */

@@ -112,6 +112,8 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
   const loc = typeof opts.dest === 'string' ? parseS3Uri(opts.dest) : opts.dest;
   const cfg = resolveS3Config({ endpoint: opts.endpoint, region: opts.region });
   const endpoint = opts.client ? undefined : cfg.endpoint;
+  // For the log: a caller-made client says nothing about where it points; don't claim AWS.
+  const endpointLabel = opts.client ? undefined : (endpoint ?? 'aws');
   const client = opts.client ?? createS3Client({ ...cfg, credentials: opts.credentials });
   const budget = new PartBudget(Math.max(1, Math.floor(opts.partConcurrency ?? DEFAULT_PART_CONCURRENCY)));
   const source = path.resolve(opts.source);
@@ -127,7 +129,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
       commitSha = opts.pending.commitSha;
       progress = new Progress({ label: 'upload', totalBytes: opts.pending.files.reduce((n, f) => n + f.size, 0), totalFiles: opts.pending.files.length + 1, mode: opts.progress });
       session = new UploadSession({ client, loc, endpoint, budget, progress, metadata: objectMetadata(repo, commitSha), partSize: opts.partSize, retry: opts.retry, force: opts.force });
-      log.info(`uploading ${opts.pending.files.length} files of ${repo ?? 'the model'}${commitSha ? `@${commitSha.slice(0, 12)}` : ''} to s3://${loc.bucket}/${loc.prefix} as they download`, { endpoint: endpoint ?? 'aws' });
+      log.info(`uploading ${opts.pending.files.length} files of ${repo ?? 'the model'}${commitSha ? `@${commitSha.slice(0, 12)}` : ''} to s3://${loc.bucket}/${loc.prefix} as they download`, { endpoint: endpointLabel });
       mItem = await uploadPending(session, { source, keyOf, pending: opts.pending, signal: opts.signal });
     } else {
       const manifest = await readManifest(source);
@@ -142,7 +144,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
       session = new UploadSession({ client, loc, endpoint, budget, progress, metadata: objectMetadata(repo, commitSha), partSize: opts.partSize, retry: opts.retry, force: opts.force });
 
       log.info(`uploading ${items.length} files (${formatBytes(manifest.totalBytes)}) of ${repo}@${commitSha.slice(0, 12)} to s3://${loc.bucket}/${loc.prefix}`, {
-        endpoint: endpoint ?? 'aws',
+        endpoint: endpointLabel,
       });
       // What is already there (one listing; HeadObject only for same-size candidates).
       await session.listExisting();
