@@ -615,7 +615,7 @@ function report(r: { size: string; facts: Record<string, unknown>; rows: Row[]; 
     }
     L.push('');
   }
-  L.push(...targets(r.rows, r.resumes, r.facts.cpus), '');
+  L.push(...targets(r.rows, r.resumes, Number(r.facts.cpus)), '');
   return L.join('\n');
 }
 
