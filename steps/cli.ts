@@ -7,6 +7,9 @@ import { isUserError } from './common/errors';
 import { log, redact, setDebug, setJsonLogs } from './common/log';
 import { TOOL_VERSION } from './common/version';
 
+/** A command line yargs rejected (missing/unknown option, no command). */
+class CommandLineError extends Error {}
+
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   const parser = yargs(argv)
@@ -27,15 +30,20 @@ export async function main(argv: string[]): Promise<number> {
     .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
+    // Throw, not just print: with exitProcess(false) yargs would otherwise go on and run the
+    // command's handler with the missing options undefined.
     .fail((msg, err) => {
-      if (err) throw err;
-      process.stderr.write(`error: ${msg}\nRun with --help for usage.\n`);
-      exitCode = 2;
+      throw err ?? new CommandLineError(msg);
     });
   try {
     await parser.parseAsync();
   } catch (e) {
-    exitCode = reportError(e);
+    if (e instanceof CommandLineError) {
+      process.stderr.write(`error: ${e.message}\nRun with --help for usage.\n`);
+      exitCode = 2;
+    } else {
+      exitCode = reportError(e);
+    }
   }
   return exitCode || (process.exitCode as number | undefined) || 0;
 }
