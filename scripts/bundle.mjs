@@ -23,7 +23,7 @@
 // - Third-party licence texts of every bundled package go to THIRD_PARTY_LICENSES.txt next to
 //   the bundle (MIT/Apache/BSD require the notice to travel with the code); the image ships it.
 import * as esbuild from 'esbuild';
-import { builtinModules } from 'node:module';
+import { builtinModules, createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -60,6 +60,17 @@ const base = path.basename(outfile, '.js');
 const metaFile = path.join(outdir, `${base}.meta.json`);
 const noticesFile = path.join(outdir, 'THIRD_PARTY_LICENSES.txt');
 
+// yargs' ESM entry pulls cliui's ESM shim, which wraps `--help` text at a fixed column in the
+// middle of words; its CommonJS entry wraps on word boundaries. Bundle the CommonJS one (what
+// ts-node and `require` load too).
+const yargsCommonJs = {
+  name: 'yargs-commonjs',
+  setup(build) {
+    const require = createRequire(path.join(ROOT, 'package.json'));
+    build.onResolve({ filter: /^yargs(\/helpers)?$/ }, (args) => ({ path: require.resolve(args.path) }));
+  },
+};
+
 fs.mkdirSync(outdir, { recursive: true });
 const entryHasShebang = fs.readFileSync(path.join(ROOT, DEFAULTS.entry), 'utf8').startsWith('#!');
 
@@ -79,6 +90,7 @@ const result = await esbuild.build({
   logLevel: 'warning',
   // package.json is imported for the version; everything else is code.
   loader: { '.json': 'json' },
+  plugins: [yargsCommonJs],
 });
 fs.writeFileSync(metaFile, JSON.stringify(result.metafile, null, 1) + '\n');
 {

@@ -1,6 +1,7 @@
 // `model-mirror download`: fetch one model revision from the Hub into a directory, verified,
 // with mirror-manifest.json next to the files.
 import type { Argv, CommandModule } from 'yargs';
+import { usageText } from '../common/help-text';
 import { ExitCode, UserError } from '../common/errors';
 import { writeOutputs } from '../common/outputs';
 import { downloadModel } from '../hub/download-model';
@@ -33,15 +34,11 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
   describe: 'Download a model revision from the HuggingFace Hub, verify every file, write mirror-manifest.json',
   builder: (y: Argv) =>
     y
-      .usage(
-        '$0 download --model-id ORG/NAME --dest DIR [options]\n\n'
-        + 'Resolves --revision to its commit sha, lists the files once, downloads them in parallel to DIR\n'
-        + '(resuming partial `.part` files with HTTP Range), verifies size + sha256 / git blob sha1 against\n'
-        + 'the Hub, and writes DIR/mirror-manifest.json. Rerunning is cheap: complete files are verified\n'
-        + 'and kept.\n\n'
-        + 'Environment: HF_ENDPOINT (Hub URL), HF_TOKEN (token), HF_TOKEN_PATH (file holding the token),\n'
-        + 'ARGO_PROGRESS_FILE (progress for the Argo UI, written as N/M bytes).',
-      )
+      .usage(usageText(
+        '$0 download --model-id ORG/NAME --dest DIR [options]',
+        'Resolves --revision to its commit sha, lists the files once, downloads them in parallel to DIR (resuming partial `.part` files with HTTP Range), verifies size + sha256 / git blob sha1 against the Hub, and writes DIR/mirror-manifest.json. Rerunning is cheap: complete files are verified and kept.',
+        'Environment: HF_ENDPOINT (Hub URL), HF_TOKEN (token), HF_TOKEN_PATH (file holding the token), ARGO_PROGRESS_FILE (progress for the Argo UI, written as N/M bytes).',
+      ))
       .option('model-id', { type: 'string', demandOption: true, describe: 'Hub repo id, `org/name` (legacy single names like `gpt2` also work)' })
       .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or 40-hex commit sha; resolved to a commit sha first' })
       .option('allow-patterns', { type: 'string', array: true, describe: 'Only files matching one of these globs (comma-separated, repeatable; `*` matches `/` too; `dir/` = everything under dir)' })

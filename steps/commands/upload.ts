@@ -1,5 +1,6 @@
 // `model-mirror upload`: copy a downloaded model (files + mirror-manifest.json) to S3.
 import type { Argv, CommandModule } from 'yargs';
+import { usageText } from '../common/help-text';
 import { ExitCode, UserError } from '../common/errors';
 import { MiB } from '../s3/upload-file';
 import { DEFAULT_FILE_CONCURRENCY, DEFAULT_PART_CONCURRENCY, uploadModel } from '../s3/upload-model';
@@ -26,21 +27,11 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
   describe: 'Upload a downloaded model (with its manifest) to S3, skipping objects already there',
   builder: (y: Argv) =>
     y
-      .usage(
-        '$0 upload --source DIR --dest s3://BUCKET/PREFIX [options]\n\n'
-        + 'Uploads every file listed in DIR/mirror-manifest.json under PREFIX, streaming from disk\n'
-        + '(layout mlflow-transformers: weights and config under model/, tokenizer files under\n'
-        + 'components/tokenizer/, where `register` and mlflow.transformers expect them; layout verbatim:\n'
-        + 'PREFIX/<path>). Big files go multipart. Every object carries x-amz-meta-sha256 (and the\n'
-        + 'source repo/commit); the manifest is uploaded last. Objects whose size and sha256 metadata already match are skipped, so\n'
-        + 'a rerun after a failure moves only what is missing. Parts are streamed from disk, never\n'
-        + 'buffered. An interrupted multipart upload is left open and resumed by the next run (parts whose\n'
-        + 'size and MD5 match the local bytes are reused); it is aborted only on permanent failures (file\n'
-        + 'changed, S3 refused). No partial object is ever visible under its final key.\n\n'
-        + 'Environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or any SDK credential source),\n'
-        + 'AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / MLFLOW_S3_ENDPOINT_URL (endpoint), AWS_REGION,\n'
-        + 'ARGO_PROGRESS_FILE (progress for the Argo UI, written as N/M bytes).',
-      )
+      .usage(usageText(
+        '$0 upload --source DIR --dest s3://BUCKET/PREFIX [options]',
+        'Uploads every file listed in DIR/mirror-manifest.json under PREFIX, streaming from disk (layout mlflow-transformers: weights and config under model/, tokenizer files under components/tokenizer/, where `register` and mlflow.transformers expect them; layout verbatim: PREFIX/<path>). Big files go multipart. Every object carries x-amz-meta-sha256 (and the source repo/commit); the manifest is uploaded last. Objects whose size and sha256 metadata already match are skipped, so a rerun after a failure moves only what is missing. Parts are streamed from disk, never buffered. An interrupted multipart upload is left open and resumed by the next run (parts whose size and MD5 match the local bytes are reused); it is aborted only on permanent failures (file changed, S3 refused). No partial object is ever visible under its final key.',
+        'Environment: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or any SDK credential source), AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / MLFLOW_S3_ENDPOINT_URL (endpoint), AWS_REGION, ARGO_PROGRESS_FILE (progress for the Argo UI, written as N/M bytes).',
+      ))
       .option('source', { type: 'string', demandOption: true, describe: 'Directory written by `model-mirror download` (holds mirror-manifest.json)' })
       .option('dest', { type: 'string', demandOption: true, describe: 'Destination s3://BUCKET/PREFIX (e.g. under MLflow\'s artifact root)' })
       .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL; enables path-style addressing [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, $MLFLOW_S3_ENDPOINT_URL, else AWS S3]' })

@@ -225,7 +225,17 @@ describe('CLI bundle (as the image build makes it)', () => {
       expect(help.stdout).toContain(`model-mirror ${name}`);
       const r = run([name, '--help']);
       expect({ name, status: r.status, stderr: r.stderr }).toEqual({ name, status: 0, stderr: '' });
+      // Help text wraps between words: every word of the description (the prose between the
+      // usage line and the option list) is a word of the command's source. yargs' ESM build cut
+      // words at a fixed column ("commit sh" / "a, lists").
+      const prose = r.stdout.split(/\n(?:Options|Positionals):/)[0].split('\n').slice(1).join(' ');
+      const words = (t: string) => new Set(t.split(/[\s'`"()]+/).map((w) => w.replace(/^[^\w$-]+|[^\w]+$/g, '')).filter((w) => w.length >= 3));
+      const source = words(read(`steps/commands/${name}.ts`));
+      expect({ name, notInSource: [...words(prose)].filter((w) => !source.has(w)) }).toEqual({ name, notInSource: [] });
     }
+    // A missing option is a usage error (exit 2); the command itself never runs.
+    const missing = run(['upload']);
+    expect({ status: missing.status, stderr: missing.stderr }).toEqual({ status: 2, stderr: 'error: Missing required arguments: source, dest\nRun with --help for usage.\n' });
   });
 
   it('bundles only sources the Docker build context contains', () => {
