@@ -2,6 +2,8 @@
 // of an upload: memory and sockets stay bounded by the budget, not by files x parts.
 // First come, first served, so files started together share it fairly.
 
+import { abortReason } from '../common/abort';
+
 export type Release = () => void;
 
 export class PartBudget {
@@ -69,7 +71,3 @@ export class PartBudget {
   }
 }
 
-export function abortReason(signal: AbortSignal): unknown {
-  if (signal.reason !== undefined) return signal.reason;
-  return Object.assign(new Error('The operation was aborted'), { name: 'AbortError' });
-}

@@ -35,7 +35,8 @@ import { hashFile, type Digests } from '../common/hash';
 import { log } from '../common/log';
 import { withRetry, type RetryOptions } from '../common/retry';
 import { isRetryableS3Error, s3ErrorName, s3Status } from './errors';
-import { abortReason, PartBudget } from './part-budget';
+import { abortReason, untilAborted } from '../common/abort';
+import { PartBudget } from './part-budget';
 import { abortUpload, listOpenUploads, listUploadedParts, md5Of, normalizeEtag, type ExistingPart } from './resume-multipart';
 
 export const MiB = 1024 * 1024;
@@ -163,23 +164,6 @@ function childController(parent?: AbortSignal): { controller: AbortController; d
   return { controller, dispose: () => parent?.removeEventListener('abort', onAbort) };
 }
 
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** The digests to check before the object becomes visible: given, or one sequential read now. */
 function startIntegrity(ctx: Ctx, signal: AbortSignal): Promise<Digests> {
@@ -262,7 +246,7 @@ async function putSmall(ctx: Ctx): Promise<UploadFileResult> {
     reported = ctx.size;
     let digests: Digests;
     try {
-      digests = await abortable(integrity, signal);
+      digests = await untilAborted(integrity, signal);
       if (ctx.bytes.generation !== generation) throw new GrowingFileReset(ctx.filePath);
       checkDigests(ctx, digests);
     } catch (e) {
@@ -443,7 +427,7 @@ async function putMultipart(ctx: Ctx): Promise<UploadFileResult> {
     await Promise.all(tasks);
     if (firstError) throw firstError.error;
 
-    checkDigests(ctx, await abortable(integrity, signal));
+    checkDigests(ctx, await untilAborted(integrity, signal));
     if (ctx.bytes.generation !== generation) throw new GrowingFileReset(ctx.filePath);
 
     let etag: string | undefined;

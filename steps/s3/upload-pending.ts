@@ -18,7 +18,7 @@ import type { Digests } from '../common/hash';
 import { log } from '../common/log';
 import { MANIFEST_FILE, readManifest, type Manifest } from '../common/manifest';
 import { mapLimit } from '../common/retry';
-import { abortReason } from './part-budget';
+import { abortReason, untilAborted } from '../common/abort';
 import { choosePartSize, localFileBytes, type FileBytes } from './upload-file';
 import { checkKeyLength, contentTypeFor, manifestItem, SourceFailed, type Item, type UploadSession } from './upload-session';
 
@@ -52,21 +52,6 @@ export interface UploadPendingOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Resolves with `p`, or rejects with the signal's reason as soon as it aborts. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then((v) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(v);
-    }, (e) => {
-      signal.removeEventListener('abort', onAbort);
-      reject(e);
-    });
-  });
-}
 
 /** Producer failures become SourceFailed (never retried as S3 errors); resets and aborts pass. */
 function asSource(e: unknown, signal?: AbortSignal): unknown {
