@@ -48,7 +48,7 @@ export const S3_MAX_PARTS = 10_000;
 export const S3_MAX_PART_SIZE = 5 * 1024 * MiB;
 export const S3_MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
 /** Read size of the part streams: big enough for few syscalls, small enough x budget. */
-const READ_CHUNK = 256 * 1024;
+export const READ_CHUNK = 256 * 1024;
 
 /** Part size for a file of `size` bytes: max(16 MiB, ceil(size / 9000)), rounded up to a MiB. */
 export function choosePartSize(size: number, minPartSize: number = MIN_PART_SIZE): number {

@@ -19,7 +19,7 @@ import { log } from '../common/log';
 import { MANIFEST_FILE, readManifest, type Manifest } from '../common/manifest';
 import { mapLimit } from '../common/retry';
 import { abortReason, untilAborted } from '../common/abort';
-import { choosePartSize, localFileBytes, type FileBytes } from './upload-file';
+import { choosePartSize, localFileBytes, READ_CHUNK, type FileBytes } from './upload-file';
 import { checkKeyLength, contentTypeFor, manifestItem, SourceFailed, type Item, type UploadSession } from './upload-session';
 
 export interface PendingFile {
@@ -67,7 +67,7 @@ function growingBytes(g: GrowingFile): FileBytes {
     waitFor: (end, signal) => g.waitFor(end, signal).catch((e) => {
       throw asSource(e, signal);
     }),
-    openRange: (start, end) => g.openRange(start, end, { highWaterMark: 256 * 1024 }),
+    openRange: (start, end) => g.openRange(start, end, { highWaterMark: READ_CHUNK }),
   };
 }
 
