@@ -119,16 +119,20 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
   const source = path.resolve(opts.source);
   const keyOf = (rel: string) => joinKey(loc.prefix, opts.keyFor ? opts.keyFor(rel) : rel);
   let progress: Progress | undefined;
+  let repo: string | undefined;
+  let commitSha: string | undefined;
+  // One session either way; the objects' metadata names the source repo and commit.
+  const startSession = (totalBytes: number, totalFiles: number): UploadSession => {
+    progress = new Progress({ label: 'upload', totalBytes, totalFiles, mode: opts.progress });
+    return new UploadSession({ client, loc, endpoint, budget, progress, metadata: objectMetadata(repo, commitSha), partSize: opts.partSize, retry: opts.retry, force: opts.force });
+  };
   try {
     let session: UploadSession;
-    let repo: string | undefined;
-    let commitSha: string | undefined;
     let mItem: Item;
     if (opts.pending) {
       repo = opts.pending.repo;
       commitSha = opts.pending.commitSha;
-      progress = new Progress({ label: 'upload', totalBytes: opts.pending.files.reduce((n, f) => n + f.size, 0), totalFiles: opts.pending.files.length + 1, mode: opts.progress });
-      session = new UploadSession({ client, loc, endpoint, budget, progress, metadata: objectMetadata(repo, commitSha), partSize: opts.partSize, retry: opts.retry, force: opts.force });
+      session = startSession(opts.pending.files.reduce((n, f) => n + f.size, 0), opts.pending.files.length + 1);
       log.info(`uploading ${opts.pending.files.length} files of ${repo ?? 'the model'}${commitSha ? `@${commitSha.slice(0, 12)}` : ''} to s3://${loc.bucket}/${loc.prefix} as they download`, { endpoint: endpointLabel });
       mItem = await uploadPending(session, { source, keyOf, pending: opts.pending, signal: opts.signal });
     } else {
@@ -139,9 +143,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
       for (const it of [...items, mItem]) checkKeyLength(it.key);
       repo = manifest.repo;
       commitSha = manifest.commitSha;
-      const total = items.reduce((n, i) => n + i.size, 0) + mItem.size;
-      progress = new Progress({ label: 'upload', totalBytes: total, totalFiles: items.length + 1, mode: opts.progress });
-      session = new UploadSession({ client, loc, endpoint, budget, progress, metadata: objectMetadata(repo, commitSha), partSize: opts.partSize, retry: opts.retry, force: opts.force });
+      session = startSession(items.reduce((n, i) => n + i.size, 0) + mItem.size, items.length + 1);
 
       log.info(`uploading ${items.length} files (${formatBytes(manifest.totalBytes)}) of ${repo}@${commitSha.slice(0, 12)} to s3://${loc.bucket}/${loc.prefix}`, {
         endpoint: endpointLabel,
@@ -162,7 +164,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
       await mapLimit(order, concurrency, (it, _i, signal) => one(it, signal), opts.signal);
       await one(mItem, opts.signal);
     }
-    progress.finish();
+    session.o.progress.finish();
     const seconds = (Date.now() - started) / 1000;
     const objects = session.objects;
     const uploaded = objects.filter((o) => !o.skipped).length;
