@@ -24,9 +24,9 @@
 # glibc, built-in `nonroot` user) rather than node:*-alpine (musl, ships npm/yarn/sh) or
 # node:*-slim (full Debian userland): the CLI needs nothing but `node`, and a smaller userland
 # means fewer CVEs to triage. Consequence: steps must never spawn a shell (the test checks
-# steps/ for child_process). Node 20 images are frozen upstream (EOL 2026-04-30; distroless
-# stopped building nodejs20 in 2026-05): bump versions.json "node" and NODE_MAJOR together.
-ARG NODE_MAJOR=20
+# steps/ for child_process). Node 24 is the Active LTS (Node 20 went end of life on 2026-04-30 and
+# distroless stopped building nodejs20): bump versions.json "node" and NODE_MAJOR together.
+ARG NODE_MAJOR=24
 
 # ---- build: npm ci + esbuild bundle -------------------------------------------------------------
 FROM node:${NODE_MAJOR}-bookworm-slim AS build

@@ -57,8 +57,8 @@ export interface CreateS3ClientOptions extends S3Config {
 }
 
 export function createS3Client(opts: CreateS3ClientOptions): S3Client {
-  // The SDK warns on every run under Node < 22 (multi-line, on stderr); the image pins Node 20
-  // deliberately, so keep step logs clean unless someone opted back in.
+  // The SDK warns on every run under Node < 22 (multi-line, on stderr). The image runs Node 24;
+  // a local run on an older Node keeps its logs clean unless someone opted back in.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   registerSecret(opts.credentials?.secretAccessKey);
   registerSecret(opts.credentials?.sessionToken);
