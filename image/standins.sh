@@ -21,7 +21,12 @@ unpack() { rm -rf "$2"; mkdir -p "$2"; tar --numeric-owner -xpf "$1" -C "$2"; }
 # ---- node:<major>-bookworm-slim ------------------------------------------------------------------
 node_name=docker.io/library/node:$NODE_MAJOR-bookworm-slim
 node_rootfs=$(rootfs_tar bookworm base)
-node_layout=$BCACHE/standins/node-$NODE_MAJOR-bookworm-slim-$(key "$NODE_RELEASE" "$NPM_VERSION" "$(basename "$node_rootfs")" "$recipe")
+# Site CAs: where egress goes through a TLS-inspecting proxy (this machine: the local CAs in
+# /usr/local/share/ca-certificates), `npm ci` in the build stage fails with SELF_SIGNED_CERT_IN_CHAIN
+# unless Node trusts them. The build stage's base is ours, so it carries them (NODE_EXTRA_CA_CERTS);
+# the runtime stage (distroless stand-in) and so the product image never do.
+mapfile -t site_cas < <(ls /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)
+node_layout=$BCACHE/standins/node-$NODE_MAJOR-bookworm-slim-$(key "$NODE_RELEASE" "$NPM_VERSION" "$(basename "$node_rootfs")" "$recipe" "$( [ ${#site_cas[@]} = 0 ] || filehash "${site_cas[@]}")")
 (
   lock standin-node
   if [ -s "$node_layout/index.json" ]; then log "cached: $node_layout"; exit 0; fi
@@ -36,9 +41,16 @@ node_layout=$BCACHE/standins/node-$NODE_MAJOR-bookworm-slim-$(key "$NODE_RELEASE
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$r/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$r/usr/local/bin/npx"
   chroot "$r" /usr/local/bin/npm --version >/dev/null || die "npm does not run in the node stand-in"
+  extra=()
+  if [ ${#site_cas[@]} -gt 0 ]; then
+    log "node stand-in: trusting the site CAs ${site_cas[*]} (NODE_EXTRA_CA_CERTS)"
+    mkdir -p "$r/usr/local/share/ca-certificates"; cp "${site_cas[@]}" "$r/usr/local/share/ca-certificates/"
+    cat "${site_cas[@]}" > "$r/usr/local/share/ca-certificates/site-cas.pem"
+    extra=("NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/site-cas.pem")
+  fi
   jq -n --arg v "$NODE_RELEASE" '{
-    Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ("NODE_VERSION=" + $v)],
-    Cmd: ["node"]}' > "$w/config.json"
+    Env: (["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ("NODE_VERSION=" + $v)] + $ARGS.positional),
+    Cmd: ["node"]}' --args "${extra[@]}" > "$w/config.json"
   bash "$IMAGE_DIR/oci-image.sh" "$r" "$w/config.json" "$node_layout" "$node_name" >/dev/null
 ) || status=1
 
