@@ -1,4 +1,4 @@
-// Two projects: `unit` needs nothing but Node; `integration` gets the real peers
+// Projects: `unit` needs nothing but Node; `integration` gets the real peers
 // (PostgreSQL, MLflow, SeaweedFS) started once by test/peers/global-setup.ts.
 // ts-jest only transpiles (tsconfig isolatedModules); `npm run build` (tsc --noEmit) type-checks.
 const tsJest = ['ts-jest', { diagnostics: false }];
@@ -17,6 +17,9 @@ module.exports = {
       globalSetup: '<rootDir>/test/peers/global-setup.ts',
       globalTeardown: '<rootDir>/test/peers/global-teardown.ts',
     },
+    // The product image, built for real from the Dockerfile (image/build.sh: BuildKit + stand-in
+    // base images) and run with runc; plus the npm packaging (prepare bundles, npx model-mirror).
+    { ...common, displayName: 'image', testMatch: ['<rootDir>/test/image/**/*.test.ts'] },
   ],
   testTimeout: 120000,
 };
