@@ -123,7 +123,6 @@ function prepare(img: OciImage, rootfs: string, stateDir: string, opts: RunOptio
       env,
       cwd: c.WorkingDir || '/',
       capabilities: { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 65536, soft: 65536 }],
       noNewPrivileges: true,
     },
     root: { path: rootfs, readonly: true },
