@@ -11,7 +11,8 @@
 # Env: IMAGE_NAME, VERSION, REVISION, CREATED, SOURCE_URL override the defaults; IMAGE_OUT the path.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || die "must run as root (buildkitd's runc worker, debootstrap)"
-command -v runc >/dev/null || { log "apt-get install runc"; apt-get install -y -qq runc >&2 || { apt-get update -qq >&2; apt-get install -y -qq runc >&2; }; }
+# runc: the worker's runtime; jq, debootstrap: stand-ins; containerd (ctr): test/image imports the archive
+need runc:runc jq:jq debootstrap:debootstrap gzip:gzip ctr:containerd
 cd "$REPO_ROOT"
 
 VERSION=${VERSION:-$(json version package.json)}

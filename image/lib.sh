@@ -43,3 +43,17 @@ rootfs_tar() {
   done
   bash "$IMAGE_DIR/rootfs-min.sh" "$@"
 }
+
+# need CMD:PKG...: apt-get install the Debian packages whose commands are missing (update once if needed).
+need() {
+  local missing=() x
+  for x in "$@"; do command -v "${x%%:*}" >/dev/null || missing+=("${x#*:}"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "missing ${missing[*]} (install as root)"
+  ( lock host-apt
+    log "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+      || { apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+           DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >&2; } ) \
+    || die "apt-get install ${missing[*]} failed"
+}

@@ -16,6 +16,10 @@ trap '_rc=$?; rm -rf --one-file-system "$work"; log "took $(elapsed) s (exit $_r
 log "debootstrap --variant=minbase ${inc:+--include=$inc }$suite"
 debootstrap --variant=minbase ${inc:+--include="$inc"} "$suite" "$work/root" "$mirror" >"$work/log" 2>&1 \
   || { tail -30 "$work/log" >&2; die "debootstrap failed"; }
-rm -rf "$work"/root/var/lib/apt/lists/* "$work"/root/var/cache/apt/archives/*.deb
+# slim like debian:*-slim: no apt lists, .debs, docs, man pages, locales
+rm -rf "$work"/root/var/lib/apt/lists/* "$work"/root/var/cache/apt/archives/*.deb "$work"/root/var/cache/apt/*.bin \
+       "$work"/root/usr/share/man/* "$work"/root/usr/share/info/* "$work"/root/var/log/*.log
+find "$work/root/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete 2>/dev/null || true
+find "$work/root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} + 2>/dev/null || true
 tar --numeric-owner --sort=name -C "$work/root" -cf "$out.part" . && mv "$out.part" "$out"
 echo "$out"
