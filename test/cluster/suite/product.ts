@@ -107,7 +107,7 @@ export const clusterIp = (ns: string, svc: string): string => kubectlJson('get',
 export function mlflowApi<T = any>(method: 'GET' | 'POST', api: string, body?: object): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
   const ip = clusterIp(NAMESPACE, 'mlflow');
   let p = `/api/2.0/mlflow/${api}`;
-  if (method === 'GET' && body) p += `?${new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)])).toString()}`;
+  if (method === 'GET' && body) p += `?${new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, String(v)])).toString()}`;
   const payload = method === 'POST' ? JSON.stringify(body ?? {}) : undefined;
   return new Promise((resolve, reject) => {
     const req = http.request({
