@@ -1,5 +1,7 @@
-// Projects: `unit` needs nothing but Node; `integration` gets the real peers
-// (PostgreSQL, MLflow, SeaweedFS) started once by test/peers/global-setup.ts.
+// Projects: `unit` needs nothing but Node; `integration` gets the real peers (PostgreSQL, MLflow,
+// SeaweedFS) started once by test/peers/global-setup.ts; `cluster` brings up a real single-node
+// Kubernetes with the Argo controller (test/cluster/harness) and runs the product on it; `image`
+// builds the product image from the Dockerfile (image/build.sh) and runs it with runc.
 // ts-jest only transpiles (tsconfig isolatedModules); `npm run build` (tsc --noEmit) type-checks.
 const tsJest = ['ts-jest', { diagnostics: false }];
 const common = {
@@ -16,6 +18,11 @@ module.exports = {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/peers/global-setup.ts',
       globalTeardown: '<rootDir>/test/peers/global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/suite/**/*.test.ts'],
     },
     // The product image, built for real from the Dockerfile (image/build.sh: BuildKit + stand-in
     // base images) and run with runc; plus the npm packaging (prepare bundles, npx model-mirror).

@@ -130,6 +130,8 @@ export interface WorkflowConfig {
   readonly runAsUser: number;
   readonly tmpSizeLimit: string;
   readonly metrics: { readonly enabled: boolean };
+  /** Who makes Argo's init/wait containers pass Pod Security `restricted` (see MirrorWorkflowTemplateProps). */
+  readonly executorSecurityContext: 'podSpecPatch' | 'controller';
 }
 
 export interface ModelMirrorConfig {
@@ -367,8 +369,8 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
     retry: {
       limit: rr.integer('limit', 4, { min: 0, max: 20 }),
       policy: rr.oneOf('policy', 'Always', ['Always', 'OnError', 'OnFailure', 'OnTransientError'] as const),
-      backoffDuration: rr.string('backoffDuration', '30s', duration),
-      factor: rr.integer('factor', 2, { min: 1, max: 10 }),
+      backoffDuration: rr.string('backoffDuration', '10s', duration),
+      factor: rr.integer('factor', 3, { min: 1, max: 10 }),
       maxDuration: rr.string('maxDuration', '30m', duration),
       noRetryExitCodes: rr.integerList('noRetryExitCodes', PERMANENT_EXIT_CODES, { min: 1, max: 255 }),
     },
@@ -379,6 +381,7 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
     runAsUser: wr.integer('runAsUser', MODEL_MIRROR_IMAGE_UID, { min: 1 }),
     tmpSizeLimit: wr.string('tmpSizeLimit', '1Gi', quantity),
     metrics: { enabled: wmr.boolean('enabled', true) },
+    executorSecurityContext: wr.oneOf('executorSecurityContext', 'podSpecPatch', ['podSpecPatch', 'controller'] as const),
   };
   imgr.done(); hfr.done(); defr.done(); ttlr.done(); rr.done(); resr.done(); wmr.done(); wr.done();
 

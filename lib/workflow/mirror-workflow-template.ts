@@ -60,7 +60,11 @@ export interface MirrorWorkflowTemplateProps {
   readonly ttl?: { readonly secondsAfterCompletion: number; readonly secondsAfterSuccess: number; readonly secondsAfterFailure: number };
   /** @default 'OnPodSuccess' (failed pods stay for `kubectl logs`) */
   readonly podGC?: string;
-  /** Retry on the network steps (download, upload, register). @default 4 x Always, 30s * 2^n, max 30m */
+  /**
+   * Retry on the network steps (download, upload, register). Argo waits out the backoff before it
+   * evaluates the retry expression, so a permanent failure still waits the first backoff: keep it short.
+   * @default 4 x Always, 10s * 3^n (10s, 30s, 90s, 270s), max 30m
+   */
   readonly retry?: RetrySettings;
   /** Resources of prepare/register/verify/finalize. @default 100m/256Mi requests, 1/512Mi limits */
   readonly lightResources?: ResourcesConfig;
@@ -74,6 +78,32 @@ export interface MirrorWorkflowTemplateProps {
   readonly metrics?: boolean;
   /** Labels put on every workflow pod (spec.podMetadata), e.g. for a NetworkPolicy. @default - none */
   readonly podLabels?: Readonly<Record<string, string>>;
+  /**
+   * Who gives Argo's own `init` and `wait` containers a securityContext that Pod Security
+   * `restricted` admits. `podSpecPatch`: this template does (spec.podSpecPatch); `controller`:
+   * the cluster's workflow-controller ConfigMap does (`executor.securityContext`).
+   * @default 'podSpecPatch'
+   */
+  readonly executorSecurityContext?: ExecutorSecurityContextSource;
+}
+
+export type ExecutorSecurityContextSource = 'podSpecPatch' | 'controller';
+
+/** The names Argo gives the executor containers it adds to every pod (v3.7 and v4 alike). */
+export const ARGO_EXECUTOR_CONTAINERS = { init: 'init', wait: 'wait' } as const;
+
+/**
+ * A pod spec patch (strategic merge, by container name) that gives Argo's `init` and `wait`
+ * containers the restricted securityContext. Argo adds those containers after the template's
+ * own and applies spec.podSpecPatch last, and no controller default sets one, so without this
+ * the namespace's Pod Security `restricted` admission refuses every workflow pod.
+ */
+export function executorPodSpecPatch(): string {
+  const securityContext = restrictedContainerSecurityContext();
+  return JSON.stringify({
+    initContainers: [{ name: ARGO_EXECUTOR_CONTAINERS.init, securityContext }],
+    containers: [{ name: ARGO_EXECUTOR_CONTAINERS.wait, securityContext }],
+  });
 }
 
 type Container = argo.WorkflowTemplateSpecTemplatesContainer;
@@ -92,7 +122,7 @@ export class MirrorWorkflowTemplate extends Construct {
     const defaults = props.defaults ?? { revision: 'main', experiment: 'model-mirror' };
     const light = props.lightResources ?? { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } };
     const transfer = props.transferResources ?? { requests: { cpu: '500m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } };
-    const retry = props.retry ?? { limit: 4, policy: 'Always', backoffDuration: '30s', factor: 2, maxDuration: '30m' };
+    const retry = props.retry ?? { limit: 4, policy: 'Always', backoffDuration: '10s', factor: 3, maxDuration: '30m' };
     const noRetryExitCodes = retry.noRetryExitCodes ?? PERMANENT_EXIT_CODES;
     const metricsOn = props.metrics ?? true;
     const uid = props.runAsUser ?? MODEL_MIRROR_IMAGE_UID;
@@ -132,8 +162,11 @@ export class MirrorWorkflowTemplate extends Construct {
     });
     const inputs = (...names: string[]): argo.WorkflowTemplateSpecTemplatesInputs => ({ parameters: names.map((name) => ({ name })) });
     const input = (name: string): string => `{{inputs.parameters.${name}}}`;
+    // A default: a step that fails before writing its outputs must not also fail Argo's `wait`
+    // container (exit 64, "open /mainctrfs/work/outputs/...: no such file"), which hides the
+    // step's own exit code from the retry expression.
     const outputFile = (step: string, name: string, globalName?: string): argo.WorkflowTemplateSpecTemplatesOutputsParameters => ({
-      name, globalName, valueFrom: { path: `${outputsDir(step)}/${name}` },
+      name, globalName, valueFrom: { path: `${outputsDir(step)}/${name}`, default: '' },
     });
     const retryStrategy: argo.WorkflowTemplateSpecTemplatesRetryStrategy = {
       limit: argo.WorkflowTemplateSpecTemplatesRetryStrategyLimit.fromNumber(retry.limit),
@@ -317,6 +350,7 @@ export class MirrorWorkflowTemplate extends Construct {
         ttlStrategy: ttl,
         volumeClaimGc: { strategy: 'OnWorkflowCompletion' },
         podMetadata: props.podLabels ? { labels: { ...props.podLabels } } : undefined,
+        podSpecPatch: (props.executorSecurityContext ?? 'podSpecPatch') === 'podSpecPatch' ? executorPodSpecPatch() : undefined,
         securityContext: {
           runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, fsGroup: uid,
           fsGroupChangePolicy: 'OnRootMismatch', seccompProfile: { type: 'RuntimeDefault' },

@@ -12,6 +12,8 @@ export const TAG = {
   workflowStatus: 'model_mirror.workflow_status',
   failureReason: 'model_mirror.failure_reason',
   artifactUri: 'model_mirror.artifact_uri',
+  /** The Argo workflow whose prepare created the run (closes it if that workflow dies unfinished). */
+  argoWorkflow: 'model_mirror.argo_workflow',
   // MLflow's own
   sourceName: 'mlflow.source.name',
   sourceType: 'mlflow.source.type',

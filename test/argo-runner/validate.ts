@@ -16,6 +16,7 @@ export const CLUSTER_ONLY_KEYS = {
     'volumeClaimGC', 'podGC', 'ttlStrategy', 'synchronization', 'metrics', 'serviceAccountName',
     'securityContext', 'podMetadata', 'workflowMetadata', 'archiveLogs', 'tolerations', 'nodeSelector',
     'imagePullSecrets', 'affinity', 'priorityClassName', 'automountServiceAccountToken', 'podDisruptionBudget',
+    'podSpecPatch',
   ],
   /** spec.templates[] */
   template: [

@@ -25,6 +25,12 @@ export interface ExtendedHubFixtureOptions extends HubFixtureOptions {
    * today). @default true
    */
   readonly resolveCacheRedirect?: boolean;
+  /** Address to listen on. @default '127.0.0.1' */
+  readonly host?: string;
+  /** Host name in the Hub URL it hands out. @default - the listen address */
+  readonly hubHostName?: string;
+  /** Host name of the LFS redirect target (a different name for the same server). @default 'localhost' */
+  readonly lfsHostName?: string;
 }
 
 export async function startHubFixture(opts: ExtendedHubFixtureOptions = {}): Promise<StartedHubFixture> {
@@ -36,7 +42,7 @@ export async function startHubFixture(opts: ExtendedHubFixtureOptions = {}): Pro
     treePageSize: opts.treePageSize ?? 50,
     resolveCacheRedirect: opts.resolveCacheRedirect ?? true,
   });
-  await server.listen(opts.port ?? 0);
+  await server.listen(opts.port ?? 0, opts.host, { hub: opts.hubHostName, lfs: opts.lfsHostName });
   return {
     url: server.url,
     lfsUrl: server.lfsUrl,

@@ -123,14 +123,19 @@ export class HubServer {
     });
   }
 
-  async listen(port: number): Promise<void> {
+  /**
+   * @param host address to bind (e.g. a cluster bridge address, so pods reach it)
+   * @param names host names in the URLs it hands out: the Hub's own, and the LFS "CDN" (another
+   *   name for the same server, as huggingface.co redirects LFS files to another host)
+   */
+  async listen(port: number, host = '127.0.0.1', names: { hub?: string; lfs?: string } = {}): Promise<void> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => resolve());
+      this.server.listen(port, host, () => resolve());
     });
     const p = (this.server.address() as AddressInfo).port;
-    this.url = `http://127.0.0.1:${p}`;
-    this.lfsUrl = `http://localhost:${p}`;
+    this.url = `http://${names.hub ?? host}:${p}`;
+    this.lfsUrl = `http://${names.lfs ?? 'localhost'}:${p}`;
   }
 
   async close(): Promise<void> {

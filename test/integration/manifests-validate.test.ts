@@ -1,6 +1,6 @@
 // Synthesizes the project (main.ts, as `npm run synth` does) with the default config and with
 // every optional feature on, then validates each object strictly: Kubernetes objects against
-// the 1.28 schemas with kubernetes-validate, the WorkflowTemplate with the Argo validator (v4.1.2
+// the pinned Kubernetes schemas (versions.json) with kubernetes-validate, the WorkflowTemplate with the Argo validator (v4.1.2
 // CRD schema + Argo's own validation). Broken templates must be rejected, so the check can fail.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -67,7 +67,7 @@ describe.each([
     files = yamlFiles(synth(config, env as Record<string, string>));
   });
 
-  test('every Kubernetes object passes kubernetes-validate --strict for 1.28', () => {
+  test(`every Kubernetes object passes kubernetes-validate --strict for ${KUBERNETES_VERSION}`, () => {
     const { status, output } = kubernetesValidate(files);
     const docs = files.flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(f, 'utf8')).map((d) => d.toJSON()));
     const core = docs.filter((d) => d.kind !== 'WorkflowTemplate');

@@ -273,7 +273,7 @@ describe('WorkflowTemplate', () => {
     expect(wt.spec.volumeClaimGC).toEqual({ strategy: 'OnWorkflowCompletion' });
     for (const name of ['download', 'upload', 'register']) {
       expect(tmpl(name).retryStrategy).toEqual({
-        limit: 4, retryPolicy: 'Always', backoff: { duration: '30s', factor: 2, maxDuration: '30m' },
+        limit: 4, retryPolicy: 'Always', backoff: { duration: '10s', factor: 3, maxDuration: '30m' },
         expression: '!(lastRetry.exitCode in ["2", "3", "4", "7", "8"])',
       });
     }
@@ -287,6 +287,28 @@ describe('WorkflowTemplate', () => {
     expect(wt.spec.ttlStrategy.secondsAfterSuccess).toBe(86400);
     expect(wt.spec.serviceAccountName).toBe('model-mirror-workflow');
     expect(wt.spec.podMetadata).toBeUndefined();
+  });
+
+  test("Argo's init and wait containers get the restricted securityContext through spec.podSpecPatch", () => {
+    const patch = JSON.parse(wt.spec.podSpecPatch);
+    const restricted = {
+      runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false,
+      capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+    };
+    expect(patch).toEqual({
+      initContainers: [{ name: 'init', securityContext: restricted }],
+      containers: [{ name: 'wait', securityContext: restricted }],
+    });
+    const viaController = synthObjects({ workflow: { executorSecurityContext: 'controller' } }).objects
+      .find((o) => o.kind === 'WorkflowTemplate')!;
+    expect(viaController.spec.podSpecPatch).toBeUndefined();
+    expect(() => synthObjects({ workflow: { executorSecurityContext: 'kyverno' } })).toThrow(/executorSecurityContext/);
+  });
+
+  test('every output parameter has a default, so a step that fails early does not also fail Argo\'s wait container', () => {
+    const outputs = wt.spec.templates.flatMap((t: Obj) => t.outputs?.parameters ?? []);
+    expect(outputs.length).toBeGreaterThan(5);
+    for (const o of outputs) expect(o.valueFrom).toEqual({ path: expect.stringMatching(/^\/work\/outputs\//), default: '' });
   });
 
   test('metrics: workflow duration gauge, step duration histogram, bytes counter from an output', () => {

@@ -1,0 +1,84 @@
+// The real single-node cluster (test/cluster/harness) as the cluster suite drives it: bring it up
+// with one Argo version or the other, import images, and run kubectl / argo as a user would.
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+export const HARNESS = path.join(REPO_ROOT, 'test/cluster/harness');
+export const CACHE = process.env.MODEL_MIRROR_CACHE
+  ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'model-mirror');
+export const RUN_DIR = path.join(CACHE, 'cluster/run');
+export const KUBECONFIG = path.join(RUN_DIR, 'kubeconfig');
+/** The bridge address: pods reach the host (the Hub fixture) here. */
+export const NODE_IP = '10.244.0.1';
+/** The Argo controller's metrics endpoint (custom workflow metrics included). */
+export const ARGO_METRICS_URL = 'http://127.0.0.1:9090/metrics';
+
+export interface Run { readonly status: number; readonly stdout: string; readonly stderr: string }
+
+/** Runs a harness script; throws with the tail of its output when it fails. */
+export function harness(script: string, args: string[] = [], env: NodeJS.ProcessEnv = {}, timeoutMs = 30 * 60_000): Run {
+  return check(`${script} ${args.join(' ')}`, spawnSync('bash', [path.join(HARNESS, script), ...args], {
+    encoding: 'utf8', env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20,
+  }));
+}
+
+function check(what: string, r: SpawnSyncReturns<string>): Run {
+  const out = { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  if (r.error || out.status !== 0) {
+    const tail = (out.stderr + out.stdout).split('\n').slice(-40).join('\n');
+    throw new Error(`${what} failed (${r.error ? r.error.message : `exit ${out.status}`}):\n${tail}`);
+  }
+  return out;
+}
+
+/** PATH with the cluster's kubectl and the argo CLI of the running Argo version first. */
+export function clusterEnv(): NodeJS.ProcessEnv {
+  const envFile = path.join(RUN_DIR, 'env');
+  const env: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG };
+  for (const line of fs.readFileSync(envFile, 'utf8').split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const value = m[2].replace(/^["']|["']$/g, '').replace(/\$PATH|\$\{PATH\}/g, process.env.PATH ?? '');
+    env[m[1]] = value;
+  }
+  return env;
+}
+
+/** A command a user would type (kubectl, argo, bash -c "kubectl create secret ..."). */
+export function sh(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): Run {
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8', env: clusterEnv(), input: opts.input, timeout: opts.timeoutMs ?? 10 * 60_000, maxBuffer: 64 << 20,
+  });
+  if (opts.allowFail) return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  return check(`${cmd} ${args.join(' ')}`, r);
+}
+
+export const kubectl = (...args: string[]): string => sh('kubectl', args).stdout;
+export const kubectlJson = <T = any>(...args: string[]): T => JSON.parse(kubectl(...args, '-o', 'json')) as T; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const argo = (...args: string[]): Run => sh('argo', args, { allowFail: true, timeoutMs: 15 * 60_000 });
+
+/** Adds `ip name...` to the cluster DNS (CoreDNS re-reads its hosts file every second). */
+export function addClusterHosts(ip: string, names: string[]): void {
+  const file = path.join(RUN_DIR, 'coredns/hosts');
+  const have = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  const line = `${ip} ${names.join(' ')}`;
+  if (!have.split('\n').includes(line)) fs.appendFileSync(file, `${line}\n`);
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, everyMs = 1000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v as T;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

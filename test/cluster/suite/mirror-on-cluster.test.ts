@@ -1,0 +1,274 @@
+// The product exactly as a user runs it, on a real Kubernetes v1.34 API server, kubelet and
+// containerd with a real Argo workflow-controller (both supported lines, one after the other):
+// `npm run synth`, the namespace, the `kubectl create secret` commands synth prints,
+// `kubectl apply -f dist/`, then `argo submit --from workflowtemplate/model-mirror` with the real
+// argo CLI. The images are the ones the manifests name: model-mirror built from the Dockerfile,
+// MLflow, PostgreSQL and SeaweedFS built from Debian and PyPI packages (test/images).
+//
+// The Hub fixture runs on this machine, bound to the cluster bridge; its LFS redirect goes to a
+// second host name that the cluster's CoreDNS resolves. Pods have no route beyond the bridge.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { S3Client, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { startHubFixture, type StartedHubFixture } from '../../hub-fixture';
+import versions from '../../../versions.json';
+import {
+  ARGO_METRICS_URL, NODE_IP, addClusterHosts, argo, harness, kubectl, kubectlJson, waitFor,
+} from './cluster';
+import { NAMESPACE, S3_KEYS, applyAsUser, clusterIp, deploySeaweedfs, mlflowApi, synth, waitForProduct } from './product';
+import { imageArchives } from './images';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Obj = Record<string, any>;
+
+const ARGO_VERSIONS = [`v${versions.argoWorkflows}`, `v${versions.argoWorkflowsPrevious}`];
+/** The MLflow minor before the pin: the upgrade path a platform team takes. */
+const PREVIOUS_MLFLOW = process.env.MODEL_MIRROR_PREVIOUS_MLFLOW ?? '3.16.1';
+const MODEL = 'test/tiny-model';
+const HUB_NAME = 'hub.test';
+const LFS_NAME = 'cdn-lfs.hub.test';
+
+let hub: StartedHubFixture;
+let tmp: string;
+let images: Record<string, string>;
+const timings: Record<string, number> = {};
+
+function baseConfig(mlflowImage?: string): Obj {
+  const port = new URL(hub.url).port;
+  return {
+    workflow: {
+      hfEndpoint: `http://${HUB_NAME}:${port}`,
+      storageSize: '1Gi',
+      // A single 2-core node: small requests so the workflow pods schedule next to MLflow.
+      resources: {
+        light: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+        transfer: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } },
+      },
+    },
+    mlflow: {
+      ...(mlflowImage ? { image: mlflowImage } : {}),
+      workers: 1,
+      resources: { requests: { cpu: '100m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } },
+    },
+    postgres: { storageSize: '1Gi', resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } } },
+  };
+}
+
+/** `argo submit --from workflowtemplate/model-mirror ... --wait`, as the README shows. */
+function submit(params: Record<string, string>, wait = true): string {
+  const args = ['submit', '-n', NAMESPACE, '--from', 'workflowtemplate/model-mirror', '-o', 'name'];
+  for (const [k, v] of Object.entries(params)) args.push('-p', `${k}=${v}`);
+  if (wait) args.push('--wait');
+  const r = argo(...args);
+  const name = r.stdout.trim().split('\n')[0]?.trim();
+  if (!name) throw new Error(`argo submit printed no workflow name (exit ${r.status}): ${r.stderr}`);
+  return name;
+}
+
+function workflow(name: string): Obj {
+  return kubectlJson('get', 'workflow', '-n', NAMESPACE, name);
+}
+
+async function waitDone(name: string, timeoutMs = 8 * 60_000): Promise<Obj> {
+  return waitFor(`workflow ${name} to complete`, () => {
+    const wf = workflow(name);
+    return ['Succeeded', 'Failed', 'Error'].includes(wf.status?.phase) ? wf : undefined;
+  }, timeoutMs, 2000);
+}
+
+const nodes = (wf: Obj): Obj[] => Object.values(wf.status?.nodes ?? {});
+const podNodes = (wf: Obj, template: string): Obj[] => nodes(wf).filter((n) => n.type === 'Pod' && n.templateName === template);
+const explain = (wf: Obj): string => JSON.stringify({
+  phase: wf.status?.phase, message: wf.status?.message,
+  nodes: nodes(wf).map((n) => `${n.displayName} ${n.type} ${n.phase} ${n.message ?? ''}`),
+}, null, 1);
+
+async function versionsOf(name: string): Promise<Obj[]> {
+  const r = await mlflowApi('GET', 'model-versions/search', { filter: `name='${name}'` });
+  return r.model_versions ?? [];
+}
+
+async function artifactFiles(runId: string, dir: string): Promise<Map<string, number>> {
+  const r = await mlflowApi('GET', 'artifacts/list', { run_id: runId, path: dir });
+  return new Map((r.files ?? []).filter((f: Obj) => !f.is_dir).map((f: Obj) => [f.path, Number(f.file_size)]));
+}
+
+/** The version is READY, holds the alias, and MLflow lists every file the fixture has. */
+async function expectMirrored(modelName: string, alias: string): Promise<Obj> {
+  const byAlias = (await mlflowApi('GET', 'registered-models/alias', { name: modelName, alias })).model_version;
+  expect(byAlias.status).toBe('READY');
+  const run = (await mlflowApi('GET', 'runs/get', { run_id: byAlias.run_id })).run;
+  const weights = await artifactFiles(byAlias.run_id, 'model/model');
+  const repo = hub.repos.get(MODEL)!;
+  const safetensors = repo.files.find((f) => f.path === 'model.safetensors')!;
+  expect(weights.get('model/model/model.safetensors')).toBe(safetensors.size);
+  expect(weights.get('model/model/config.json')).toBe(repo.files.find((f) => f.path === 'config.json')!.size);
+  const top = await artifactFiles(byAlias.run_id, 'model');
+  expect([...top.keys()]).toEqual(expect.arrayContaining(['model/MLmodel', 'model/mirror-manifest.json']));
+  return { version: byAlias, run };
+}
+
+function pvcsOf(workflowName: string): string[] {
+  return kubectl('get', 'pvc', '-n', NAMESPACE, '-l', `workflows.argoproj.io/workflow=${workflowName}`, '-o', 'name')
+    .split('\n').filter(Boolean);
+}
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-cluster-'));
+  images = imageArchives(PREVIOUS_MLFLOW);
+  hub = await startHubFixture({ host: NODE_IP, hubHostName: HUB_NAME, lfsHostName: LFS_NAME });
+  let t = Date.now();
+  harness('up.sh', ['--argo', ARGO_VERSIONS[0]]);
+  timings.clusterUpMs = Date.now() - t;
+  addClusterHosts(NODE_IP, [HUB_NAME, LFS_NAME]);
+  t = Date.now();
+  harness('import-image.sh', Object.values(images), {}, 10 * 60_000);
+  timings.imageImportMs = Date.now() - t;
+  deploySeaweedfs(imageName(images, 'seaweedfs'));
+  const s3 = new S3Client({
+    endpoint: `http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333`, region: 'us-east-1', forcePathStyle: true,
+    credentials: S3_KEYS,
+  });
+  await waitFor('the bucket mlflow', async () => {
+    try { await s3.send(new CreateBucketCommand({ Bucket: 'mlflow' })); } catch (e) {
+      if (!/BucketAlready/.test((e as Error).name)) throw e;
+    }
+    return true;
+  }, 60_000, 2000);
+  s3.destroy();
+}, 40 * 60_000);
+
+afterAll(async () => {
+  process.stderr.write(`cluster suite timings: ${JSON.stringify(timings)}\n`);
+  await hub?.close();
+  if (process.env.MODEL_MIRROR_KEEP_CLUSTER !== '1') harness('down.sh');
+}, 5 * 60_000);
+
+/** The name the archive was built under (test/images and image/build.sh print name=path). */
+function imageName(archives: Record<string, string>, kind: string): string {
+  const hit = Object.keys(archives).find((n) => n.includes(kind));
+  if (!hit) throw new Error(`no ${kind} image among ${Object.keys(archives).join(', ')}`);
+  return hit;
+}
+
+describe(`the upgrade path: MLflow ${PREVIOUS_MLFLOW} -> ${versions.mlflow} (Argo ${ARGO_VERSIONS[0]})`, () => {
+  let old: Obj;
+
+  test(`deploy as a user with MLflow ${PREVIOUS_MLFLOW}: PostgreSQL and MLflow become Ready under Pod Security restricted, db upgrade ran`, async () => {
+    const s = synth(baseConfig(`ghcr.io/mlflow/mlflow:v${PREVIOUS_MLFLOW}-full`), path.join(tmp, 'dist-old'));
+    expect(s.secretCommands.length).toBeGreaterThanOrEqual(2);
+    applyAsUser(s);
+    expect(kubectlJson('get', 'namespace', NAMESPACE).metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    const pod = await waitForProduct();
+    expect(pod.spec.containers[0].image).toBe(`ghcr.io/mlflow/mlflow:v${PREVIOUS_MLFLOW}-full`);
+    const init = pod.status.initContainerStatuses ?? [];
+    expect(init.length).toBeGreaterThan(0);
+    for (const c of init) expect(c.state.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+  }, 20 * 60_000);
+
+  test('a mirror on the old MLflow succeeds', async () => {
+    const t = Date.now();
+    const name = submit({ model_id: MODEL, model_name: 'tiny-upgrade', alias: 'prod' });
+    const wf = await waitDone(name);
+    timings.firstWorkflowMs = Date.now() - t;
+    expect(wf.status.phase).toBe('Succeeded');
+    old = await expectMirrored('tiny-upgrade', 'prod');
+  }, 15 * 60_000);
+
+  test(`re-synth with the pin (${versions.mlflow}) and apply: the init container migrates, the server comes back Ready, the old version keeps its files`, async () => {
+    const s = synth(baseConfig(), path.join(tmp, 'dist-new'));
+    applyAsUser(s);
+    const pod = await waitForProduct();
+    expect(pod.spec.containers[0].image).toBe(`ghcr.io/mlflow/mlflow:v${versions.mlflow}-full`);
+    for (const c of pod.status.initContainerStatuses ?? []) expect(c.state.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
+    const still = await expectMirrored('tiny-upgrade', 'prod');
+    expect(still.version.version).toBe(old.version.version);
+  }, 20 * 60_000);
+});
+
+describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
+  const tag = argoVersion.replace(/\W/g, '');
+  let okName: string;
+
+  beforeAll(() => {
+    const t = Date.now();
+    harness('up.sh', ['--argo', argoVersion]);
+    timings[`argo${tag}UpMs`] = Date.now() - t;
+  }, 10 * 60_000);
+
+  test('argo submit --wait: Succeeded, version READY with the alias, MLflow lists the files, model_mirror_* metrics on the controller', async () => {
+    const t = Date.now();
+    okName = submit({ model_id: MODEL, model_name: `tiny-${tag}`, alias: 'prod' });
+    const wf = await waitDone(okName);
+    timings[`argo${tag}WorkflowMs`] = Date.now() - t;
+    if (wf.status.phase !== 'Succeeded') throw new Error(`workflow did not succeed: ${explain(wf)}`);
+    const { run } = await expectMirrored(`tiny-${tag}`, 'prod');
+    expect(run.info.status).toBe('FINISHED');
+    // Argo's own init and wait containers ran under the namespace's restricted policy.
+    const finalize = nodes(wf).find((n) => n.templateName === 'finalize');
+    expect(finalize?.phase).toBe('Succeeded');
+    const metrics = await waitFor('model_mirror_* metrics', async () => {
+      const text = await (await fetch(ARGO_METRICS_URL)).text();
+      return /model_mirror_workflows_total|model_mirror_step_duration_seconds/.test(text) ? text : undefined;
+    }, 60_000, 2000);
+    expect(metrics).toMatch(/model_mirror_[a-z_]+\{[^}]*status="Succeeded"/);
+  }, 15 * 60_000);
+
+  test('the scratch PVC is gone once the workflow completed', async () => {
+    await waitFor(`PVCs of ${okName} to be deleted`, () => (pvcsOf(okName).length === 0 ? true : undefined), 120_000, 2000);
+  }, 3 * 60_000);
+
+  test('a step failure: the workflow Fails after one attempt, the exit handler marks the run FAILED with its reason, no version', async () => {
+    const modelName = `tiny-fail-${tag}`;
+    hub.faults.missing(MODEL, 'model.safetensors', 1000);
+    try {
+      const name = submit({ model_id: MODEL, model_name: modelName });
+      const wf = await waitDone(name);
+      expect(wf.status.phase).toBe('Failed');
+      // exit code 3 (not found) is permanent: the retry expression ends it after one attempt
+      expect(podNodes(wf, 'download')).toHaveLength(1);
+      const finalize = nodes(wf).find((n) => n.templateName === 'finalize');
+      if (finalize?.phase !== 'Succeeded') throw new Error(`the exit handler did not succeed: ${explain(wf)}`);
+      const runId = (wf.status.outputs?.parameters ?? []).find((p: Obj) => p.name === 'run_id')?.value;
+      expect(runId).toMatch(/^[0-9a-f]{32}$/);
+      const run = (await mlflowApi('GET', 'runs/get', { run_id: runId })).run;
+      expect(run.info.status).toBe('FAILED');
+      const reason = (run.data.tags ?? []).find((t: Obj) => t.key === 'model_mirror.failure_reason')?.value;
+      expect(reason).toMatch(/download/);
+      expect(await versionsOf(modelName)).toEqual([]);
+    } finally {
+      hub.faults.reset();
+    }
+  }, 15 * 60_000);
+
+  test('two submissions of the same model at once are serialized by the mutex', async () => {
+    const a = submit({ model_id: MODEL, model_name: `tiny-mutex-${tag}` }, false);
+    const b = submit({ model_id: MODEL, model_name: `tiny-mutex-${tag}` }, false);
+    const [wa, wb] = [await waitDone(a, 15 * 60_000), await waitDone(b, 15 * 60_000)];
+    for (const wf of [wa, wb]) if (wf.status.phase !== 'Succeeded') throw new Error(`a mutex workflow did not succeed: ${explain(wf)}`);
+    const span = (wf: Obj) => {
+      const pods = nodes(wf).filter((n) => n.type === 'Pod');
+      return { start: Math.min(...pods.map((n) => Date.parse(n.startedAt))), end: Math.max(...pods.map((n) => Date.parse(n.finishedAt))) };
+    };
+    const [sa, sb] = [span(wa), span(wb)];
+    const [first, second] = sa.start <= sb.start ? [sa, sb] : [sb, sa];
+    expect(second.start).toBeGreaterThanOrEqual(first.end);
+  }, 30 * 60_000);
+});
+
+describe('what S3 holds', () => {
+  test('every mirrored object sits under the artifact root of the bucket the config names', async () => {
+    const s3 = new S3Client({
+      endpoint: `http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333`, region: 'us-east-1', forcePathStyle: true, credentials: S3_KEYS,
+    });
+    try {
+      const r = await s3.send(new ListObjectsV2Command({ Bucket: 'mlflow' }));
+      const keys = (r.Contents ?? []).map((o) => o.Key!);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const k of keys) expect(k.startsWith('artifacts/')).toBe(true);
+    } finally {
+      s3.destroy();
+    }
+  });
+});
