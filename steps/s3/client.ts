@@ -28,6 +28,19 @@ export function endpointLabelOf(client: S3Client): string | undefined {
   return LABELS.get(client);
 }
 
+/** Like endpointLabelOf, and for other clients the endpoint from their own config (never a guess). */
+export async function describeEndpoint(client: S3Client): Promise<string | undefined> {
+  const known = LABELS.get(client);
+  if (known) return known;
+  try {
+    const ep = await (client.config as { endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path?: string }> }).endpoint?.();
+    if (ep?.hostname) return `${ep.protocol}//${ep.hostname}${ep.port ? `:${ep.port}` : ''}${ep.path && ep.path !== '/' ? ep.path : ''}`;
+  } catch {
+    // no static endpoint (AWS resolves one per request)
+  }
+  return undefined;
+}
+
 export interface ResolveS3ConfigOptions {
   /** `--s3-endpoint` */
   readonly endpoint?: string;
