@@ -197,7 +197,6 @@ describe('default (no logged model)', () => {
     expect(r.snapshot.output_ids).toEqual(r.original.output_ids);
     // Point 1, default: no logged model, nothing points at one.
     expect(r.mlmodel_model_id ?? null).toBeNull();
-    expect(r.version_model_id || null).toBeNull();
     expect(r.logged_models).toEqual([]);
     expect(r.run_output_model_ids ?? []).toEqual([]);
   }, 600_000);
