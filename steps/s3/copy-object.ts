@@ -7,7 +7,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { mapLimit } from '../common/retry';
 import { parseS3Uri } from '../mlflow/artifacts';
-import { endpointLabelOf } from './client';
+import { ExitCode, UserError } from '../common/errors';
+import { endpointLabelOf, NO_ENDPOINT_LABEL } from './client';
 import { toS3UserError } from './errors';
 
 export const GiB = 1024 ** 3;
@@ -73,6 +74,14 @@ export async function copyS3Object(s3: S3Client, from: string, to: string, opts:
     }
     return size;
   } catch (e) {
+    const name = (e as { name?: string; Code?: string }).Code ?? (e as Error).name;
+    if (name === 'NoSuchKey' || name === 'NotFound' || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
+      throw new UserError(`Cannot copy ${from} to ${to} at ${endpoint ?? NO_ENDPOINT_LABEL}: the source object does not exist`, {
+        exitCode: ExitCode.NotFound,
+        cause: e,
+        hint: 'Re-run upload for this run: the model directory must hold every file of the manifest.',
+      });
+    }
     throw toS3UserError(e, { endpoint, bucket: dst.bucket, key: `${dst.key} (copy of s3://${src.bucket}/${src.key})` });
   }
 }

@@ -7,7 +7,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ExitCode } from '../../steps/common/errors';
 import { type Manifest, MANIFEST_FILE, writeManifest } from '../../steps/common/manifest';
 import { listArtifacts, listArtifactsRecursive, parseS3Uri } from '../../steps/mlflow/artifacts';
@@ -282,6 +282,41 @@ describe('register, verify, rerun, load with mlflow', () => {
     expect(r.run_id).toBe(prep.run_id);
     expect(r.model_id ?? null).toBeNull();
     expect(r.files).toEqual(expect.arrayContaining(['MLmodel', 'model/config.json', 'model/tokenizer.json', 'model/model.safetensors', 'components/tokenizer/tokenizer.json', 'components/tokenizer/tokenizer_config.json']));
+  });
+});
+
+describe('register --logged-model copy', () => {
+  it('a copy that fails leaves no logged model and no version (nothing points at a partial location)', async () => {
+    const name = `${MODEL_NAME}-copyfail`;
+    const prep = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: `${EXPERIMENT}-copyfail`, modelName: name });
+    const dl = await makeDownloadDir('dl-copyfail', randomSha());
+    await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
+    // The weights are gone from the run's model directory: the logged model's copy cannot complete.
+    const { bucket, key } = parseS3Uri(`${prep.s3_destination}/model/model.safetensors`);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    const reg = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', name, '--logged-model', 'copy']);
+    expect(reg.code).toBe(ExitCode.NotFound);
+    expect(reg.stderr).toMatch(/model\/model\.safetensors.*the source object does not exist/);
+    expect(reg.stderr).toContain(peers.s3.endpoint);
+    expect(await searchLoggedModels(client, [prep.experiment_id])).toEqual([]);
+    expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
+  });
+
+  it('a complete copy: READY, the MLmodel names it, and its location holds every object of the model directory', async () => {
+    const name = `${MODEL_NAME}-copyok`;
+    const prep = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: `${EXPERIMENT}-copyok`, modelName: name });
+    const dl = await makeDownloadDir('dl-copyok', randomSha());
+    await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
+    const reg = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', name, '--logged-model', 'copy']);
+    expect(reg.code).toBe(0);
+    const modelId = reg.json[0].model_id as string;
+    const [lm] = await searchLoggedModels(client, [prep.experiment_id]);
+    expect(lm.info).toMatchObject({ model_id: modelId, status: 'LOGGED_MODEL_READY', source_run_id: prep.run_id });
+    const runFiles = [...(await listArtifactsRecursive(client, prep.run_id, 'model'))].map(([k, size]) => [k.slice('model/'.length), size]).sort();
+    const lmLoc = parseS3Uri(lm.info.artifact_uri!);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: lmLoc.bucket, Prefix: `${lmLoc.key}/` }));
+    const lmFiles = (listed.Contents ?? []).map((o) => [o.Key!.slice(lmLoc.key.length + 1), Number(o.Size)]).sort();
+    expect(lmFiles).toEqual(runFiles);
   });
 });
 
