@@ -197,9 +197,13 @@ export class MirrorWorkflowTemplate extends Construct {
 
     const prepare: Template = {
       name: 'prepare',
-      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.experiment, 'model_name', PARAM.task),
+      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.experiment, 'model_name', PARAM.task, PARAM.alias, PARAM.allowPatterns, PARAM.ignorePatterns),
       outputs: {
         parameters: [
+          // reused: "true" when this (repo, commit, file selection) is already a READY version:
+          // then version holds it, run_id is empty, and the transfer and register steps are skipped.
+          outputFile('prepare', 'reused'),
+          outputFile('prepare', 'version'),
           outputFile('prepare', 'run_id', 'run_id'),
           outputFile('prepare', 'artifact_uri'),
           outputFile('prepare', 's3_destination'),
@@ -213,6 +217,9 @@ export class MirrorWorkflowTemplate extends Construct {
         '--experiment', input(PARAM.experiment),
         '--model-name', input('model_name'),
         '--task', input(PARAM.task),
+        '--alias', input(PARAM.alias),
+        '--allow-patterns', input(PARAM.allowPatterns),
+        '--ignore-patterns', input(PARAM.ignorePatterns),
         '--output-dir', outputsDir('prepare'),
       ], light, hubEnv),
       metrics: metrics(stepDuration('prepare')),
@@ -286,6 +293,10 @@ export class MirrorWorkflowTemplate extends Construct {
     };
 
     const p = (name: string, value: string) => ({ name, value });
+    // prepare's `reused` output decides between transferring and only verifying the version.
+    // Quoted on both sides: govaluate reads a bare `true` as a boolean, never equal to 'true'.
+    const TRANSFER = "'{{steps.prepare.outputs.parameters.reused}}' != 'true'";
+    const REUSED = "'{{steps.prepare.outputs.parameters.reused}}' == 'true'";
     const mirror: Template = {
       name: 'mirror',
       steps: [
@@ -295,11 +306,13 @@ export class MirrorWorkflowTemplate extends Construct {
             parameters: [
               p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
               p(PARAM.experiment, wfParam(PARAM.experiment)), p('model_name', MODEL_NAME_EXPRESSION), p(PARAM.task, wfParam(PARAM.task)),
+              p(PARAM.alias, wfParam(PARAM.alias)),
+              p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
             ],
           },
         }],
         [{
-          name: 'download', template: 'download',
+          name: 'download', template: 'download', when: TRANSFER,
           arguments: {
             parameters: [
               p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
@@ -308,11 +321,11 @@ export class MirrorWorkflowTemplate extends Construct {
           },
         }],
         [{
-          name: 'upload', template: 'upload',
+          name: 'upload', template: 'upload', when: TRANSFER,
           arguments: { parameters: [p('s3_destination', '{{steps.prepare.outputs.parameters.s3_destination}}')] },
         }],
         [{
-          name: 'register', template: 'register',
+          name: 'register', template: 'register', when: TRANSFER,
           arguments: {
             parameters: [
               p('run_id', '{{steps.prepare.outputs.parameters.run_id}}'), p('model_name', MODEL_NAME_EXPRESSION),
@@ -321,11 +334,21 @@ export class MirrorWorkflowTemplate extends Construct {
           },
         }],
         [{
-          name: 'verify', template: 'verify',
+          name: 'verify', template: 'verify', when: TRANSFER,
           arguments: {
             parameters: [
               p('run_id', '{{steps.prepare.outputs.parameters.run_id}}'), p('model_name', MODEL_NAME_EXPRESSION),
               p('version', '{{steps.register.outputs.parameters.version}}'),
+            ],
+          },
+        }, {
+          // prepare found the version: verify checks it (files listed through MLflow against the
+          // manifest stored next to them; no run of this workflow).
+          name: 'verify-existing', template: 'verify', when: REUSED,
+          arguments: {
+            parameters: [
+              p('run_id', '{{steps.prepare.outputs.parameters.run_id}}'), p('model_name', MODEL_NAME_EXPRESSION),
+              p('version', '{{steps.prepare.outputs.parameters.version}}'),
             ],
           },
         }],

@@ -16,8 +16,8 @@ import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
 import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
-import { prepareRun, resumableRun } from '../mlflow/prepare';
-import { registerModel } from '../mlflow/register';
+import { planMirror } from '../mlflow/plan';
+import { LOGGED_MODEL_MODES, type LoggedModelMode, registerModel } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { verifyRegistration } from '../mlflow/verify';
 import { type UploadModelOptions, uploadModel } from '../s3/upload-model';
@@ -38,6 +38,7 @@ interface MirrorArgs {
   concurrency: number;
   waitTimeout: number;
   pythonVersion: string;
+  loggedModel: LoggedModelMode;
   outputDir?: string;
   trackingUri?: string;
   overlap: boolean;
@@ -156,6 +157,11 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     .option('concurrency', { type: 'number', default: 4, describe: 'Files transferred in parallel' })
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for the version to become READY' })
     .option('python-version', { type: 'string', default: '3.11', describe: 'Python version recorded in the MLmodel/env files' })
+    .option('logged-model', {
+      choices: LOGGED_MODEL_MODES as LoggedModelMode[],
+      default: 'none' as LoggedModelMode,
+      describe: 'MLflow 3 logged model: none (default; the MLmodel has no model_id, storage is not doubled) or copy (server-side copy of the whole model into the logged model, linked from the run and the version; doubles the stored bytes)',
+    })
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption)
     .option('overlap', {
@@ -169,18 +175,40 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
 
     const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
-    const prepareOpts = {
+    // Hub check, then the registry: an identical version already registered means 0 bytes to
+    // move and no run (see plan.ts). A mirror killed in this work dir left its run RUNNING:
+    // continue that run (same S3 prefix, so finished objects are skipped and open multipart
+    // uploads resume) instead of a new one.
+    const plan = await planMirror(client, {
       modelId: args.modelId,
       revision: args.revision,
       experiment: args.experiment,
       modelName,
       task: args.task,
       hubUrl: hub.hubUrl,
-    };
-    // A mirror killed in this work dir left its run RUNNING: continue that run (same S3 prefix,
-    // so finished objects are skipped and open multipart uploads resume) instead of a new one.
-    const previous = await readRunState(workDir);
-    const prep = (previous && await resumableRun(client, previous, prepareOpts)) || await prepareRun(client, prepareOpts);
+      alias: args.alias,
+      accessToken: hub.accessToken,
+      allowPatterns: parsePatternList(args.allowPatterns),
+      ignorePatterns: parsePatternList(args.ignorePatterns),
+      previousRunId: await readRunState(workDir),
+      waitTimeoutSeconds: args.waitTimeout,
+    });
+    if (plan.reused) {
+      await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
+      printResult({
+        reused: true,
+        model_name: modelName,
+        version: plan.version.version,
+        model_uri: plan.model_uri,
+        commit_sha: plan.source.commitSha,
+        source: plan.version.source,
+        alias: args.alias,
+        bytes_downloaded: 0,
+        bytes_uploaded: 0,
+      });
+      return;
+    }
+    const prep = plan.run;
     const s3 = s3ClientFromEnv();
     let step = 'download';
     try {
@@ -224,6 +252,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         waitTimeoutSeconds: args.waitTimeout,
         pythonVersion: args.pythonVersion,
         s3,
+        loggedModel: args.loggedModel,
       });
 
       step = 'verify';

@@ -1,7 +1,10 @@
 import type { CommandModule } from 'yargs';
+import { log } from '../common/log';
 import { printResult, writeOutputs } from '../common/outputs';
+import { resolveHubConfig } from '../hub/hub-config';
+import { parsePatternList } from '../hub/patterns';
 import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
-import { prepareRun } from '../mlflow/prepare';
+import { planMirror } from '../mlflow/plan';
 
 interface PrepareArgs {
   modelId: string;
@@ -9,39 +12,86 @@ interface PrepareArgs {
   experiment: string;
   modelName: string;
   task?: string;
+  alias?: string;
+  allowPatterns?: string[];
+  ignorePatterns?: string[];
   hubUrl?: string;
+  tokenFile?: string;
+  waitTimeout: number;
   outputDir?: string;
   trackingUri?: string;
 }
 
 export const prepareCommand: CommandModule<object, PrepareArgs> = {
   command: 'prepare',
-  describe: 'Create (or reuse) the MLflow experiment and a run for one mirror; prints run_id, artifact_uri, s3_destination',
+  describe: 'Check the repo and revision on the Hub; reuse the version already registered for this commit and file selection, or create the MLflow run to upload into',
   builder: (y) => y
     .option('model-id', { type: 'string', demandOption: true, describe: 'Hub model id, org/name' })
     .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha requested' })
     .option('experiment', { type: 'string', demandOption: true, describe: 'MLflow experiment name (created if missing)' })
     .option('model-name', { type: 'string', demandOption: true, describe: 'Registered model name (checked now, used by register)' })
     .option('task', { type: 'string', describe: 'transformers pipeline task, logged as a param' })
-    .option('hub-url', { type: 'string', describe: 'Hub endpoint, recorded as a tag (default: $HF_ENDPOINT)' })
+    .option('alias', { type: 'string', describe: 'When the version already exists: point this alias at it' })
+    .option('allow-patterns', { type: 'string', array: true, describe: 'The download\'s --allow-patterns (part of the version\'s identity)' })
+    .option('ignore-patterns', { type: 'string', array: true, describe: 'The download\'s --ignore-patterns (part of the version\'s identity)' })
+    .option('hub-url', { type: 'string', describe: 'Hub endpoint [default: $HF_ENDPOINT, else https://huggingface.co]' })
+    .option('token-file', { type: 'string', describe: 'File holding a Hub token [default: $HF_TOKEN / $HF_TOKEN_PATH]' })
+    .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for an existing PENDING version to become READY' })
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption) as never,
   handler: async (args) => {
     const client = clientFromArgs(args);
-    const result = await prepareRun(client, {
+    const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
+    const plan = await planMirror(client, {
       modelId: args.modelId,
       revision: args.revision,
       experiment: args.experiment,
       modelName: args.modelName,
       task: args.task,
-      hubUrl: args.hubUrl ?? process.env.HF_ENDPOINT ?? undefined,
+      alias: args.alias || undefined,
+      hubUrl: hub.hubUrl,
+      accessToken: hub.accessToken,
+      allowPatterns: parsePatternList(args.allowPatterns),
+      ignorePatterns: parsePatternList(args.ignorePatterns),
+      waitTimeoutSeconds: args.waitTimeout,
     });
+    if (plan.reused) {
+      // Nothing to transfer: the workflow skips download, upload and register (`when`), and
+      // verify checks this version. No run is created, so finalize has nothing to close.
+      await writeOutputs(args.outputDir, {
+        reused: 'true',
+        version: plan.version.version,
+        model_uri: plan.model_uri,
+        commit_sha: plan.source.commitSha,
+        run_id: '',
+        artifact_uri: '',
+        s3_destination: '',
+        experiment_id: '',
+      });
+      log.info(`Already registered: ${args.modelName} version ${plan.version.version} holds ${plan.source.repo}@${plan.source.commitSha.slice(0, 12)} with the same files; 0 bytes to move`);
+      printResult({
+        reused: true,
+        model_name: args.modelName,
+        version: plan.version.version,
+        model_uri: plan.model_uri,
+        commit_sha: plan.source.commitSha,
+        file_set: plan.source.fileSet,
+        source: plan.version.source,
+        alias: args.alias || undefined,
+      });
+      return;
+    }
+    const result = plan.run;
     await writeOutputs(args.outputDir, {
+      reused: 'false',
+      version: '',
+      model_uri: '',
+      commit_sha: plan.source.commitSha,
       run_id: result.run_id,
       artifact_uri: result.artifact_uri,
       s3_destination: result.s3_destination,
       experiment_id: result.experiment_id,
     });
-    printResult({ ...result });
+    printResult({ reused: false, ...result, commit_sha: plan.source.commitSha, file_set: plan.source.fileSet });
   },
 };

@@ -3,7 +3,7 @@ import { readManifest } from '../common/manifest';
 import { printResult, writeOutputs } from '../common/outputs';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
 import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
-import { registerModel } from '../mlflow/register';
+import { LOGGED_MODEL_MODES, type LoggedModelMode, registerModel } from '../mlflow/register';
 
 interface RegisterArgs {
   source: string;
@@ -14,6 +14,7 @@ interface RegisterArgs {
   outputDir?: string;
   waitTimeout: number;
   pythonVersion: string;
+  loggedModel: LoggedModelMode;
   trackingUri?: string;
 }
 
@@ -28,6 +29,11 @@ export const registerCommand: CommandModule<object, RegisterArgs> = {
     .option('alias', { type: 'string', describe: 'Point this alias at the version (e.g. champion)' })
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for the version to become READY' })
     .option('python-version', { type: 'string', default: '3.11', describe: 'Python version recorded in the MLmodel/env files' })
+    .option('logged-model', {
+      choices: LOGGED_MODEL_MODES as LoggedModelMode[],
+      default: 'none' as LoggedModelMode,
+      describe: 'MLflow 3 logged model: none (default; the MLmodel has no model_id, storage is not doubled) or copy (server-side copy of the whole model into the logged model, linked from the run and the version; doubles the stored bytes)',
+    })
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption) as never,
   handler: async (args) => {
@@ -45,6 +51,7 @@ export const registerCommand: CommandModule<object, RegisterArgs> = {
         waitTimeoutSeconds: args.waitTimeout,
         pythonVersion: args.pythonVersion,
         s3,
+        loggedModel: args.loggedModel,
       });
       await writeOutputs(args.outputDir, { version: result.version, model_uri: result.model_uri, model_id: result.model_id ?? '' });
       printResult({ ...result });

@@ -1,9 +1,9 @@
 // Run artifacts: listing through MLflow's own API (with --no-serve-artifacts the server lists the
 // artifact store itself, with its own credentials), and writing small files (MLmodel, env files)
 // straight to the S3 artifact store, as MLflow clients do when the server does not proxy.
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ExitCode, UserError } from '../common/errors';
-import { createS3Client, resolveS3Config } from '../s3/client';
+import { NO_ENDPOINT_LABEL, createS3Client, endpointLabelOf, resolveS3Config } from '../s3/client';
 import type { MlflowClient } from './client';
 
 export interface FileInfo {
@@ -88,28 +88,39 @@ export async function putS3Object(s3: S3Client, uri: string, body: string | Uint
   try {
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
   } catch (e) {
-    throw s3Error(e, 'write', uri);
+    throw s3Error(e, 'write', uri, endpointLabelOf(s3));
   }
 }
 
-export function s3Error(e: unknown, op: string, uri: string): UserError {
+export function s3Error(e: unknown, op: string, uri: string, endpoint: string = NO_ENDPOINT_LABEL): UserError {
   const err = e as Error & { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   const status = err.$metadata?.httpStatusCode;
   const name = err.name || err.code || 'Error';
   if (status === 401 || status === 403 || /AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch|CredentialsProviderError/.test(name)) {
-    return new UserError(`S3 refused to ${op} ${uri} (${name}${status ? `, HTTP ${status}` : ''})`, {
+    return new UserError(`S3 at ${endpoint} refused to ${op} ${uri} (${name}${status ? `, HTTP ${status}` : ''})`, {
       exitCode: ExitCode.Auth,
       hint: 'Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy (write access to the MLflow artifact root).',
       cause: e,
     });
   }
   if (name === 'NoSuchBucket' || status === 404) {
-    return new UserError(`S3 bucket of ${uri} does not exist (${name})`, { exitCode: ExitCode.NotFound, cause: e });
+    return new UserError(`S3 bucket of ${uri} does not exist at ${endpoint} (${name})`, { exitCode: ExitCode.NotFound, cause: e });
   }
   const code = (err as { code?: string }).code ?? (err.cause as { code?: string } | undefined)?.code;
-  return new UserError(`Cannot ${op} ${uri} on S3 (${name}${code ? ` ${code}` : ''}${status ? `, HTTP ${status}` : ''}): ${err.message}`, {
+  return new UserError(`Cannot ${op} ${uri} on S3 at ${endpoint} (${name}${code ? ` ${code}` : ''}${status ? `, HTTP ${status}` : ''}): ${err.message}`, {
     exitCode: ExitCode.Unavailable,
     hint: 'Check MLFLOW_S3_ENDPOINT_URL (or AWS_ENDPOINT_URL) and that the S3 endpoint is reachable.',
     cause: e,
   });
+}
+
+/** Reads a small object at `uri` (s3://bucket/key) as text. */
+export async function getS3Text(s3: S3Client, uri: string): Promise<string> {
+  const { bucket, key } = parseS3Uri(uri);
+  try {
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return await res.Body!.transformToString('utf8');
+  } catch (e) {
+    throw s3Error(e, 'read', uri, endpointLabelOf(s3));
+  }
 }

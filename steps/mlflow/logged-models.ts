@@ -1,7 +1,13 @@
 // MLflow 3 logged models (`/api/2.0/mlflow/logged-models`): what the experiment's Models tab lists
 // and what a model version's `model_id` points at.
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
+import { mapLimit } from '../common/retry';
+import { copyS3Object } from '../s3/copy-object';
+import { joinUri } from './artifacts';
 import { type KeyValue, MlflowClient, fromKeyValues, isMlflowError } from './client';
+import { METADATA_FILES, type TransformersLayout } from './transformers-layout';
 
 export type LoggedModelStatus = 'LOGGED_MODEL_PENDING' | 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED';
 
@@ -85,4 +91,41 @@ export function isMissingLoggedModelsApi(e: unknown): boolean {
 
 export function warnNoLoggedModels(): void {
   log.warn('This MLflow server has no logged-models API (MLflow < 3): the model will not be listed in the experiment\'s Models tab');
+}
+
+export async function deleteLoggedModel(client: MlflowClient, modelId: string): Promise<void> {
+  await client.delete(`/api/2.0/mlflow/logged-models/${encodeURIComponent(modelId)}`, { model_id: modelId }, { idempotent: true });
+}
+
+/** Lists the logged model among the run's outputs (the run page's "Logged models"). */
+export async function linkRunOutputs(client: MlflowClient, runId: string, modelId: string): Promise<void> {
+  await client.post('/api/2.0/mlflow/runs/outputs', { run_id: runId, models: [{ model_id: modelId, step: 0 }] }, { idempotent: true });
+}
+
+/**
+ * Copies the whole MLflow model directory (`modelRoot`: the snapshot, the tokenizer component,
+ * MLmodel, env files, manifest) to the logged model's artifact location, server-side. Returns
+ * the bytes copied.
+ */
+export async function copyModelToLoggedModel(
+  client: MlflowClient, s3: S3Client, input: { modelRoot: string; logged: LoggedModel; layout: TransformersLayout },
+): Promise<number> {
+  const dest = input.logged.info.artifact_uri;
+  if (!dest || !/^s3a?:\/\//.test(dest)) {
+    throw new UserError(`Logged model ${input.logged.info.model_id} has the artifact location ${dest ?? '(none)'}, not an s3:// URI`, { exitCode: ExitCode.Usage });
+  }
+  const items: Array<{ key: string; size?: number }> = [
+    ...input.layout.entries.map((e) => ({ key: e.key, size: e.size })),
+    ...METADATA_FILES.map((key) => ({ key })),
+  ];
+  const started = Date.now();
+  // Biggest first; a few in flight (each big one also copies its parts in parallel).
+  const sizes = await mapLimit([...items].sort((a, b) => (b.size ?? 0) - (a.size ?? 0)), 4, (it) =>
+    copyS3Object(s3, joinUri(input.modelRoot, it.key), joinUri(dest, it.key), { size: it.size }));
+  const bytes = sizes.reduce((n, b) => n + b, 0);
+  const seconds = (Date.now() - started) / 1000;
+  log.info(`Copied the model to logged model ${input.logged.info.model_id} (server-side)`, {
+    location: dest, objects: items.length, bytes, seconds: Number(seconds.toFixed(1)),
+  });
+  return bytes;
 }

@@ -19,6 +19,9 @@ export interface PrepareOptions {
   readonly modelName: string;
   readonly task?: string;
   readonly hubUrl?: string;
+  /** From the Hub check (checkSource): recorded on the run as tags. */
+  readonly commitSha?: string;
+  readonly fileSet?: string;
 }
 
 export interface PrepareResult {
@@ -40,12 +43,17 @@ export function runNameFor(repo: string, revision: string): string {
   return name.length > 250 ? name.slice(0, 250) : name;
 }
 
-export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Promise<PrepareResult> {
+/** The checks that need neither the Hub nor MLflow: run them before anything else. */
+export function validatePrepareInput(opts: Pick<PrepareOptions, 'modelId' | 'revision' | 'modelName'>): void {
   if (!REPO_ID.test(opts.modelId) || opts.modelId.includes('..')) {
     throw new UserError(`'${opts.modelId}' is not a Hub model id (expected org/name)`, { exitCode: ExitCode.Usage });
   }
   if (!opts.revision.trim()) throw new UserError('--revision is empty', { exitCode: ExitCode.Usage });
-  validateModelName(opts.modelName); // fail before creating anything
+  validateModelName(opts.modelName);
+}
+
+export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Promise<PrepareResult> {
+  validatePrepareInput(opts); // fail before creating anything
 
   const { experiment } = await getOrCreateExperiment(client, opts.experiment);
   if (experiment.artifact_location && !/^s3a?:\/\//.test(experiment.artifact_location)) {
@@ -68,6 +76,8 @@ export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Pr
       [TAG.sourceType]: 'JOB',
       [TAG.user]: TOOL_NAME,
       ...(opts.hubUrl ? { [TAG.hubUrl]: opts.hubUrl } : {}),
+      ...(opts.commitSha ? { [TAG.commitSha]: opts.commitSha } : {}),
+      ...(opts.fileSet ? { [TAG.fileSet]: opts.fileSet } : {}),
     },
   });
   const runId = run.info.run_id;
@@ -119,6 +129,9 @@ export async function resumableRun(client: MlflowClient, runId: string, opts: Pr
   if (run.info.status !== 'RUNNING' || run.info.lifecycle_stage === 'deleted') return undefined;
   const tags = fromKeyValues(run.data.tags);
   if (tags[TAG.sourceRepo] !== opts.modelId || tags[TAG.requestedRevision] !== opts.revision || tags[TAG.registeredModel] !== opts.modelName) return undefined;
+  // Another file selection or commit: its objects are not this mirror's.
+  if (opts.fileSet && tags[TAG.fileSet] && tags[TAG.fileSet] !== opts.fileSet) return undefined;
+  if (opts.commitSha && tags[TAG.commitSha] && tags[TAG.commitSha] !== opts.commitSha) return undefined;
   const experiment = await getExperiment(client, run.info.experiment_id);
   if (experiment.name !== opts.experiment || !/^s3a?:\/\//.test(run.info.artifact_uri)) return undefined;
   const artifactUri = run.info.artifact_uri.replace(/\/+$/, '');

@@ -10,21 +10,25 @@ import type { Manifest } from '../common/manifest';
 import { MLFLOW_VERSION } from '../../lib/versions';
 import { TOOL_VERSION } from '../common/version';
 import { joinUri, putS3Object } from './artifacts';
-import { type MlflowClient, isMlflowError } from './client';
+import type { MlflowClient } from './client';
 import {
-  createLoggedModel, finalizeLoggedModel, getLoggedModel, isMissingLoggedModelsApi, warnNoLoggedModels,
+  copyModelToLoggedModel, createLoggedModel, deleteLoggedModel, finalizeLoggedModel, isMissingLoggedModelsApi, linkRunOutputs,
+  type LoggedModel, warnNoLoggedModels,
 } from './logged-models';
+import { fileSetHash } from '../common/file-set';
+import { copyS3Object } from '../s3/copy-object';
+import { findRegisteredVersion } from './identity';
 import {
   buildMlmodel, condaYaml, type HfConfig, type HfTokenizerConfig, pythonEnvYaml, requirementsTxt, resolveTask,
   toYaml, tokenizerTypeOf,
 } from './mlmodel';
 import {
-  createModelVersion, filterLiteral, getOrCreateRegisteredModel, type ModelVersion, searchModelVersions, setAlias,
+  createModelVersion, getOrCreateRegisteredModel, setAlias,
   setModelVersionTags, validateAlias, validateModelName, versionTags, waitForModelVersionReady,
 } from './registry';
 import { getRun, logParamsOnce, runTags, setRunTags } from './runs';
 import { PARAM, TAG } from './tags';
-import { MODEL_ARTIFACT_PATH, layoutForTransformers } from './transformers-layout';
+import { MODEL_ARTIFACT_PATH, TOKENIZER_DIR, layoutForTransformers } from './transformers-layout';
 
 export interface RegisterOptions {
   /** The download dir (holds the files and mirror-manifest.json). */
@@ -39,7 +43,18 @@ export interface RegisterOptions {
   /** python_function.python_version and the env files. @default '3.11' */
   readonly pythonVersion?: string;
   readonly s3: S3Client;
+  /**
+   * MLflow 3 logged model. 'none' (default): none is created and the MLmodel has no model_id,
+   * so no object points at a location without the model and storage is not doubled. 'copy':
+   * the whole model directory is copied server-side (CopyObject / UploadPartCopy) into the
+   * logged model's artifact location, which is finalized READY only after the copy, linked from
+   * the run's outputs and the version's model_id (doubles the stored bytes).
+   */
+  readonly loggedModel?: LoggedModelMode;
 }
+
+export type LoggedModelMode = 'none' | 'copy';
+export const LOGGED_MODEL_MODES: readonly LoggedModelMode[] = ['none', 'copy'];
 
 export interface RegisterResult {
   readonly model_name: string;
@@ -50,6 +65,10 @@ export interface RegisterResult {
   readonly run_id: string;
   readonly model_id?: string;
   readonly commit_sha: string;
+  /** fileSetHash of the version's files (part of its identity). */
+  readonly file_set: string;
+  /** Bytes copied server-side: tokenizer component copies (+ the logged model's copy with --logged-model copy). */
+  readonly bytes_copied: number;
   /** True when an existing version of the same repo at the same commit was returned. */
   readonly reused: boolean;
   readonly alias?: string;
@@ -67,15 +86,6 @@ async function readJsonIfPresent<T>(file: string): Promise<T | undefined> {
   } catch (e) {
     throw new UserError(`${file} is not valid JSON: ${(e as Error).message}`, { exitCode: ExitCode.Integrity });
   }
-}
-
-/** Versions of `name` already registered for this repo at this commit, READY first, newest first. */
-export async function findExistingVersions(client: MlflowClient, name: string, repo: string, commitSha: string): Promise<ModelVersion[]> {
-  const filter = `name=${filterLiteral(name)} and tags.\`${TAG.commitSha}\`=${filterLiteral(commitSha)}`;
-  const found = await searchModelVersions(client, filter);
-  return found
-    .filter((mv) => versionTags(mv)[TAG.sourceRepo] === repo)
-    .sort((a, b) => Number(b.version) - Number(a.version));
 }
 
 export async function registerModel(client: MlflowClient, opts: RegisterOptions): Promise<RegisterResult> {
@@ -101,11 +111,13 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   });
   await setRunTags(client, opts.runId, { [TAG.commitSha]: manifest.commitSha, [TAG.registeredModel]: opts.modelName });
 
-  // Idempotency: the same repo at the same commit is registered once.
-  const existing = (await findExistingVersions(client, opts.modelName, manifest.repo, manifest.commitSha))
-    .find((mv) => mv.status !== 'FAILED_REGISTRATION');
+  // Idempotency: the same repo at the same commit with the same files is registered once
+  // (`prepare` normally finds it first; this catches a version registered in between).
+  const fileSet = fileSetHash(manifest.files);
+  await setRunTags(client, opts.runId, { [TAG.fileSet]: fileSet });
+  const existing = await findRegisteredVersion(client, { modelName: opts.modelName, repo: manifest.repo, commitSha: manifest.commitSha, fileSet }, timeout);
   if (existing) {
-    const mv = existing.status === 'READY' ? existing : await waitForModelVersionReady(client, opts.modelName, existing.version, timeout);
+    const mv = existing;
     log.info('This commit is already registered: reusing the version', { model: opts.modelName, version: mv.version, commit: manifest.commitSha, fromRun: mv.run_id });
     if (opts.alias) await setAlias(client, opts.modelName, opts.alias, mv.version);
     await setRunTags(client, opts.runId, { [TAG.modelVersion]: mv.version, ...(mv.run_id !== opts.runId ? { [TAG.reusedVersion]: mv.version } : {}) });
@@ -117,6 +129,8 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
       run_id: mv.run_id ?? opts.runId,
       model_id: mv.model_id || undefined,
       commit_sha: manifest.commitSha,
+      file_set: fileSet,
+      bytes_copied: 0,
       reused: true,
       alias: opts.alias,
     };
@@ -137,38 +151,35 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   const tokenizerType = layout.hasTokenizer ? tokenizerTypeOf(tokConfig, hasTokenizerJson) : undefined;
   if (!layout.hasTokenizer) log.warn('No tokenizer files in the download: the MLflow model has no tokenizer component', { repo: manifest.repo });
 
-  // MLflow 3 logged model (the experiment's Models tab), reused by a rerun on the same run.
-  let modelId: string | undefined = tags[TAG.loggedModelId];
-  if (modelId) {
-    try {
-      await getLoggedModel(client, modelId);
-    } catch (e) {
-      if (!isMlflowError(e)) throw e;
-      modelId = undefined;
-    }
+  // model/model/ holds the whole Hub snapshot; mlflow.transformers reads the tokenizer from
+  // components/tokenizer/: copy those files there on the server (no bytes go through this pod).
+  let bytesCopied = 0;
+  for (const c of layout.componentCopies) {
+    bytesCopied += await copyS3Object(opts.s3, joinUri(modelRoot, c.copyOf!), joinUri(modelRoot, c.key), { size: c.size });
   }
-  if (!modelId) {
+  if (layout.componentCopies.length) {
+    log.info(`Copied ${layout.componentCopies.length} tokenizer files to ${TOKENIZER_DIR}/ (server-side, ${bytesCopied} bytes)`, { location: modelRoot });
+  }
+
+  // MLflow 3 logged model: only with --logged-model copy (see RegisterOptions.loggedModel).
+  const mode = opts.loggedModel ?? 'none';
+  let logged: LoggedModel | undefined;
+  if (mode === 'copy') {
     try {
-      const lm = await createLoggedModel(client, {
+      logged = await createLoggedModel(client, {
         experimentId: run.info.experiment_id,
         name: opts.modelName,
         sourceRunId: opts.runId,
         modelType: 'transformers',
-        tags: {
-          [TAG.sourceRepo]: manifest.repo,
-          [TAG.commitSha]: manifest.commitSha,
-          [TAG.artifactUri]: modelRoot,
-          'mlflow.source.run_id': opts.runId,
-        },
+        tags: { [TAG.sourceRepo]: manifest.repo, [TAG.commitSha]: manifest.commitSha, [TAG.fileSet]: fileSet },
         params: { task: task.task, source_repo: manifest.repo, commit_sha: manifest.commitSha },
       });
-      modelId = lm.info.model_id;
-      await setRunTags(client, opts.runId, { [TAG.loggedModelId]: modelId });
     } catch (e) {
       if (!isMissingLoggedModelsApi(e)) throw e;
       warnNoLoggedModels();
     }
   }
+  const modelId = logged?.info.model_id;
 
   // MLmodel + env files next to the uploaded files.
   const mlflowVersion = (await client.serverVersion()) ?? MLFLOW_VERSION;
@@ -202,9 +213,19 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     await putS3Object(opts.s3, joinUri(modelRoot, name), body, type);
   }
   log.info('Wrote MLmodel and environment files', { location: modelRoot, task: task.task, tokenizer: tokenizerType ?? 'none' });
-  if (modelId) await finalizeLoggedModel(client, modelId, 'LOGGED_MODEL_READY').catch((e) => {
-    if (!isMissingLoggedModelsApi(e)) throw e;
-  });
+  if (logged) {
+    // READY only once its location holds the whole model; on any failure it is deleted, so
+    // nothing points at a partial copy.
+    try {
+      bytesCopied += await copyModelToLoggedModel(client, opts.s3, { modelRoot, logged, layout });
+      await finalizeLoggedModel(client, logged.info.model_id, 'LOGGED_MODEL_READY');
+      await linkRunOutputs(client, opts.runId, logged.info.model_id);
+      await setRunTags(client, opts.runId, { [TAG.loggedModelId]: logged.info.model_id });
+    } catch (e) {
+      await deleteLoggedModel(client, logged.info.model_id).catch((de: unknown) => log.warn('Could not delete the incomplete logged model', { modelId: logged?.info.model_id, error: (de as Error).message }));
+      throw e;
+    }
+  }
 
   // Registered model + version.
   await getOrCreateRegisteredModel(client, opts.modelName, {
@@ -214,6 +235,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   const versionTagValues = {
     [TAG.sourceRepo]: manifest.repo,
     [TAG.commitSha]: manifest.commitSha,
+    [TAG.fileSet]: fileSet,
     [TAG.requestedRevision]: manifest.requestedRevision,
   };
   const created = await createModelVersion(client, {
@@ -240,6 +262,8 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     run_id: opts.runId,
     model_id: modelId,
     commit_sha: manifest.commitSha,
+    file_set: fileSet,
+    bytes_copied: bytesCopied,
     reused: false,
     alias: opts.alias,
   };

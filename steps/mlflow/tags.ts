@@ -3,6 +3,10 @@ export const TAG = {
   sourceRepo: 'model_mirror.source_repo',
   requestedRevision: 'model_mirror.requested_revision',
   commitSha: 'model_mirror.commit_sha',
+  /** fileSetHash of the files a version holds (steps/common/file-set.ts): part of its identity. */
+  fileSet: 'model_mirror.file_set',
+  /** Last time a rerun found the version already registered and re-applied its alias/tags. */
+  lastResync: 'model_mirror.last_resync',
   hubUrl: 'model_mirror.hub_url',
   toolVersion: 'model_mirror.tool_version',
   registeredModel: 'model_mirror.registered_model',

@@ -1,18 +1,23 @@
-// Where each file of a mirrored Hub repo goes inside the MLflow model directory, so that
-// `mlflow.transformers.load_model` can load it. This is the contract between `upload` (which
-// writes the bytes) and `register`/`verify` (which describe and check them):
+// Where each file of a mirrored Hub repo goes inside the MLflow model directory. This is the
+// contract between `upload` (which writes the bytes), `register` (which adds the MLflow files and
+// the tokenizer component) and `verify` (which checks them):
 //
 //   <run artifact_uri>/model/                      <- the MLflow model (artifact_path "model")
 //     MLmodel, requirements.txt, python_env.yaml,  <- written by `register`
 //     conda.yaml
 //     mirror-manifest.json                         <- written by `upload`, last
-//     model/<path>                                 <- weights, config.json, custom code, everything
-//                                                     else (flavor `model_binary: model`)
-//     components/tokenizer/<path>                  <- tokenizer files (flavor `components: [tokenizer]`)
+//     model/<path>                                 <- the complete Hub snapshot, every selected file
+//                                                     (flavor `model_binary: model`): config, weights,
+//                                                     tokenizer, generation config, chat template.
+//                                                     Serving runtimes (KServe huggingface, vLLM,
+//                                                     from_pretrained) read this one directory.
+//     components/tokenizer/<path>                  <- a server-side copy (CopyObject) of the tokenizer
+//                                                     files, made by `register`, for mlflow.transformers
+//                                                     (flavor `components: [tokenizer]`)
 //
 // mlflow.transformers loads the model with `<pipeline_model_type>.from_pretrained(<model dir>/model)`
-// (needs only config + weights) and the tokenizer with `<tokenizer_type>.from_pretrained(
-// <model dir>/components/tokenizer)`, so every file is written exactly once.
+// and the tokenizer with `<tokenizer_type>.from_pretrained(<model dir>/components/tokenizer)`.
+// Only the tokenizer files are stored twice (a few MB at most; see tokenizerBytes).
 import type { Manifest } from '../common/manifest';
 
 /** The MLflow model's directory under the run's artifact root. */
@@ -59,13 +64,18 @@ export function isTokenizerFile(manifestPath: string): boolean {
 }
 
 /**
- * Key of a downloaded file relative to the MLflow model directory (`<artifact_uri>/model/`).
- * `upload` writes manifest file `p` to `<dest>/<artifactKeyFor(p)>` where dest = prepare's
- * `s3_destination`.
+ * Key of a downloaded file relative to the MLflow model directory (`<artifact_uri>/model/`):
+ * always `model/<path>`. `upload` writes manifest file `p` to `<dest>/<artifactKeyFor(p)>` where
+ * dest = prepare's `s3_destination`.
  */
 export function artifactKeyFor(manifestPath: string): string {
   const p = manifestPath.replace(/^\.?\/+/, '');
-  return isTokenizerFile(p) ? `${TOKENIZER_DIR}/${p}` : `${MODEL_BINARY_DIR}/${p}`;
+  return `${MODEL_BINARY_DIR}/${p}`;
+}
+
+/** Key of a tokenizer file's copy in mlflow.transformers' tokenizer component. */
+export function componentKeyFor(manifestPath: string): string {
+  return `${TOKENIZER_DIR}/${manifestPath.replace(/^\.?\/+/, '')}`;
 }
 
 export interface LayoutEntry {
@@ -74,19 +84,32 @@ export interface LayoutEntry {
   /** Key relative to the MLflow model directory. */
   readonly key: string;
   readonly size: number;
+  /** For the component copies: the key (relative to the model directory) they are copied from. */
+  readonly copyOf?: string;
 }
 
 export interface TransformersLayout {
+  /** Every object of the model's files: the snapshot under model/, then the tokenizer copies. */
   readonly entries: readonly LayoutEntry[];
+  /** The tokenizer component's entries (server-side copies of model/<path>). */
+  readonly componentCopies: readonly LayoutEntry[];
   readonly hasTokenizer: boolean;
+  /** Bytes of the Hub snapshot (each file once). */
   readonly modelBytes: number;
+  /** Bytes stored twice: the tokenizer files, in model/ and in components/tokenizer/. */
+  readonly tokenizerBytes: number;
 }
 
 export function layoutForTransformers(manifest: Pick<Manifest, 'files'>): TransformersLayout {
-  const entries = manifest.files.map((f) => ({ path: f.path, key: artifactKeyFor(f.path), size: f.size }));
+  const snapshot: LayoutEntry[] = manifest.files.map((f) => ({ path: f.path, key: artifactKeyFor(f.path), size: f.size }));
+  const componentCopies: LayoutEntry[] = manifest.files
+    .filter((f) => isTokenizerFile(f.path))
+    .map((f) => ({ path: f.path, key: componentKeyFor(f.path), size: f.size, copyOf: artifactKeyFor(f.path) }));
   return {
-    entries,
-    hasTokenizer: entries.some((e) => e.key.startsWith(`${TOKENIZER_DIR}/`)),
-    modelBytes: entries.reduce((s, e) => s + e.size, 0),
+    entries: [...snapshot, ...componentCopies],
+    componentCopies,
+    hasTokenizer: componentCopies.length > 0,
+    modelBytes: snapshot.reduce((s, e) => s + e.size, 0),
+    tokenizerBytes: componentCopies.reduce((s, e) => s + e.size, 0),
   };
 }

@@ -12,7 +12,8 @@ import { METADATA_FILES, MODEL_ARTIFACT_PATH, layoutForTransformers } from './tr
 
 export interface VerifyOptions {
   readonly manifest: Manifest;
-  readonly runId: string;
+  /** The run this workflow made; undefined when prepare reused an existing version (no run). */
+  readonly runId?: string;
   readonly modelName: string;
   readonly version: string;
 }
@@ -41,7 +42,10 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
   // A rerun may have reused a version registered by an earlier run of the same commit: check the
   // run that holds the version's files.
   const runId = mv.run_id || opts.runId;
-  if (runId !== opts.runId) log.info('The version was registered from another run (same commit): verifying that run\'s files', { versionRun: runId, thisRun: opts.runId });
+  if (!runId) {
+    throw new UserError(`Model version ${opts.modelName}/${opts.version} has no run id and none was given`, { exitCode: ExitCode.Usage });
+  }
+  if (opts.runId && runId !== opts.runId) log.info('The version was registered from another run (same commit): verifying that run\'s files', { versionRun: runId, thisRun: opts.runId });
   const run = await getRun(client, runId);
   const expectedRoot = joinUri(run.info.artifact_uri, MODEL_ARTIFACT_PATH);
 
@@ -85,14 +89,15 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
       hint: 'Re-run upload (and register, for MLmodel) for this run; `finalize --workflow-status Failed` removes the version.',
     });
   }
-  log.info('Verified model version', { model: opts.modelName, version: opts.version, files: layout.entries.length, bytes });
+  const filesChecked = layout.entries.length + METADATA_FILES.length;
+  log.info('Verified model version', { model: opts.modelName, version: opts.version, files: filesChecked, bytes });
   return {
     verified: true,
     model_name: opts.modelName,
     version: opts.version,
     run_id: runId,
     download_uri: downloadUri,
-    files_checked: layout.entries.length + METADATA_FILES.length,
+    files_checked: filesChecked,
     bytes_checked: bytes,
   };
 }

@@ -9,6 +9,36 @@ export interface S3Config {
   readonly region: string;
   /** True whenever a custom endpoint is set: bucket in the path, not the host name. */
   readonly forcePathStyle: boolean;
+  /** Where the endpoint came from (for logs and errors). */
+  readonly endpointSource?: '--s3-endpoint' | 'AWS_ENDPOINT_URL_S3' | 'AWS_ENDPOINT_URL' | 'MLFLOW_S3_ENDPOINT_URL';
+}
+
+/** What logs and errors call the store when no endpoint is set. */
+export const NO_ENDPOINT_LABEL = 'AWS S3 (no AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL / MLFLOW_S3_ENDPOINT_URL set)';
+
+/** `http://host:port (MLFLOW_S3_ENDPOINT_URL)`, or NO_ENDPOINT_LABEL. */
+export function endpointLabel(cfg: Pick<S3Config, 'endpoint' | 'endpointSource'>): string {
+  return cfg.endpoint ? `${cfg.endpoint}${cfg.endpointSource ? ` (${cfg.endpointSource})` : ''}` : NO_ENDPOINT_LABEL;
+}
+
+const LABELS = new WeakMap<S3Client, string>();
+
+/** The endpoint a client made by createS3Client talks to, for logs and errors; undefined for other clients. */
+export function endpointLabelOf(client: S3Client): string | undefined {
+  return LABELS.get(client);
+}
+
+/** Like endpointLabelOf, and for other clients the endpoint from their own config (never a guess). */
+export async function describeEndpoint(client: S3Client): Promise<string | undefined> {
+  const known = LABELS.get(client);
+  if (known) return known;
+  try {
+    const ep = await (client.config as { endpoint?: () => Promise<{ protocol: string; hostname: string; port?: number; path?: string }> }).endpoint?.();
+    if (ep?.hostname) return `${ep.protocol}//${ep.hostname}${ep.port ? `:${ep.port}` : ''}${ep.path && ep.path !== '/' ? ep.path : ''}`;
+  } catch {
+    // no static endpoint (AWS resolves one per request)
+  }
+  return undefined;
 }
 
 export interface ResolveS3ConfigOptions {
@@ -26,7 +56,12 @@ export interface ResolveS3ConfigOptions {
  */
 export function resolveS3Config(opts: ResolveS3ConfigOptions = {}): S3Config {
   const env = opts.env ?? process.env;
-  const raw = opts.endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || env.MLFLOW_S3_ENDPOINT_URL || undefined;
+  const sources = [
+    ['--s3-endpoint', opts.endpoint], ['AWS_ENDPOINT_URL_S3', env.AWS_ENDPOINT_URL_S3], ['AWS_ENDPOINT_URL', env.AWS_ENDPOINT_URL],
+    ['MLFLOW_S3_ENDPOINT_URL', env.MLFLOW_S3_ENDPOINT_URL],
+  ] as const;
+  const found = sources.find(([, v]) => !!v);
+  const raw = found?.[1] || undefined;
   let endpoint: string | undefined;
   if (raw) {
     let u: URL;
@@ -44,7 +79,7 @@ export function resolveS3Config(opts: ResolveS3ConfigOptions = {}): S3Config {
     endpoint = raw.replace(/\/+$/, '');
   }
   const region = opts.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
-  return { endpoint, region, forcePathStyle: !!endpoint };
+  return { endpoint, region, forcePathStyle: !!endpoint, ...(endpoint && found ? { endpointSource: found[0] } : {}) };
 }
 
 export interface CreateS3ClientOptions extends S3Config {
@@ -84,5 +119,7 @@ export function createS3Client(opts: CreateS3ClientOptions): S3Client {
       httpsAgent: { keepAlive: true, maxSockets: opts.maxSockets ?? 64 },
     },
   };
-  return new S3Client(config);
+  const client = new S3Client(config);
+  LABELS.set(client, endpointLabel(opts));
+  return client;
 }

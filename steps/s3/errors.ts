@@ -1,9 +1,10 @@
 // S3 failures -> UserErrors naming the bucket/endpoint, with stable exit codes.
 import { ExitCode, isUserError, UserError } from '../common/errors';
 import { isTransientNetworkError } from '../common/retry';
+import { NO_ENDPOINT_LABEL } from './client';
 
 export interface S3ErrorContext {
-  /** Endpoint URL, or undefined for AWS S3. */
+  /** Endpoint URL or label (endpointLabel), or undefined for AWS S3. */
   readonly endpoint?: string;
   readonly bucket: string;
   readonly key?: string;
@@ -49,7 +50,7 @@ export function toS3UserError(e: unknown, ctx: S3ErrorContext): unknown {
   if (isUserError(e)) return e;
   const name = s3ErrorName(e);
   const status = s3Status(e);
-  const where = ctx.endpoint ?? 'AWS S3';
+  const where = ctx.endpoint ?? NO_ENDPOINT_LABEL;
   const msg = (e as Error)?.message;
   if (name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'InvalidToken' || name === 'ExpiredToken' || name === 'TokenRefreshRequired') {
     return new UserError(`S3 at ${where} rejected the credentials (${name})`, {

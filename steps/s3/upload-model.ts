@@ -13,7 +13,7 @@ import { log } from '../common/log';
 import { readManifest, type Manifest } from '../common/manifest';
 import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/progress';
 import { mapLimit, type RetryOptions } from '../common/retry';
-import { createS3Client, resolveS3Config } from './client';
+import { createS3Client, describeEndpoint, endpointLabel as labelFor, resolveS3Config } from './client';
 import { PartBudget } from './part-budget';
 import { joinKey, parseS3Uri, type S3Location } from './s3-uri';
 import { uploadPending, type PendingDownload } from './upload-pending';
@@ -111,10 +111,10 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
   const started = Date.now();
   const loc = typeof opts.dest === 'string' ? parseS3Uri(opts.dest) : opts.dest;
   const cfg = resolveS3Config({ endpoint: opts.endpoint, region: opts.region });
-  const endpoint = opts.client ? undefined : cfg.endpoint;
-  // For the log: a caller-made client says nothing about where it points; don't claim AWS.
-  const endpointLabel = opts.client ? undefined : (endpoint ?? 'aws');
   const client = opts.client ?? createS3Client({ ...cfg, credentials: opts.credentials });
+  // The endpoint actually used (the caller's client knows its own), for logs and errors.
+  const endpointLabel = opts.client ? await describeEndpoint(client) : labelFor(cfg);
+  const endpoint = endpointLabel;
   const budget = new PartBudget(Math.max(1, Math.floor(opts.partConcurrency ?? DEFAULT_PART_CONCURRENCY)));
   const source = path.resolve(opts.source);
   const keyOf = (rel: string) => joinKey(loc.prefix, opts.keyFor ? opts.keyFor(rel) : rel);
@@ -171,7 +171,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
     const result: UploadResult = {
       bucket: loc.bucket,
       prefix: loc.prefix,
-      endpoint,
+      endpoint: opts.client ? undefined : cfg.endpoint,
       objectsUploaded: uploaded,
       objectsSkipped: objects.length - uploaded,
       bytesUploaded: session.bytesUploaded,

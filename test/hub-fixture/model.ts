@@ -103,7 +103,8 @@ function prng(seed: number): () => number {
   };
 }
 
-export const TINY_GPT2 = { vocabSize: 1024, nEmbd: 96, nLayer: 2, nHead: 4, nPositions: 128 } as const;
+// 1024 positions like the real GPT-2: transformers 5 pipelines default to 256 new tokens.
+export const TINY_GPT2 = { vocabSize: 1024, nEmbd: 96, nLayer: 2, nHead: 4, nPositions: 1024 } as const;
 
 /** GPT-2 byte-level alphabet (bytes_to_unicode). */
 function byteAlphabet(): string[] {

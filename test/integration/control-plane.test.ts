@@ -7,17 +7,18 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ExitCode } from '../../steps/common/errors';
 import { type Manifest, MANIFEST_FILE, writeManifest } from '../../steps/common/manifest';
 import { listArtifacts, listArtifactsRecursive, parseS3Uri } from '../../steps/mlflow/artifacts';
 import { MlflowApiError, MlflowClient } from '../../steps/mlflow/client';
-import { getLoggedModel, loggedModelTags, searchLoggedModels } from '../../steps/mlflow/logged-models';
+import { searchLoggedModels } from '../../steps/mlflow/logged-models';
 import { prepareRun } from '../../steps/mlflow/prepare';
 import { getModelVersion, getRegisteredModel, searchModelVersions, versionTags } from '../../steps/mlflow/registry';
 import { getRun, runParams, runTags } from '../../steps/mlflow/runs';
 import { artifactKeyFor } from '../../steps/mlflow/transformers-layout';
 import { createS3Client } from '../../steps/s3/client';
+import { startHubFixture, type StartedHubFixture } from '../hub-fixture';
 import { getPeers, type Peers } from '../peers/peers';
 import { runCli as cli } from '../support/run-cli';
 import { stepEnv } from '../support/step-env';
@@ -30,7 +31,10 @@ const savedEnv = { ...process.env };
 const suffix = `${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
 const EXPERIMENT = `cp-exp-${suffix}`;
 const MODEL_NAME = `cp-model-${suffix}`;
-const REPO = `test/cp-${suffix}`;
+// prepare checks the repo on the Hub first: the fixture's tiny model. The manifests below carry
+// random commit shas, so every registered version here has its own identity.
+const REPO = 'test/tiny-model';
+let hub: StartedHubFixture;
 
 
 function sha256(b: Buffer): string {
@@ -88,13 +92,15 @@ beforeAll(async () => {
   peers = getPeers();
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-cp-'));
   for (const k of ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_PROFILE', 'MLFLOW_TRACKING_TOKEN', 'MLFLOW_TRACKING_USERNAME', 'MLFLOW_TRACKING_PASSWORD']) delete process.env[k];
-  Object.assign(process.env, stepEnv(peers));
+  hub = await startHubFixture();
+  Object.assign(process.env, stepEnv(peers), { HF_ENDPOINT: hub.url });
   client = new MlflowClient({ url: peers.mlflow.url });
   s3 = createS3Client({ endpoint: peers.s3.endpoint, region: peers.s3.region, forcePathStyle: true, credentials: { accessKeyId: peers.s3.accessKeyId, secretAccessKey: peers.s3.secretAccessKey } });
 });
 
 afterAll(async () => {
   s3?.destroy();
+  await hub?.close();
   process.env = savedEnv;
   if (work) await fs.rm(work, { recursive: true, force: true });
 });
@@ -147,7 +153,7 @@ describe('register, verify, rerun, load with mlflow', () => {
     await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
   });
 
-  it('registers a READY version with alias, tags and an MLflow 3 logged model', async () => {
+  it('registers a READY version with alias and tags, and no MLflow 3 logged model by default', async () => {
     const outDir = path.join(work, 'reg-out');
     const res = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--alias', 'champion', '--output-dir', outDir]);
     expect(res.stderr).not.toMatch(/ERROR/);
@@ -166,16 +172,13 @@ describe('register, verify, rerun, load with mlflow', () => {
     const byAlias = await client.get<{ model_version: { version: string } }>('/api/2.0/mlflow/registered-models/alias', { name: MODEL_NAME, alias: 'champion' });
     expect(byAlias.model_version.version).toBe('1');
 
-    // The logged model: its id is on the version and in the experiment's Models tab.
-    const modelId = r.model_id as string;
-    expect(modelId).toMatch(/^m-/);
-    const lm = await getLoggedModel(client, modelId);
-    expect(lm.info.status).toBe('LOGGED_MODEL_READY');
-    expect(lm.info.source_run_id).toBe(prep.run_id);
-    // MLflow links the version to the logged model with this tag (the version JSON has no model_id).
-    expect(JSON.parse(loggedModelTags(lm)['mlflow.modelVersions'])).toEqual([{ name: MODEL_NAME, version: 1 }]);
-    const listed = await searchLoggedModels(client, [prep.experiment_id]);
-    expect(listed.map((m) => m.info.model_id)).toContain(modelId);
+    // No logged model (--logged-model none): nothing points at an empty location.
+    expect(r.model_id).toBeUndefined();
+    expect(mv.model_id || undefined).toBeUndefined();
+    expect(await searchLoggedModels(client, [prep.experiment_id])).toEqual([]);
+    // The tokenizer component was copied server-side from the snapshot.
+    expect(r.bytes_copied).toBe(['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt']
+      .reduce((n, p) => n + dl.contents.get(p)!.length, 0));
 
     const run = await getRun(client, prep.run_id);
     expect(runParams(run).commit_sha).toBe(commitSha);
@@ -187,11 +190,16 @@ describe('register, verify, rerun, load with mlflow', () => {
     expect(root).toEqual([expect.objectContaining({ path: 'model', is_dir: true })]);
     const files = await listArtifactsRecursive(client, prep.run_id, 'model');
     for (const k of ['model/MLmodel', 'model/requirements.txt', 'model/python_env.yaml', 'model/conda.yaml', 'model/mirror-manifest.json',
-      'model/model/config.json', 'model/model/model.safetensors', 'model/components/tokenizer/tokenizer.json']) {
+      'model/model/config.json', 'model/model/model.safetensors', 'model/model/tokenizer.json', 'model/model/merges.txt',
+      'model/components/tokenizer/tokenizer.json']) {
       expect(files.has(k)).toBe(true);
     }
     expect(files.get('model/model/model.safetensors')).toBe(dl.contents.get('model.safetensors')!.length);
-    expect(files.has('model/tokenizer.json')).toBe(false); // each file once
+    expect(files.has('model/tokenizer.json')).toBe(false);
+    // model/model/ is the whole snapshot; only the tokenizer files are also in the component.
+    expect([...files.keys()].filter((k) => k.startsWith('model/model/')).sort()).toEqual([...dl.contents.keys()].map((p) => `model/model/${p}`).sort());
+    expect([...files.keys()].filter((k) => k.startsWith('model/components/')).sort()).toEqual(
+      ['merges.txt', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.json'].map((p) => `model/components/tokenizer/${p}`));
   });
 
   it('verify passes, and fails loudly naming a missing file', async () => {
@@ -272,20 +280,54 @@ describe('register, verify, rerun, load with mlflow', () => {
     expect(r.transformers.source_model_revision).toBeUndefined();
     expect(r.pyfunc).toMatchObject({ loader_module: 'mlflow.transformers' });
     expect(r.run_id).toBe(prep.run_id);
-    expect(r.model_id).toMatch(/^m-/);
-    expect(r.files).toEqual(expect.arrayContaining(['MLmodel', 'model/config.json', 'model/model.safetensors', 'components/tokenizer/tokenizer.json', 'components/tokenizer/tokenizer_config.json']));
+    expect(r.model_id ?? null).toBeNull();
+    expect(r.files).toEqual(expect.arrayContaining(['MLmodel', 'model/config.json', 'model/tokenizer.json', 'model/model.safetensors', 'components/tokenizer/tokenizer.json', 'components/tokenizer/tokenizer_config.json']));
+  });
+});
+
+describe('register --logged-model copy', () => {
+  it('a copy that fails leaves no logged model and no version (nothing points at a partial location)', async () => {
+    const name = `${MODEL_NAME}-copyfail`;
+    const prep = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: `${EXPERIMENT}-copyfail`, modelName: name });
+    const dl = await makeDownloadDir('dl-copyfail', randomSha());
+    await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
+    // The weights are gone from the run's model directory: the logged model's copy cannot complete.
+    const { bucket, key } = parseS3Uri(`${prep.s3_destination}/model/model.safetensors`);
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    const reg = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', name, '--logged-model', 'copy']);
+    expect(reg.code).toBe(ExitCode.NotFound);
+    expect(reg.stderr).toMatch(/model\/model\.safetensors.*the source object does not exist/);
+    expect(reg.stderr).toContain(peers.s3.endpoint);
+    expect(await searchLoggedModels(client, [prep.experiment_id])).toEqual([]);
+    expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
+  });
+
+  it('a complete copy: READY, the MLmodel names it, and its location holds every object of the model directory', async () => {
+    const name = `${MODEL_NAME}-copyok`;
+    const prep = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: `${EXPERIMENT}-copyok`, modelName: name });
+    const dl = await makeDownloadDir('dl-copyok', randomSha());
+    await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
+    const reg = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', name, '--logged-model', 'copy']);
+    expect(reg.code).toBe(0);
+    const modelId = reg.json[0].model_id as string;
+    const [lm] = await searchLoggedModels(client, [prep.experiment_id]);
+    expect(lm.info).toMatchObject({ model_id: modelId, status: 'LOGGED_MODEL_READY', source_run_id: prep.run_id });
+    const runFiles = [...(await listArtifactsRecursive(client, prep.run_id, 'model'))].map(([k, size]) => [k.slice('model/'.length), size]).sort();
+    const lmLoc = parseS3Uri(lm.info.artifact_uri!);
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: lmLoc.bucket, Prefix: `${lmLoc.key}/` }));
+    const lmFiles = (listed.Contents ?? []).map((o) => [o.Key!.slice(lmLoc.key.length + 1), Number(o.Size)]).sort();
+    expect(lmFiles).toEqual(runFiles);
   });
 });
 
 describe('finalize', () => {
-  it('Failed: run FAILED with the reason, its version deleted, logged model failed', async () => {
+  it('Failed: run FAILED with the reason, its version deleted', async () => {
     const name = `${MODEL_NAME}-failed`;
     const prep = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: EXPERIMENT, modelName: name });
     const dl = await makeDownloadDir('dl-failed', randomSha());
     await uploadLikeUploadStep(dl.dir, dl.manifest, prep.s3_destination);
     const reg = await cli(['register', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', name, '--alias', 'candidate']);
     expect(reg.code).toBe(0);
-    const modelId = reg.json[0].model_id as string;
 
     const failures = JSON.stringify([{ displayName: 'verify', message: 'Error (exit code 6)', templateName: 'verify', phase: 'Failed' }]);
     const fin = await cli(['finalize', '--run-id', prep.run_id, '--workflow-status', 'Failed', '--failures', failures, '--model-name', name]);
@@ -297,7 +339,6 @@ describe('finalize', () => {
     expect(runTags(run)['model_mirror.failure_reason']).toBe('verify (Failed): Error (exit code 6)');
     expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
     expect((await getRegisteredModel(client, name))?.aliases ?? []).toEqual([]);
-    expect((await getLoggedModel(client, modelId)).info.status).toBe('LOGGED_MODEL_UPLOAD_FAILED');
 
     // The exit handler may run twice: still fine.
     expect((await cli(['finalize', '--run-id', prep.run_id, '--workflow-status', 'Error'])).code).toBe(0);

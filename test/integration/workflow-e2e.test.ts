@@ -277,7 +277,9 @@ it('succeeds: READY version with alias prod, FINISHED run, artifacts in the mlfl
   expect(r.status).toBe('Succeeded');
   expect(r.nodes.map((n) => [n.displayName, n.phase])).toEqual([
     ['prepare', 'Succeeded'], ['download', 'Succeeded'], ['upload', 'Succeeded'], ['register', 'Succeeded'], ['verify', 'Succeeded'],
+    ['verify-existing', 'Skipped'],
   ]);
+  expect(node(r, 'prepare').outputs.reused).toBe('false');
   // The optional parameters were passed empty, as Argo does with their '' defaults.
   expect(node(r, 'prepare').attempts[0].args).toEqual(expect.arrayContaining(['--task', '']));
   expect(node(r, 'download').attempts[0].args).toEqual(expect.arrayContaining(['--allow-patterns', '', '--ignore-patterns', '']));
@@ -451,16 +453,29 @@ it('an upload killed mid-way resumes on retry without re-sending finished object
     expect(mv.status).toBe('READY');
     expect(r.exitHandler!.workflowStatus).toBe('Succeeded');
 
-    // Resubmission (new workflow, same model): a new run and a new, empty prefix, so nothing to
-    // skip there; the same commit is not registered again.
-    const again = await submit({ model_id: MODEL, model_name: modelName, experiment: `wf-e2e-${suffix}` });
+    // Resubmission (new workflow, same model, commit and files): prepare finds version 1, the
+    // transfer and register steps are skipped, verify-existing checks the version; 0 bytes from
+    // the Hub, no new object in the bucket, no new run, no new version.
+    const hubBefore = hub.bytesServed(MODEL);
+    const bucketBefore = await listKeys('');
+    const runsBefore = (await mlflow<{ runs?: Obj[] }>('POST', 'runs/search', { experiment_ids: [run.info.experiment_id] } as never)).runs ?? [];
+    const again = await submit({ model_id: MODEL, model_name: modelName, experiment: `wf-e2e-${suffix}`, alias: 'resynced' });
     expect(again.status).toBe('Succeeded');
-    const runId2 = node(again, 'prepare').outputs.run_id;
-    expect(runId2).not.toBe(runId);
-    expect(node(again, 'register').outputs.version).toBe('1');
+    expect(again.nodes.map((n) => [n.displayName, n.phase])).toEqual([
+      ['prepare', 'Succeeded'], ['download', 'Skipped'], ['upload', 'Skipped'], ['register', 'Skipped'], ['verify', 'Skipped'],
+      ['verify-existing', 'Succeeded'],
+    ]);
+    expect(node(again, 'prepare').outputs).toMatchObject({ reused: 'true', version: '1', run_id: '' });
+    expect(node(again, 'verify-existing').attempts[0].args).toEqual(expect.arrayContaining(['--version', '1']));
+    expect(hub.bytesServed(MODEL) - hubBefore).toBe(0);
+    expect(await listKeys('')).toEqual(bucketBefore);
+    const runsAfter = (await mlflow<{ runs?: Obj[] }>('POST', 'runs/search', { experiment_ids: [run.info.experiment_id] } as never)).runs ?? [];
+    expect(runsAfter.length).toBe(runsBefore.length);
     const versions = await versionsOf(modelName);
     expect(versions.map((v) => [v.version, v.status, v.run_id])).toEqual([['1', 'READY', runId]]);
-    expect((await mlflow<{ run: Obj }>('GET', 'runs/get', { run_id: runId2 })).run.info.status).toBe('FINISHED');
+    const { model_version: mv1 } = await mlflow<{ model_version: Obj }>('GET', 'model-versions/get', { name: modelName, version: '1' });
+    expect(mv1.aliases).toEqual(expect.arrayContaining(['resynced']));
+    expect(again.exitHandler!.workflowStatus).toBe('Succeeded');
   } finally {
     s3.destroy();
     await tap.close();

@@ -7,6 +7,7 @@
 #
 # Environment knobs (all optional):
 #   MODEL_MIRROR_PYTHON   python used to create the venv (default: python3)
+#   MODEL_MIRROR_SKIP_ML_VENV=1  skip install.d/ml-venv.sh (torch + transformers, ~3.5 GB once)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -155,12 +156,12 @@ fi
 STEP="write tools.json"
 node -e '
 const fs = require("fs");
-const [file, python, mlflow, weed, pgBin, argoValidate, kubernetesValidate] = process.argv.slice(1);
-const tools = { python, mlflow, weed, pgBin, argoValidate, kubernetesValidate };
+const [file, python, mlflow, weed, pgBin, argoValidate, kubernetesValidate, mlPython] = process.argv.slice(1);
+const tools = { python, mlflow, weed, pgBin, argoValidate, kubernetesValidate, mlPython };
 fs.writeFileSync(file + ".tmp", JSON.stringify(tools, null, 2) + "\n");
 fs.renameSync(file + ".tmp", file);
 ' "$CACHE/tools.json" "$VENV/bin/python" "$VENV/bin/mlflow" "$VENV/bin/weed" "$PG_BIN" \
-  "$CACHE/bin/argo-validate" "$VENV/bin/kubernetes-validate"
+  "$CACHE/bin/argo-validate" "$VENV/bin/kubernetes-validate" "$CACHE/venv-ml/bin/python"
 if [ ! -x "$CACHE/bin/argo-validate" ]; then
   log "note: $CACHE/bin/argo-validate is not built (no install.d hook produced it); tests needing it will fail"
 fi

@@ -31,6 +31,11 @@ export interface Tools {
   /** Go binary wrapping github.com/argoproj/argo-workflows/v4/workflow/validate. */
   readonly argoValidate: string;
   readonly kubernetesValidate: string;
+  /**
+   * Second venv (install.d/ml-venv.sh): mlflow (== versions.json), torch, transformers, boto3, for
+   * the tests that load a mirrored model with the official clients (test/integration/py/).
+   */
+  readonly mlPython: string;
 }
 
 export interface S3Peer {

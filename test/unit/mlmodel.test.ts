@@ -2,7 +2,7 @@ import { parse } from 'yaml';
 import {
   buildMlmodel, condaYaml, pythonEnvYaml, requirementsTxt, resolveTask, toYaml, tokenizerTypeOf, torchDtypeOf, utcTimeCreated,
 } from '../../steps/mlflow/mlmodel';
-import { artifactKeyFor, isTokenizerFile, layoutForTransformers } from '../../steps/mlflow/transformers-layout';
+import { artifactKeyFor, componentKeyFor, isTokenizerFile, layoutForTransformers } from '../../steps/mlflow/transformers-layout';
 
 describe('artifact layout for mlflow.transformers', () => {
   it.each([
@@ -28,17 +28,24 @@ describe('artifact layout for mlflow.transformers', () => {
     ['chat_template.jinja', 'components/tokenizer/chat_template.jinja'],
     ['additional_chat_templates/tool_use.jinja', 'components/tokenizer/additional_chat_templates/tool_use.jinja'],
     ['tokenization_custom.py', 'components/tokenizer/tokenization_custom.py'],
-  ])('%s -> %s', (p, key) => {
-    expect(artifactKeyFor(p)).toBe(key);
+  ])('%s -> model/%s, component copy %s', (p, key) => {
+    // model/model/ is the complete Hub snapshot; tokenizer files are also copied to the component.
+    expect(artifactKeyFor(p)).toBe(`model/${p}`);
     expect(isTokenizerFile(p)).toBe(key.startsWith('components/'));
+    if (isTokenizerFile(p)) expect(componentKeyFor(p)).toBe(key);
   });
 
-  it('puts every file exactly once', () => {
+  it('puts every file in model/ once and copies only the tokenizer files to components/tokenizer/', () => {
     const files = ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.json'].map((path) => ({ path, size: 10, sha256: 'x', lfs: false }));
     const layout = layoutForTransformers({ files });
-    expect(new Set(layout.entries.map((e) => e.key)).size).toBe(4);
+    expect(layout.entries.map((e) => e.key)).toEqual([
+      'model/config.json', 'model/model.safetensors', 'model/tokenizer.json', 'model/vocab.json',
+      'components/tokenizer/tokenizer.json', 'components/tokenizer/vocab.json',
+    ]);
+    expect(layout.componentCopies.map((e) => e.copyOf)).toEqual(['model/tokenizer.json', 'model/vocab.json']);
     expect(layout.hasTokenizer).toBe(true);
     expect(layout.modelBytes).toBe(40);
+    expect(layout.tokenizerBytes).toBe(20);
   });
 });
 

@@ -1,5 +1,6 @@
 import { ExitCode } from '../../steps/common/errors';
-import { resolveS3Config } from '../../steps/s3/client';
+import { createS3Client, endpointLabel, endpointLabelOf, resolveS3Config } from '../../steps/s3/client';
+import { toS3UserError } from '../../steps/s3/errors';
 import { joinKey, parseS3Uri } from '../../steps/s3/s3-uri';
 import { choosePartSize, MiB, MIN_PART_SIZE, partCount, S3_MAX_PARTS } from '../../steps/s3/upload-file';
 
@@ -35,7 +36,21 @@ describe('resolveS3Config', () => {
     expect(resolveS3Config({ endpoint: 'http://flag:9', env }).endpoint).toBe('http://flag:9');
     expect(resolveS3Config({ env }).endpoint).toBe('http://a:1');
     expect(resolveS3Config({ env: { AWS_ENDPOINT_URL: 'http://b:2', MLFLOW_S3_ENDPOINT_URL: 'http://c:3' } }).endpoint).toBe('http://b:2');
-    expect(resolveS3Config({ env: { MLFLOW_S3_ENDPOINT_URL: 'http://c:3/' } })).toEqual({ endpoint: 'http://c:3', region: 'us-east-1', forcePathStyle: true });
+    expect(resolveS3Config({ env: { MLFLOW_S3_ENDPOINT_URL: 'http://c:3/' } })).toEqual({ endpoint: 'http://c:3', region: 'us-east-1', forcePathStyle: true, endpointSource: 'MLFLOW_S3_ENDPOINT_URL' });
+  });
+  it('labels the endpoint actually used, with the variable it came from, for logs and errors', () => {
+    expect(endpointLabel(resolveS3Config({ env: { AWS_ENDPOINT_URL_S3: 'http://a:1', MLFLOW_S3_ENDPOINT_URL: 'http://c:3' } }))).toBe('http://a:1 (AWS_ENDPOINT_URL_S3)');
+    expect(endpointLabel(resolveS3Config({ env: { MLFLOW_S3_ENDPOINT_URL: 'http://c:3' } }))).toBe('http://c:3 (MLFLOW_S3_ENDPOINT_URL)');
+    expect(endpointLabel(resolveS3Config({ endpoint: 'http://f:9', env: {} }))).toBe('http://f:9 (--s3-endpoint)');
+    expect(endpointLabel(resolveS3Config({ env: {} }))).toMatch(/^AWS S3 \(no AWS_ENDPOINT_URL_S3/);
+    const client = createS3Client({ ...resolveS3Config({ env: { MLFLOW_S3_ENDPOINT_URL: 'http://127.0.0.1:1' } }) });
+    expect(endpointLabelOf(client)).toBe('http://127.0.0.1:1 (MLFLOW_S3_ENDPOINT_URL)');
+    client.destroy();
+  });
+  it('names that endpoint in S3 errors instead of "AWS S3"', () => {
+    const err = toS3UserError(Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }), { endpoint: 'http://c:3 (MLFLOW_S3_ENDPOINT_URL)', bucket: 'b', key: 'k' }) as Error;
+    expect(err.message).toContain('http://c:3 (MLFLOW_S3_ENDPOINT_URL)');
+    expect(err.message).not.toMatch(/at AWS S3/);
   });
   it('uses AWS S3 virtual-host style without an endpoint; region falls back to us-east-1', () => {
     expect(resolveS3Config({ env: {} })).toEqual({ endpoint: undefined, region: 'us-east-1', forcePathStyle: false });

@@ -231,7 +231,7 @@ describe('WorkflowTemplate', () => {
 
   test('steps prepare -> download -> upload -> register -> verify, onExit finalize', () => {
     expect(wt.spec.entrypoint).toBe('mirror');
-    expect(tmpl('mirror').steps.map((g: Obj[]) => g.map((s) => s.name))).toEqual([['prepare'], ['download'], ['upload'], ['register'], ['verify']]);
+    expect(tmpl('mirror').steps.map((g: Obj[]) => g.map((s) => s.name))).toEqual([['prepare'], ['download'], ['upload'], ['register'], ['verify', 'verify-existing']]);
     expect(wt.spec.onExit).toBe('finalize');
     const fin = tmpl('finalize').container.args;
     expect(fin).toEqual(expect.arrayContaining(['finalize', '--workflow-status', '{{workflow.status}}', '--failures', '{{workflow.failures}}']));
@@ -248,6 +248,7 @@ describe('WorkflowTemplate', () => {
       expect(c.env.find((e: Obj) => e.name === 'MLFLOW_TRACKING_URI').value).toBe('http://mlflow.model-mirror.svc.cluster.local:5000');
     }
     expect(tmpl('prepare').outputs.parameters.map((p: Obj) => [p.name, p.valueFrom.path])).toEqual([
+      ['reused', '/work/outputs/prepare/reused'], ['version', '/work/outputs/prepare/version'],
       ['run_id', '/work/outputs/prepare/run_id'], ['artifact_uri', '/work/outputs/prepare/artifact_uri'],
       ['s3_destination', '/work/outputs/prepare/s3_destination'], ['experiment_id', '/work/outputs/prepare/experiment_id'],
     ]);
@@ -256,6 +257,21 @@ describe('WorkflowTemplate', () => {
     const hf = tmpl('download').container.env.find((e: Obj) => e.name === 'HF_TOKEN');
     expect(hf.valueFrom.secretKeyRef).toEqual({ name: 'model-mirror-hf-token', key: 'HF_TOKEN', optional: true });
     expect(tmpl('upload').container.env.find((e: Obj) => e.name === 'HF_TOKEN')).toBeUndefined();
+  });
+
+  test('prepare finds an existing version: download, upload, register and verify skip, verify-existing checks it', () => {
+    const steps = Object.fromEntries(tmpl('mirror').steps.flat().map((st: Obj) => [st.name, st]));
+    const transfer = "'{{steps.prepare.outputs.parameters.reused}}' != 'true'";
+    const reused = "'{{steps.prepare.outputs.parameters.reused}}' == 'true'";
+    expect(steps.prepare.when).toBeUndefined();
+    for (const name of ['download', 'upload', 'register', 'verify']) expect(steps[name].when).toBe(transfer);
+    expect(steps['verify-existing'].when).toBe(reused);
+    expect(steps['verify-existing'].template).toBe('verify');
+    expect(steps['verify-existing'].arguments.parameters.find((p: Obj) => p.name === 'version').value).toBe('{{steps.prepare.outputs.parameters.version}}');
+    // prepare sees what makes a version's identity: the patterns, and the alias to re-apply.
+    expect(tmpl('prepare').container.args).toEqual(expect.arrayContaining([
+      '--alias', '{{inputs.parameters.alias}}', '--allow-patterns', '{{inputs.parameters.allow_patterns}}', '--ignore-patterns', '{{inputs.parameters.ignore_patterns}}',
+    ]));
   });
 
   test('model name default derives from model_id; mutex keyed by model_id', () => {

@@ -1,0 +1,10 @@
+// The identity of a file selection: which files of one commit a mirror holds. Two mirrors of the
+// same (repo, commit) with different --allow-patterns / --ignore-patterns get different hashes,
+// so a full mirror never reuses a version that holds only some of the files.
+import { createHash } from 'node:crypto';
+
+/** `sha256:<hex>` of the sorted `path\tsize` lines of the selected files (the commit pins contents). */
+export function fileSetHash(files: ReadonlyArray<{ readonly path: string; readonly size: number }>): string {
+  const lines = files.map((f) => `${f.path}\t${f.size}`).sort();
+  return `sha256:${createHash('sha256').update(lines.join('\n')).digest('hex')}`;
+}

@@ -1,0 +1,92 @@
+// Before any MLflow state is created (`prepare`, `mirror`): check on the Hub that the repo and
+// revision exist, pin the revision to its commit, list the files the patterns select, and check
+// that the token may read them (gated repos publish their info and tree to anyone, but answer
+// 401/403 GatedRepo on file contents). The file selection's hash is part of a version's identity
+// (see steps/mlflow/identity.ts), so a full mirror never reuses a version made from fewer files.
+import { ExitCode, UserError } from '../common/errors';
+import { log } from '../common/log';
+import { fileSetHash } from '../common/file-set';
+import { resolveUrl } from './download-file';
+import { gatedRepoError, toHubUserError } from './errors';
+import { hubHeaders, readHubError } from './hub-fetch';
+import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
+import { listRepoFiles, type RepoFile } from './list-files';
+import { filterByPatterns } from './patterns';
+import { resolveRevision } from './resolve-revision';
+import type { RetryOptions } from '../common/retry';
+import { withRetry, isRetryableStatus, RetryableError, serverRequestedDelay } from '../common/retry';
+
+export interface CheckSourceOptions {
+  readonly modelId: string;
+  /** @default 'main' */
+  readonly revision?: string;
+  readonly hubUrl?: string;
+  readonly accessToken?: string;
+  readonly allowPatterns?: readonly string[];
+  readonly ignorePatterns?: readonly string[];
+  readonly retry?: RetryOptions;
+  readonly fetchImpl?: typeof fetch;
+}
+
+export interface CheckedSource {
+  readonly repo: string;
+  readonly requestedRevision: string;
+  readonly commitSha: string;
+  readonly hubUrl: string;
+  /** The files the patterns select, in tree order. */
+  readonly files: readonly RepoFile[];
+  readonly totalBytes: number;
+  /** fileSetHash of the selected files (paths and sizes at this commit). */
+  readonly fileSet: string;
+  readonly pipelineTag?: string;
+  readonly gated: false | 'auto' | 'manual';
+}
+
+/** HEAD of one file's resolve URL, redirects not followed: proves the token may read file contents. */
+async function checkReadable(hubUrl: string, repo: string, commitSha: string, file: RepoFile, accessToken: string | undefined, opts: CheckSourceOptions): Promise<void> {
+  const url = resolveUrl(hubUrl, repo, commitSha, file.path);
+  const doFetch = opts.fetchImpl ?? fetch;
+  const once = async () => {
+    const res = await doFetch(url, { method: 'HEAD', redirect: 'manual', headers: hubHeaders(url, { hubUrl, accessToken }) });
+    if (res.status < 400) return;
+    if (isRetryableStatus(res.status)) throw new RetryableError(`HEAD ${url}: HTTP ${res.status}`, { status: res.status, retryAfterMs: serverRequestedDelay(res.headers) });
+    throw await readHubError(res, url);
+  };
+  try {
+    await withRetry(once, { ...opts.retry });
+  } catch (e) {
+    throw toHubUserError(e, { hubUrl, repo, revision: commitSha, path: file.path, hasToken: !!accessToken, op: 'file' });
+  }
+}
+
+export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSource> {
+  const repo = validateModelId(opts.modelId);
+  const hubUrl = normalizeHubUrl(opts.hubUrl || DEFAULT_HUB_URL);
+  const hub = { hubUrl, accessToken: opts.accessToken, retry: opts.retry, fetchImpl: opts.fetchImpl };
+  const resolved = await resolveRevision({ ...hub, repo, revision: opts.revision });
+  if (resolved.gated && !opts.accessToken) throw gatedRepoError({ hubUrl, repo, hasToken: false, op: 'revision' });
+  const all = await listRepoFiles({ ...hub, repo, commitSha: resolved.commitSha });
+  const files = filterByPatterns(all, opts.allowPatterns, opts.ignorePatterns);
+  if (files.length === 0) {
+    throw new UserError(`No files of ${repo}@${resolved.commitSha.slice(0, 12)} match the patterns (${all.length} files in the repo)`, {
+      exitCode: ExitCode.Usage,
+      hint: 'Check --allow-patterns / --ignore-patterns (globs like *.safetensors or subdir/; `*` also matches `/`).',
+    });
+  }
+  // The smallest selected file: a gated repo refuses it like any other.
+  const probe = [...files].sort((a, b) => a.size - b.size)[0];
+  await checkReadable(hubUrl, repo, resolved.commitSha, probe, opts.accessToken, opts);
+  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+  log.info(`Hub: ${repo}@${resolved.requestedRevision} is commit ${resolved.commitSha}; ${files.length} files selected (${totalBytes} bytes)`);
+  return {
+    repo,
+    requestedRevision: resolved.requestedRevision,
+    commitSha: resolved.commitSha,
+    hubUrl,
+    files,
+    totalBytes,
+    fileSet: fileSetHash(files),
+    pipelineTag: resolved.pipelineTag,
+    gated: resolved.gated,
+  };
+}

@@ -1,0 +1,51 @@
+// The start of every mirror (`prepare`, `mirror`): Hub first, then the registry, then MLflow state.
+//  1. input checks (no network);
+//  2. the Hub: repo, revision -> commit, file selection, gated access (checkSource) — a mistyped
+//     id or revision fails here, before any experiment, run or version exists;
+//  3. the registry: is (model name, repo, commit, file selection) already a READY version? Then
+//     re-apply the alias and tags and stop: no run, no objects, 0 bytes moved;
+//  4. otherwise the experiment and a run to upload into.
+import type { RetryOptions } from '../common/retry';
+import { checkSource, type CheckedSource } from '../hub/check-source';
+import type { MlflowClient } from './client';
+import { findRegisteredVersion, reapplyToExisting } from './identity';
+import { type PrepareOptions, type PrepareResult, prepareRun, resumableRun, validatePrepareInput } from './prepare';
+import { validateAlias, type ModelVersion } from './registry';
+
+export interface PlanOptions extends PrepareOptions {
+  readonly alias?: string;
+  readonly accessToken?: string;
+  readonly allowPatterns?: readonly string[];
+  readonly ignorePatterns?: readonly string[];
+  readonly retry?: RetryOptions;
+  /** A run an interrupted `mirror` left RUNNING, to continue instead of a new one. */
+  readonly previousRunId?: string;
+  readonly waitTimeoutSeconds?: number;
+}
+
+export type MirrorPlan =
+  | { readonly reused: true; readonly source: CheckedSource; readonly version: ModelVersion; readonly model_uri: string }
+  | { readonly reused: false; readonly source: CheckedSource; readonly run: PrepareResult };
+
+export async function planMirror(client: MlflowClient, opts: PlanOptions): Promise<MirrorPlan> {
+  validatePrepareInput(opts);
+  if (opts.alias) validateAlias(opts.alias);
+  const source = await checkSource({
+    modelId: opts.modelId,
+    revision: opts.revision,
+    hubUrl: opts.hubUrl,
+    accessToken: opts.accessToken,
+    allowPatterns: opts.allowPatterns,
+    ignorePatterns: opts.ignorePatterns,
+    retry: opts.retry,
+  });
+  const identity = { modelName: opts.modelName, repo: source.repo, commitSha: source.commitSha, fileSet: source.fileSet };
+  const existing = await findRegisteredVersion(client, identity, opts.waitTimeoutSeconds);
+  if (existing) {
+    await reapplyToExisting(client, identity, existing, opts.alias);
+    return { reused: true, source, version: existing, model_uri: `models:/${opts.modelName}/${existing.version}` };
+  }
+  const prepareOpts: PrepareOptions = { ...opts, commitSha: source.commitSha, fileSet: source.fileSet };
+  const run = (opts.previousRunId && await resumableRun(client, opts.previousRunId, prepareOpts)) || await prepareRun(client, prepareOpts);
+  return { reused: false, source, run };
+}
