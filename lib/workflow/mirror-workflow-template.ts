@@ -220,6 +220,7 @@ export class MirrorWorkflowTemplate extends Construct {
         '--alias', input(PARAM.alias),
         '--allow-patterns', input(PARAM.allowPatterns),
         '--ignore-patterns', input(PARAM.ignorePatterns),
+        '--argo-workflow', '{{workflow.name}}',
         '--output-dir', outputsDir('prepare'),
       ], light, hubEnv),
       metrics: metrics(stepDuration('prepare')),

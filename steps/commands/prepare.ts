@@ -18,6 +18,7 @@ interface PrepareArgs {
   hubUrl?: string;
   tokenFile?: string;
   waitTimeout: number;
+  argoWorkflow?: string;
   outputDir?: string;
   trackingUri?: string;
 }
@@ -37,6 +38,7 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
     .option('hub-url', { type: 'string', describe: 'Hub endpoint [default: $HF_ENDPOINT, else https://huggingface.co]' })
     .option('token-file', { type: 'string', describe: 'File holding a Hub token [default: $HF_TOKEN / $HF_TOKEN_PATH]' })
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for an existing PENDING version to become READY' })
+    .option('argo-workflow', { type: 'string', describe: 'The Argo workflow running this step ({{workflow.name}}): recorded on the run; RUNNING runs of the same model that other workflows left behind (ended without their exit handler) are closed as FAILED' })
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption) as never,
   handler: async (args) => {
@@ -54,6 +56,7 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
       allowPatterns: parsePatternList(args.allowPatterns),
       ignorePatterns: parsePatternList(args.ignorePatterns),
       waitTimeoutSeconds: args.waitTimeout,
+      argoWorkflow: args.argoWorkflow || undefined,
     });
     if (plan.reused) {
       // Nothing to transfer: the workflow skips download, upload and register (`when`), and

@@ -9,6 +9,8 @@ import type { RetryOptions } from '../common/retry';
 import { checkSource, type CheckedSource } from '../hub/check-source';
 import type { MlflowClient } from './client';
 import { findRegisteredVersion, reapplyToExisting } from './identity';
+import { getExperimentByName } from './experiments';
+import { closeStaleWorkflowRuns } from './stale-runs';
 import { type PrepareOptions, type PrepareResult, prepareRun, resumableRun, validatePrepareInput } from './prepare';
 import { validateAlias, type ModelVersion } from './registry';
 
@@ -39,6 +41,13 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
     ignorePatterns: opts.ignorePatterns,
     retry: opts.retry,
   });
+  if (opts.argoWorkflow) {
+    // Before looking for a version to reuse: closing a stale run also deletes a version made from it.
+    const experiment = await getExperimentByName(client, opts.experiment);
+    if (experiment) {
+      await closeStaleWorkflowRuns(client, { experimentId: experiment.experiment_id, modelId: opts.modelId, currentWorkflow: opts.argoWorkflow });
+    }
+  }
   const identity = { modelName: opts.modelName, repo: source.repo, commitSha: source.commitSha, fileSet: source.fileSet };
   const existing = await findRegisteredVersion(client, identity, opts.waitTimeoutSeconds);
   if (existing) {

@@ -22,6 +22,8 @@ export interface PrepareOptions {
   /** From the Hub check (checkSource): recorded on the run as tags. */
   readonly commitSha?: string;
   readonly fileSet?: string;
+  /** The Argo workflow running this prepare (`{{workflow.name}}`), recorded on the run. */
+  readonly argoWorkflow?: string;
 }
 
 export interface PrepareResult {
@@ -78,6 +80,7 @@ export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Pr
       ...(opts.hubUrl ? { [TAG.hubUrl]: opts.hubUrl } : {}),
       ...(opts.commitSha ? { [TAG.commitSha]: opts.commitSha } : {}),
       ...(opts.fileSet ? { [TAG.fileSet]: opts.fileSet } : {}),
+      ...(opts.argoWorkflow ? { [TAG.argoWorkflow]: opts.argoWorkflow } : {}),
     },
   });
   const runId = run.info.run_id;

@@ -356,6 +356,29 @@ describe('finalize', () => {
     expect((await getModelVersion(client, name, '1')).status).toBe('READY');
   });
 
+  it("a workflow that ended without its exit handler: the next workflow's prepare closes its run FAILED and deletes its version", async () => {
+    const exp = `${EXPERIMENT}-stale`;
+    const name = `${MODEL_NAME}-stale`;
+    // wf-dead got as far as register, then Argo could not create a pod and never ran finalize.
+    const dead = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: exp, modelName: name, argoWorkflow: 'model-mirror-dead1' });
+    const dl = await makeDownloadDir('dl-stale', randomSha());
+    await uploadLikeUploadStep(dl.dir, dl.manifest, dead.s3_destination);
+    expect((await cli(['register', '--source', dl.dir, '--run-id', dead.run_id, '--model-name', name])).code).toBe(0);
+    // A local `mirror` run of the same model (no workflow tag) is not the sweep's to judge.
+    const local = await prepareRun(client, { modelId: REPO, revision: 'main', experiment: exp, modelName: name });
+
+    const res = await cli(['prepare', '--model-id', REPO, '--experiment', exp, '--model-name', name, '--argo-workflow', 'model-mirror-next2']);
+    expect(res.code).toBe(0);
+    const deadRun = await getRun(client, dead.run_id);
+    expect(deadRun.info.status).toBe('FAILED');
+    expect(runTags(deadRun)['model_mirror.failure_reason']).toMatch(/model-mirror-dead1 ended without running its exit handler/);
+    expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(0);
+    expect((await getRun(client, local.run_id)).info.status).toBe('RUNNING');
+    const fresh = await getRun(client, (res.json[0] as Record<string, string>).run_id);
+    expect(fresh.info.status).toBe('RUNNING');
+    expect(runTags(fresh)['model_mirror.argo_workflow']).toBe('model-mirror-next2');
+  });
+
   it('no run id (the workflow failed before prepare): nothing to do', async () => {
     const fin = await cli(['finalize', '--run-id', '', '--workflow-status', 'Failed']);
     expect(fin.code).toBe(0);
