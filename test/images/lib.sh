@@ -60,3 +60,18 @@ debian_security_mirror() {
     grep -hsiE '^\s*URIs:' /etc/apt/sources.list.d/*.sources | awk '{for(i=2;i<=NF;i++) print $i}'; } \
     | grep -E 'debian-security/?$' | head -1 | sed 's:/$::'
 }
+
+# chroot_run ROOT [--bind HOSTDIR:DIR]... -- CMD...: run CMD in ROOT with /proc (and bind mounts)
+# inside a private mount namespace, so nothing stays mounted on the host when it exits.
+chroot_run() {
+  local root=$1; shift; local binds=()
+  while [ "$1" != -- ]; do [ "$1" = --bind ] && binds+=("$2"); shift 2; done; shift
+  local script='set -e; r=$1; shift; mount -t proc proc "$r/proc"
+    while [ "$1" != -- ]; do mkdir -p "$r${1#*:}"; mount --bind "${1%%:*}" "$r${1#*:}"; shift; done; shift
+    exec chroot "$r" "$@"'
+  unshare --mount --propagation private -- sh -c "$script" sh "$root" "${binds[@]}" -- \
+    env -i PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# unpack_rootfs TAR DIR
+unpack_rootfs() { mkdir -p "$2"; tar --numeric-owner --xattrs -xpf "$1" -C "$2"; }

@@ -17,7 +17,7 @@ host_apt debootstrap
 mirror=$(debian_mirror)
 secmirror=$(debian_security_mirror)
 k=$(key "$suite" "$variant" "${pkgs[*]:-}" "$mirror" "$secmirror" \
-        "$(filehash "$0" "$IMAGES_DIR/lib.sh")" "$(dpkg-query -W -f='${Version}' debootstrap)")
+        "$(filehash "$0")" "$(dpkg-query -W -f='${Version}' debootstrap)")
 out=$IMG_CACHE/rootfs/$suite-$variant-$k.tar
 mkdir -p "$IMG_CACHE/rootfs" "$IMG_CACHE/debs/$suite"
 
