@@ -5,17 +5,17 @@
 # Options (repeatable where it makes sense):
 #   --entrypoint JSON   e.g. '["docker-entrypoint.sh"]'      --cmd JSON   e.g. '["postgres"]'
 #   --env K=V           --label K=V        --user U[:G]      --workdir DIR
-#   --expose PORT/tcp   --volume DIR       --compress gzip|none (default gzip)
+#   --expose PORT/tcp   --volume DIR       --stop-signal SIG   --compress gzip|none (default gzip)
 source "$(dirname "$0")/lib.sh"
 
-rootfs= name= out= entrypoint=null cmd=null user= workdir= compress=gzip
+rootfs= name= out= entrypoint=null cmd=null user= workdir= compress=gzip stopsig=
 envs=() labels=() ports=() volumes=()
 while [ $# -gt 0 ]; do
   case $1 in
     --rootfs) rootfs=$2;; --name) name=$2;; --out) out=$2;;
     --entrypoint) entrypoint=$2;; --cmd) cmd=$2;; --user) user=$2;; --workdir) workdir=$2;;
     --env) envs+=("$2");; --label) labels+=("$2");; --expose) ports+=("$2");; --volume) volumes+=("$2");;
-    --compress) compress=$2;;
+    --compress) compress=$2;; --stop-signal) stopsig=$2;;
     *) die "unknown option $1";;
   esac; shift 2
 done
@@ -51,14 +51,15 @@ layer_size=$(stat -c %s "$layer_file"); layer_digest=$(put "$layer_file")
 kv_obj() { jq -n '[$ARGS.positional[] | capture("^(?<key>[^=]+)=(?<value>.*)$")] | from_entries' --args "$@"; }
 set_obj() { jq -n '[$ARGS.positional[] | {key: ., value: {}}] | from_entries' --args "$@"; }
 created=1970-01-01T00:00:00Z
-jq -n --argjson ep "$entrypoint" --argjson cmd "$cmd" --arg user "$user" --arg wd "$workdir" \
+jq -n --argjson ep "$entrypoint" --argjson cmd "$cmd" --arg user "$user" --arg wd "$workdir" --arg stopsig "$stopsig" \
   --argjson env "$(jq -n '$ARGS.positional' --args "${envs[@]}")" \
   --argjson labels "$(kv_obj "${labels[@]}")" --argjson ports "$(set_obj "${ports[@]}")" \
   --argjson vols "$(set_obj "${volumes[@]}")" --arg diff "sha256:$diff_id" --arg created "$created" '
   {created: $created, architecture: "amd64", os: "linux",
    config: ({Env: $env, Entrypoint: $ep, Cmd: $cmd, User: $user, WorkingDir: $wd, Labels: $labels}
             + (if $ports == {} then {} else {ExposedPorts: $ports} end)
-            + (if $vols == {} then {} else {Volumes: $vols} end)),
+            + (if $vols == {} then {} else {Volumes: $vols} end)
+            + (if $stopsig == "" then {} else {StopSignal: $stopsig} end)),
    rootfs: {type: "layers", diff_ids: [$diff]},
    history: [{created: $created, created_by: "model-mirror test/images/oci-image.sh"}]}' > "$work/config.json"
 config_size=$(stat -c %s "$work/config.json"); config_digest=$(put "$work/config.json")
