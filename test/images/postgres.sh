@@ -48,6 +48,16 @@ unpack_rootfs "$rootfs_tar" "$root"
 rm -rf "$root/var/lib/postgresql/$major" "$root/etc/postgresql/$major" \
        "$root/etc/ssl/private/ssl-cert-snakeoil.key" "$root/etc/ssl/certs/ssl-cert-snakeoil.pem"
 
+# No JIT: llvmjit.so pulls in libLLVM + libz3 (~160 MB) and nothing else uses them. PostgreSQL
+# treats a missing jit_provider as "JIT not available" (no error); jit=off says so explicitly.
+rm -rf "$root/usr/lib/postgresql/$major/lib/llvmjit"* "$root/usr/lib/postgresql/$major/lib/bitcode" \
+       "$root"/usr/lib/x86_64-linux-gnu/libLLVM* "$root"/usr/lib/x86_64-linux-gnu/libz3.so*
+sed -ri "s/^#?(jit)\s*=\s*\S+/\1 = off/" "$root/usr/share/postgresql/$major/postgresql.conf.sample"
+grep -q "^jit = off" "$root/usr/share/postgresql/$major/postgresql.conf.sample" || die "jit=off in the conf sample"
+if chroot_run "$root" -- sh -c "ldd /usr/lib/postgresql/$major/bin/* /usr/lib/postgresql/$major/lib/*.so" 2>/dev/null | grep 'not found'; then
+  die "a library the server needs was removed"
+fi
+
 # postgres user/group -> 999:999 (Debian allocates a dynamic system id)
 old_uid=$(awk -F: '$1=="postgres"{print $3}' "$root/etc/passwd")
 old_gid=$(awk -F: '$1=="postgres"{print $3}' "$root/etc/group")

@@ -38,7 +38,7 @@ sb_ctr() { ctr --address "$SB_SOCK" -n "$SB_NS" "$@"; }
 # sb_import ARCHIVE NAME: import and check the name is listed
 sb_import() {
   sb_ctr images import "$1" >&2 || die "import of $1 failed"
-  sb_ctr images ls -q | grep -qxF "$2" || { sb_ctr images ls >&2; die "$2 not listed after import"; }
+  sb_ctr images ls -q | grep -xF "$2" >/dev/null || { sb_ctr images ls >&2; die "$2 not listed after import"; }
   log "imported $2"
 }
 
@@ -50,7 +50,7 @@ sb_run_opts() { local id=$1 image=$2; shift 2
 
 sb_rm() { # stop and delete a container (and its task)
   sb_ctr tasks kill -s SIGKILL "$1" >/dev/null 2>&1 || true
-  for _ in $(seq 50); do sb_ctr tasks ls -q 2>/dev/null | grep -qxF "$1" || break
+  for _ in $(seq 50); do sb_ctr tasks ls -q 2>/dev/null | grep -xF "$1" >/dev/null || break
     sb_ctr tasks delete "$1" >/dev/null 2>&1 || sleep 0.2; done
   sb_ctr containers delete "$1" >/dev/null 2>&1 || true
 }
@@ -64,7 +64,7 @@ sb_stop() {
   kill -9 "$SB_PID" 2>/dev/null || true
   # shims started by this containerd carry our socket path on their command line
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$SB_SOCK" && kill -9 "${p#/proc/}" 2>/dev/null || true
+    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -F -- "$SB_SOCK" >/dev/null && kill -9 "${p#/proc/}" 2>/dev/null || true
   done
   grep -F " $SB_DIR/" /proc/self/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" || true; done
   find /sys/fs/cgroup -maxdepth 2 -type d -name "${SB_CGROUP#/}" 2>/dev/null | while read -r d; do

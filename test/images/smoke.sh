@@ -21,7 +21,7 @@ exq() { local c=$1; shift; sb_ctr tasks exec --exec-id "x$RANDOM$RANDOM" "$c" "$
 # wait_for SECONDS CONTAINER CMD...
 wait_for() { local t=$1 c=$2; shift 2; local end=$((SECONDS + t))
   until exq "$c" "$@" >/dev/null 2>&1; do
-    sb_ctr tasks ls 2>/dev/null | grep -E "^$c\s" | grep -q RUNNING || fail "$c is not running"
+    sb_ctr tasks ls 2>/dev/null | grep -E "^$c\s" | grep -e RUNNING >/dev/null || fail "$c is not running"
     [ $SECONDS -lt $end ] || fail "$c: timeout waiting for: $*"; sleep 2; done; }
 
 smoke_mlflow() {
@@ -48,7 +48,7 @@ req = lambda p, d=None: json.load(u.urlopen(u.Request("http://127.0.0.1:5000/api
 eid = req("experiments/create", {"name": "smoke"})["experiment_id"]
 assert req("experiments/get-by-name?experiment_name=smoke")["experiment"]["artifact_location"].startswith("s3://mlflow/artifacts"), "artifact root"
 print("experiment", eid, "created and read back")' || fail "mlflow REST"
-  exq mlflow python -c "$get" /metrics | grep -q . || fail "mlflow /metrics"
+  exq mlflow python -c "$get" /metrics | grep -e . >/dev/null || fail "mlflow /metrics"
   ok "mlflow REST experiment create/get, /metrics"
   ex mlflow mlflow db upgrade sqlite:////tmp/mlflow.db || fail "mlflow db upgrade"
   ok "mlflow db upgrade sqlite:////tmp/mlflow.db"
@@ -58,7 +58,7 @@ print("experiment", eid, "created and read back")' || fail "mlflow REST"
 # task_pid ID / stop_task ID SIGNAL: pid of a running task; graceful stop then delete
 task_pid() { sb_ctr tasks ls 2>/dev/null | awk -v c="$1" '$1==c{print $2}'; }
 stop_task() { sb_ctr tasks kill -s "$2" "$1" >/dev/null 2>&1 || true; local end=$((SECONDS + 60))
-  while sb_ctr tasks ls 2>/dev/null | grep -E "^$1\s" | grep -q RUNNING; do
+  while sb_ctr tasks ls 2>/dev/null | grep -E "^$1\s" | grep -e RUNNING >/dev/null; do
     [ $SECONDS -lt $end ] || fail "$1 did not stop on $2"; sleep 1; done; sb_rm "$1"; }
 # in_netns ID CMD...: run a host command (curl) inside a container's network namespace
 in_netns() { local c=$1; shift; nsenter --net="/proc/$(task_pid "$c")/ns/net" -- "$@"; }
@@ -100,9 +100,9 @@ smoke_postgres() {
 }
 
 smoke_mlflow-postgres() { # mlflow's psycopg2 + schema creation + `mlflow db upgrade` against the postgres image
-  task_pid pg2 | grep -q . || smoke_postgres
+  task_pid pg2 | grep -e . >/dev/null || smoke_postgres
   local n=ghcr.io/mlflow/mlflow:v$(pin mlflow)-full
-  sb_ctr images ls -q | grep -qxF "$n" || sb_import "$("$IMAGES_DIR/mlflow.sh")" "$n"
+  sb_ctr images ls -q | grep -xF "$n" >/dev/null || sb_import "$("$IMAGES_DIR/mlflow.sh")" "$n"
   local url="postgresql+psycopg2://mlflow:$PG_PASSWORD@127.0.0.1:5432/mlflow"
   sb_run_opts mlflow-db "$n" --rm --read-only "${TMPFS[@]}" --with-ns "network:/proc/$(task_pid pg2)/ns/net" \
     --env PYTHONDONTWRITEBYTECODE=1 -- sh -c '
