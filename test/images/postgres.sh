@@ -11,9 +11,10 @@ major=${POSTGRES_MAJOR:-$(pin postgres)}
 name=docker.io/library/postgres:$major
 entry=$IMAGES_DIR/postgres/docker-entrypoint.sh
 
-# Which suite ships postgresql-<major>? Ask the mirror's package index (small and cached).
+# Which suite ships postgresql-<major>? Ask the mirror's package index (fetched once per suite;
+# delete $CACHE/images/indexes to refresh), so warm builds need no network.
 suite_has() { # suite package
-  local idx=$IMG_CACHE/indexes/$1-main-amd64-$(date +%Y%m%d).Packages
+  local idx=$IMG_CACHE/indexes/$1-main-amd64.Packages
   if [ ! -s "$idx" ]; then
     mkdir -p "$IMG_CACHE/indexes"
     curl -fsS --max-time 120 "$(debian_mirror)/dists/$1/main/binary-amd64/Packages.xz" | xz -dc > "$idx.part" \
