@@ -36,8 +36,11 @@ quiet() { "$@" >>"$buildlog" 2>&1 || { tail -n 40 "$buildlog" >&2; die "failed: 
 root=$work/root
 
 log "debootstrap --variant=minbase $suite from $mirror"
+# other variants of the same suite may run at the same time: one writer of the .deb cache at once
+exec {debs_lock}>"$IMG_CACHE/locks/debs-$suite.lock"; flock "$debs_lock"
 quiet debootstrap --variant=minbase --cache-dir="$IMG_CACHE/debs/$suite" \
   --keyring=/usr/share/keyrings/debian-archive-keyring.gpg "$suite" "$root" "$mirror"
+flock -u "$debs_lock"
 
 {
   echo "deb $mirror $suite main"
