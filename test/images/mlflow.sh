@@ -4,9 +4,10 @@
 # and /usr/local/bin/mlflow are on the default PATH, as in the official image) with
 # mlflow==<pin>, boto3, psycopg2-binary, prometheus-flask-exporter from PyPI wheels (downloaded on
 # the host once, installed in a chroot with --no-index). Runs as 1000:1000, HOME=/tmp.
+# MLFLOW_VERSION overrides the pin (the cluster suite's upgrade path starts from the previous minor).
 source "$(dirname "$0")/lib.sh"
 
-pin=$(pin mlflow)
+pin=${MLFLOW_VERSION:-$(pin mlflow)}
 name=ghcr.io/mlflow/mlflow:v$pin-full
 pypkgs=("mlflow==$pin" boto3 psycopg2-binary prometheus-flask-exporter)
 debs=(python3 python3-venv ca-certificates)

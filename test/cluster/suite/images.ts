@@ -34,7 +34,7 @@ export function imageArchives(previousMlflow: string): Record<string, string> {
   run('image/build.sh', { IMAGE_NAME: productName, IMAGE_OUT: product });
   if (!fs.existsSync(product)) throw new Error(`image/build.sh wrote no ${product}`);
   const peers = namePathLines(run('test/images/build-all.sh'));
-  const previous = namePathLines(run('test/images/mlflow.sh', { MLFLOW_VERSION: previousMlflow }));
+  const previous = { [`ghcr.io/mlflow/mlflow:v${previousMlflow}-full`]: run('test/images/mlflow.sh', { MLFLOW_VERSION: previousMlflow }).trim() };
   const all = { [productName]: product, ...peers, ...previous };
   if (Object.keys(all).length < 5) throw new Error(`expected 5 images, got ${JSON.stringify(all)}`);
   return all;
