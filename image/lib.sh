@@ -33,16 +33,9 @@ NODE_MAJOR=$(json node "$REPO_ROOT/versions.json")
 NPM_VERSION=${NPM_VERSION:-11.21.2}
 NODE_BIN() { bash "$REPO_ROOT/test/peers/node.sh"; }
 
-# rootfs_tar SUITE VARIANT [PKGS...]: path of a cached debootstrap --variant=minbase tarball.
-# Uses test/images/rootfs.sh (the project's shared, cached debootstrap) from this checkout, else
-# from $MODEL_MIRROR_IMAGES_DIR (a sibling worktree), else image/rootfs-min.sh (minimal fallback).
-rootfs_tar() {
-  local s
-  for s in "$REPO_ROOT/test/images/rootfs.sh" "${MODEL_MIRROR_IMAGES_DIR:-/work/wt-images/test/images}/rootfs.sh"; do
-    if [ -x "$s" ] || [ -f "$s" ]; then bash "$s" "$@"; return; fi
-  done
-  bash "$IMAGE_DIR/rootfs-min.sh" "$@"
-}
+# rootfs_tar SUITE VARIANT [PKGS...]: path of a cached debootstrap --variant=minbase tarball
+# (test/images/rootfs.sh, the project's one debootstrap, shared with the test-bench images).
+rootfs_tar() { bash "$REPO_ROOT/test/images/rootfs.sh" "$@"; }
 
 # need CMD:PKG...: apt-get install the Debian packages whose commands are missing (update once if needed).
 need() {
