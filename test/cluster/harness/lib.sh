@@ -29,3 +29,57 @@ bin_dir() { echo "$BINROOT/$1-$2"; }
 PAUSE_IMAGE=registry.k8s.io/pause:3.10
 LPP_HELPER_IMAGE=docker.io/library/busybox:model-mirror
 argoexec_image() { echo "quay.io/argoproj/argoexec:$1"; }
+
+# State of a running cluster (all under $RUN, wiped by down.sh; logs survive in $CL/last-logs).
+PKI=$CL/pki                      # certificates + kubeconfigs, kept across up/down
+KUBECONFIG_PATH=$RUN/kubeconfig  # cluster-admin kubeconfig (kubeadm's super-admin.conf)
+CTR_SOCK=$RUN/containerd/containerd.sock
+NODE_NAME=model-mirror-node
+KBIN=$(bin_dir kubernetes "$KUBERNETES_VERSION")
+
+k() { "$KBIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+ctr_() { ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
+
+# start_proc NAME CMD... — run CMD in its own session, log to $RUN/logs/NAME.log, record its PID
+start_proc() {
+  local name=$1; shift
+  mkdir -p "$RUN/logs" "$RUN/pids"
+  setsid "$@" >>"$RUN/logs/$name.log" 2>&1 </dev/null &
+  echo $! > "$RUN/pids/$name.pid"
+}
+pid_of() { cat "$RUN/pids/$1.pid" 2>/dev/null; }
+alive() {
+  local p; p=$(pid_of "$1") || return 1
+  [ -n "$p" ] && [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null
+}
+# stop_proc NAME — SIGTERM, up to 10 s, then SIGKILL; only the PID this harness recorded
+stop_proc() {
+  local p i; p=$(pid_of "$1") || return 0
+  if [ -n "$p" ] && [ -d "/proc/$p" ]; then
+    kill -TERM "$p" 2>/dev/null || true
+    for i in $(seq 50); do [ -d "/proc/$p" ] || break; sleep 0.2; done
+    [ -d "/proc/$p" ] && kill -KILL "$p" 2>/dev/null || true
+  fi
+  rm -f "$RUN/pids/$1.pid"
+}
+# fail NAME WHAT — report which component failed, with the tail of its log
+fail() {
+  log "FAILED: $1: $2"
+  if [ -f "$RUN/logs/$1.log" ]; then
+    echo "----- last lines of $RUN/logs/$1.log -----" >&2
+    tail -n 40 "$RUN/logs/$1.log" >&2
+    echo "-----" >&2
+  fi
+  log "the cluster is left as it is for inspection; run down.sh to clean up"
+  exit 1
+}
+# wait_for NAME SECONDS CMD... — poll CMD every 0.25 s; fail NAME if it dies or time runs out
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local end=$(( $(date +%s) + secs ))
+  until "$@" >/dev/null 2>&1; do
+    if [ -f "$RUN/pids/$name.pid" ] && ! alive "$name"; then fail "$name" "process exited"; fi
+    [ "$(date +%s)" -lt "$end" ] || fail "$name" "not ready after ${secs}s ($*)"
+    sleep 0.25
+  done
+}
