@@ -3,7 +3,9 @@
 HOST=$RUN/host
 # sysctls the kubelet (and up.sh: ip_forward) change
 SYSCTLS="kernel.panic kernel.panic_on_oops vm.overcommit_memory vm.panic_on_oom
-  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward"
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward
+  net.ipv4.conf.all.route_localnet net.netfilter.nf_conntrack_max
+  net.netfilter.nf_conntrack_tcp_timeout_established net.netfilter.nf_conntrack_tcp_timeout_close_wait"
 # directories created outside $RUN by containerd/kubelet/CNI (hard-coded paths)
 OUTSIDE_DIRS="/run/containerd /run/containerd/s /var/lib/kubelet /var/lib/kubelet/device-plugins
   /var/log/containers /var/log/pods /var/lib/cni /run/netns /etc/kubernetes"
@@ -11,8 +13,8 @@ GUARD_COMMENT=model-mirror-guard
 
 save_host_state() {
   mkdir -p "$HOST"
-  local s d
-  for s in $SYSCTLS; do echo "$s=$(sysctl -n "$s")"; done > "$HOST/sysctl"
+  local s d v
+  for s in $SYSCTLS; do v=$(sysctl -n "$s" 2>/dev/null) && echo "$s=$v"; done > "$HOST/sysctl"
   for d in $OUTSIDE_DIRS; do [ -e "$d" ] || echo "$d"; done > "$HOST/absent-dirs"
   for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/unified/kubepods; do [ -e "$d" ] || echo "$d"; done > "$HOST/absent-cgroups"
   ls /run/netns 2>/dev/null > "$HOST/netns-before" || true
