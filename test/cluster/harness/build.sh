@@ -12,7 +12,7 @@ mkdir -p "$BINROOT" "$CL/src"
 
 # --- Debian packages the cluster needs; apt-get update once, only if one is missing ---------
 PKGS="containerd runc containernetworking-plugins conntrack socat iptables busybox-static jq zstd
-      iproute2 util-linux kmod procps psmisc"
+      iproute2 util-linux kmod procps nftables bc curl"
 ensure_pkgs() {
   local missing=() p
   for p in $PKGS; do

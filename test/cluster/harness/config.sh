@@ -30,6 +30,7 @@ YAML
 # render_configs — containerd, CNI, kubelet, kube-proxy, CoreDNS files under $RUN
 render_configs() {
   mkdir -p "$RUN"/{containerd,cni/net.d,cni/ipam,kubelet,pod-logs,coredns,local-path,etcd,runc}
+  chmod 700 "$RUN/etcd"
   cat > "$RUN/containerd/config.toml" <<TOML
 version = 2
 root = "$RUN/containerd/root"

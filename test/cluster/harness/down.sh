@@ -14,15 +14,17 @@ if [ -z "${MM_CLUSTER_LOCKED:-}" ]; then
 fi
 
 # 1. host processes, newest first (containerd last: it must see its containers go)
+# (all get SIGTERM at once; a test cluster has nothing to drain)
 for p in argo-controller local-path coredns kube-proxy kube-scheduler kube-controller-manager kubelet kube-apiserver etcd; do
-  stop_proc "$p"
+  stop_proc "$p" 3 &
 done
+wait
 # 2. pod processes: everything in the kubepods cgroups, then the shims of our containerd
 cg_procs() { find /sys/fs/cgroup/pids/kubepods /sys/fs/cgroup/freezer/kubepods -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u; }
 shim_pids() {
   local d
   for d in /proc/[0-9]*; do
-    tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q -- "containerd-shim.* -address $CTR_SOCK" && echo "${d#/proc/}"
+    { tr '\0' ' ' < "$d/cmdline"; } 2>/dev/null | grep -q -- "containerd-shim.* -address $CTR_SOCK" && echo "${d#/proc/}"
   done
 }
 for i in 1 2 3 4 5; do
@@ -61,6 +63,17 @@ for ipt in iptables ip6tables; do
     for ch in $($ipt -t "$t" -S 2>/dev/null | awk '$1=="-N" && $2 ~ /^(KUBE-|CNI-)/ {print $2}'); do $ipt -t "$t" -X "$ch" 2>/dev/null; done
   done
 done
+# iptables-nft tables that only exist because of the cluster and are now empty: delete them
+if [ -f "$HOST/ipt-tables-before" ] && command -v nft >/dev/null; then
+  for fam in ip ip6; do
+    save=iptables-save; [ $fam = ip6 ] && save=ip6tables-save
+    for t in $($save 2>/dev/null | sed -n 's/^\*//p'); do
+      grep -qx "$fam $t" "$HOST/ipt-tables-before" && continue
+      $save -t "$t" | grep -vE '^(#|\*|COMMIT|:(INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) ACCEPT)' | grep -q . \
+        || nft delete table "$fam" "$t" 2>/dev/null
+    done
+  done
+fi
 conntrack -D -s "$POD_CIDR" >/dev/null 2>&1 || true
 conntrack -D -d "$POD_CIDR" >/dev/null 2>&1 || true
 # 5. sysctls, cgroups, directories outside the state dir
@@ -84,8 +97,8 @@ if [ -f "$HOST/absent-dirs" ]; then
   done
 fi
 # 6. kernel modules the cluster loaded (best effort: a module still in use stays)
-if [ -f "$HOST/modules-before" ]; then
-  for m in $(comm -13 "$HOST/modules-before" <(lsmod | awk 'NR>1{print $1}' | sort)); do
+if [ -f "$HOST/modules-before" ] && [ -e /proc/modules ]; then
+  for m in $(comm -13 "$HOST/modules-before" <(awk '{print $1}' /proc/modules | sort)); do
     modprobe -r "$m" 2>/dev/null
   done
 fi

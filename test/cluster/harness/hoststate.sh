@@ -16,9 +16,10 @@ save_host_state() {
   local s d v
   for s in $SYSCTLS; do v=$(sysctl -n "$s" 2>/dev/null) && echo "$s=$v"; done > "$HOST/sysctl"
   for d in $OUTSIDE_DIRS; do [ -e "$d" ] || echo "$d"; done > "$HOST/absent-dirs"
-  for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/unified/kubepods; do [ -e "$d" ] || echo "$d"; done > "$HOST/absent-cgroups"
+  for d in /sys/fs/cgroup/*/; do [ -e "${d}kubepods" ] || echo "${d}kubepods"; done > "$HOST/absent-cgroups"
   ls /run/netns 2>/dev/null > "$HOST/netns-before" || true
-  lsmod | awk 'NR>1{print $1}' | sort > "$HOST/modules-before"
+  [ -e /proc/modules ] && awk '{print $1}' /proc/modules | sort > "$HOST/modules-before"
+  { iptables-save 2>/dev/null | sed -n 's/^\*/ip /p'; ip6tables-save 2>/dev/null | sed -n 's/^\*/ip6 /p'; } > "$HOST/ipt-tables-before"
 }
 
 # guard rules: nothing from the pod network leaves through any interface but the bridge

@@ -52,12 +52,12 @@ alive() {
   local p; p=$(pid_of "$1") || return 1
   [ -n "$p" ] && [ -d "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null
 }
-# stop_proc NAME — SIGTERM, up to 10 s, then SIGKILL; only the PID this harness recorded
+# stop_proc NAME [SECONDS] — SIGTERM, up to SECONDS (5), then SIGKILL; only the recorded PID
 stop_proc() {
   local p i; p=$(pid_of "$1") || return 0
   if [ -n "$p" ] && [ -d "/proc/$p" ]; then
     kill -TERM "$p" 2>/dev/null || true
-    for i in $(seq 50); do [ -d "/proc/$p" ] || break; sleep 0.2; done
+    for i in $(seq $(( ${2:-5} * 10 ))); do [ -d "/proc/$p" ] || break; sleep 0.1; done
     [ -d "/proc/$p" ] && kill -KILL "$p" 2>/dev/null || true
   fi
   rm -f "$RUN/pids/$1.pid"
