@@ -32,9 +32,10 @@ image() {
   key=$( { cat "$HARNESS/images.sh" "$HARNESS/oci-image.sh"; echo "$name $inkey"; declare -f "$fn"; } | sha256sum | cut -c1-16)
   if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then log "image $name: cached"; return 0; fi
   t0=$(date +%s)
-  local root; root=$(mktemp -d); trap 'rm -rf "$root"' RETURN
+  local root; root=$(mktemp -d)
   "$fn" "$root/rootfs"
   bash "$HARNESS/oci-image.sh" "$root/rootfs" "$name" "$out" "$@" >/dev/null
+  rm -rf "$root"
   echo "$key" > "$out.key"
   log "image $name: built in $(( $(date +%s) - t0 ))s -> $out"
 }
