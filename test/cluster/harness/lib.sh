@@ -44,7 +44,8 @@ ctr_() { ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
 start_proc() {
   local name=$1; shift
   mkdir -p "$RUN/logs" "$RUN/pids"
-  setsid "$@" >>"$RUN/logs/$name.log" 2>&1 </dev/null &
+  # fds 8/9 are the cluster/build locks: the daemons must not inherit (and so hold) them
+  setsid "$@" >>"$RUN/logs/$name.log" 2>&1 </dev/null 8>&- 9>&- &
   echo $! > "$RUN/pids/$name.pid"
 }
 pid_of() { cat "$RUN/pids/$1.pid" 2>/dev/null; }
