@@ -93,7 +93,9 @@ build_argo() {
   cp "$src/workflow/executor/osspecific/signal_darwin.go" "$src/workflow/executor/osspecific/signal_linux.go"
   # the CLI embeds the UI; any file satisfies the embed pattern
   mkdir -p "$src/ui/dist/app"; echo '<html><body>UI not built</body></html>' > "$src/ui/dist/app/index.html"
-  local ldf="-s -w -X $mod.version=$v -X $mod.gitTreeState=clean -X $mod.buildDate=1970-01-01T00:00:00Z"
+  # with a tag, a commit and a clean tree `argo version` reports the plain release tag
+  local commit; commit=$(go mod download -json "$mod@$v" | jq -r '.Origin.Hash // "0000000000000000000000000000000000000000"')
+  local ldf="-s -w -X $mod.version=$v -X $mod.gitTag=$v -X $mod.gitCommit=$commit -X $mod.gitTreeState=clean -X $mod.buildDate=1970-01-01T00:00:00Z"
   (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldf" -o "$out/" \
      ./cmd/workflow-controller ./cmd/argoexec ./cmd/argo)
 }

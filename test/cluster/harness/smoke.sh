@@ -129,8 +129,11 @@ WF=$(tail -n1 "$RUN/smoke-wf.name")
 phase=$(kubectl -n "$NS" get wf "$WF" -o jsonpath='{.status.phase}')
 echo "workflow $WF: $phase in $(since "$T1")s (argo $MODEL_MIRROR_CLUSTER_ARGO_VERSION)"
 [ "$phase" = Succeeded ] || { argo -n "$NS" get "$WF"; exit 1; }
-curl -sf "$MODEL_MIRROR_CLUSTER_ARGO_METRICS" | grep -q '^argo_workflows_model_mirror_smoke_runs\|^model_mirror_smoke_runs' \
-  && echo "custom metric model_mirror_smoke_runs scraped from $MODEL_MIRROR_CLUSTER_ARGO_METRICS" \
+# the controller records the metric when it processes the finished workflow, which can be a
+# moment after `argo submit --wait` returns: poll
+metric() { curl -sf "$MODEL_MIRROR_CLUSTER_ARGO_METRICS" | grep -q '^argo_workflows_model_mirror_smoke_runs'; }
+for _ in $(seq 40); do metric && break; sleep 0.25; done
+metric && echo "custom metric model_mirror_smoke_runs scraped from $MODEL_MIRROR_CLUSTER_ARGO_METRICS" \
   || { echo "custom metric missing at $MODEL_MIRROR_CLUSTER_ARGO_METRICS"; exit 1; }
 kubectl delete ns "$NS" --wait=false >/dev/null
 echo "smoke ok in $(since "$T0")s"
