@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # argo.sh — start/stop the Argo workflow-controller of one version as a host process (sourced
 # by up.sh). Why a host process: no registry for its image; it uses super-admin.conf.
 # Metrics (incl. a workflow's custom model_mirror_* metrics): http://127.0.0.1:9090/metrics

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # config.sh — writes the cluster's certificates and config files (sourced by up.sh).
 # Why: every component runs as a host process with its files under $RUN, so nothing goes to
 # /etc/kubernetes, /var/lib/containerd or /etc/cni; kubeadm only makes certs and kubeconfigs.

@@ -27,7 +27,7 @@ shim_pids() {
     { tr '\0' ' ' < "$d/cmdline"; } 2>/dev/null | grep -q -- "containerd-shim.* -address $CTR_SOCK" && echo "${d#/proc/}"
   done
 }
-for i in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
   pids=$(cg_procs); [ -z "$pids" ] && break
   kill -KILL $pids 2>/dev/null; sleep 0.3
 done
@@ -69,7 +69,7 @@ if [ -f "$HOST/ipt-tables-before" ] && command -v nft >/dev/null; then
     save=iptables-save; [ $fam = ip6 ] && save=ip6tables-save
     for t in $($save 2>/dev/null | sed -n 's/^\*//p'); do
       grep -qx "$fam $t" "$HOST/ipt-tables-before" && continue
-      $save -t "$t" | grep -vE '^(#|\*|COMMIT|:(INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) ACCEPT)' | grep -q . \
+      $save -t "$t" | grep -vE '^(#|\*|COMMIT|:(INPUT|FORWARD|OUTPUT|PREROUTING|POSTROUTING) ACCEPT)' | grep . >/dev/null \
         || nft delete table "$fam" "$t" 2>/dev/null
     done
   done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # hoststate.sh — what the cluster changes on the host, saved at up and undone at down
 # (sourced by up.sh/down.sh). Why: down.sh must leave the machine as it found it.
 HOST=$RUN/host

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh — paths and small helpers shared by the cluster harness scripts (sourced, not run).
 # Everything the harness keeps lives under $CACHE/cluster: bin/ (built binaries), images/
 # (OCI archives), src/ (wrapper modules), run/ (state of the running cluster).

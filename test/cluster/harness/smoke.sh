@@ -131,7 +131,8 @@ echo "workflow $WF: $phase in $(since "$T1")s (argo $MODEL_MIRROR_CLUSTER_ARGO_V
 [ "$phase" = Succeeded ] || { argo -n "$NS" get "$WF"; exit 1; }
 # the controller records the metric when it processes the finished workflow, which can be a
 # moment after `argo submit --wait` returns: poll
-metric() { curl -sf "$MODEL_MIRROR_CLUSTER_ARGO_METRICS" | grep -q '^argo_workflows_model_mirror_smoke_runs'; }
+# (not `curl | grep -q`: with pipefail, grep quitting early makes curl's exit status count)
+metric() { local m; m=$(curl -sf "$MODEL_MIRROR_CLUSTER_ARGO_METRICS") && grep -q '^argo_workflows_model_mirror_smoke_runs' <<<"$m"; }
 for _ in $(seq 40); do metric && break; sleep 0.25; done
 metric && echo "custom metric model_mirror_smoke_runs scraped from $MODEL_MIRROR_CLUSTER_ARGO_METRICS" \
   || { echo "custom metric missing at $MODEL_MIRROR_CLUSTER_ARGO_METRICS"; exit 1; }

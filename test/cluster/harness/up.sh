@@ -34,8 +34,8 @@ PROCS="etcd containerd kube-apiserver kube-controller-manager kube-scheduler kub
 node_ready() {
   [ "$(k get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
-dns_answers() { busybox nslookup kubernetes.default.svc.cluster.local "$NODE_IP" | grep -q 10.96.0.1; }
-services_programmed() { iptables -t nat -S KUBE-SERVICES | grep -q 10.96.0.1/32; }
+dns_answers() { busybox nslookup kubernetes.default.svc.cluster.local "$NODE_IP" | grep 10.96.0.1 >/dev/null; }
+services_programmed() { iptables -t nat -S KUBE-SERVICES | grep 10.96.0.1/32 >/dev/null; }
 all_alive() { local p; for p in $PROCS; do alive "$p" || return 1; done; }
 if [ -d "$RUN/pids" ] && all_alive && k get --raw /readyz >/dev/null 2>&1; then
   cur=$(cat "$RUN/argo-version")
