@@ -1,0 +1,3 @@
+module modelmirror.test/pause
+
+go 1.22
