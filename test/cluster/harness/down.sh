@@ -13,9 +13,10 @@ if [ -z "${MM_CLUSTER_LOCKED:-}" ]; then
   exec 8>"$CL/cluster.lock"; flock -w 900 8 || die "another up.sh/down.sh holds $CL/cluster.lock"
 fi
 
-# 1. host processes, newest first (containerd last: it must see its containers go)
+# 1. host processes, newest first (containerd last: it must see its containers go; hub-fixture:
+#    the one `npm run cluster:up` starts)
 # (all get SIGTERM at once; a test cluster has nothing to drain)
-for p in argo-controller local-path coredns kube-proxy kube-scheduler kube-controller-manager kubelet kube-apiserver etcd; do
+for p in hub-fixture argo-controller local-path coredns kube-proxy kube-scheduler kube-controller-manager kubelet kube-apiserver etcd; do
   stop_proc "$p" 3 &
 done
 wait
