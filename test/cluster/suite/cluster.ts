@@ -1,6 +1,6 @@
 // The real single-node cluster (test/cluster/harness) as the cluster suite drives it: bring it up
 // with one Argo version or the other, import images, and run kubectl / argo as a user would.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -58,7 +58,22 @@ export function sh(cmd: string, args: string[], opts: { input?: string; allowFai
 
 export const kubectl = (...args: string[]): string => sh('kubectl', args).stdout;
 export const kubectlJson = <T = any>(...args: string[]): T => JSON.parse(kubectl(...args, '-o', 'json')) as T; // eslint-disable-line @typescript-eslint/no-explicit-any
-export const argo = (...args: string[]): Run => sh('argo', args, { allowFail: true, timeoutMs: 15 * 60_000 });
+/**
+ * The argo CLI, asynchronously: `argo submit --wait` takes minutes, and the Hub fixture the pods
+ * download from is served by this same process, so the event loop must keep running.
+ */
+export function argo(...args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('argo', args, { env: clusterEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ status: code ?? -1, stdout, stderr }); });
+  });
+}
 
 /** Adds `ip name...` to the cluster DNS (CoreDNS re-reads its hosts file every second). */
 export function addClusterHosts(ip: string, names: string[]): void {

@@ -56,11 +56,11 @@ function baseConfig(mlflowImage?: string): Obj {
 }
 
 /** `argo submit --from workflowtemplate/model-mirror ... --wait`, as the README shows. */
-function submit(params: Record<string, string>, wait = true): string {
+async function submit(params: Record<string, string>, wait = true): Promise<string> {
   const args = ['submit', '-n', NAMESPACE, '--from', 'workflowtemplate/model-mirror', '-o', 'name'];
   for (const [k, v] of Object.entries(params)) args.push('-p', `${k}=${v}`);
   if (wait) args.push('--wait');
-  const r = argo(...args);
+  const r = await argo(...args);
   const name = r.stdout.trim().split('\n')[0]?.trim();
   if (!name) throw new Error(`argo submit printed no workflow name (exit ${r.status}): ${r.stderr}`);
   return name;
@@ -117,10 +117,11 @@ function pvcsOf(workflowName: string): string[] {
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-cluster-'));
   images = imageArchives(PREVIOUS_MLFLOW);
-  hub = await startHubFixture({ host: NODE_IP, hubHostName: HUB_NAME, lfsHostName: LFS_NAME });
   let t = Date.now();
   harness('up.sh', ['--argo', ARGO_VERSIONS[0]]);
   timings.clusterUpMs = Date.now() - t;
+  // On the bridge, which exists once the cluster is up.
+  hub = await startHubFixture({ host: NODE_IP, hubHostName: HUB_NAME, lfsHostName: LFS_NAME });
   addClusterHosts(NODE_IP, [HUB_NAME, LFS_NAME]);
   t = Date.now();
   harness('import-image.sh', Object.values(images), {}, 10 * 60_000);
@@ -169,7 +170,7 @@ describe(`the upgrade path: MLflow ${PREVIOUS_MLFLOW} -> ${versions.mlflow} (Arg
 
   test('a mirror on the old MLflow succeeds', async () => {
     const t = Date.now();
-    const name = submit({ model_id: MODEL, model_name: 'tiny-upgrade', alias: 'prod' });
+    const name = await submit({ model_id: MODEL, model_name: 'tiny-upgrade', alias: 'prod' });
     const wf = await waitDone(name);
     timings.firstWorkflowMs = Date.now() - t;
     expect(wf.status.phase).toBe('Succeeded');
@@ -199,7 +200,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
 
   test('argo submit --wait: Succeeded, version READY with the alias, MLflow lists the files, model_mirror_* metrics on the controller', async () => {
     const t = Date.now();
-    okName = submit({ model_id: MODEL, model_name: `tiny-${tag}`, alias: 'prod' });
+    okName = await submit({ model_id: MODEL, model_name: `tiny-${tag}`, alias: 'prod' });
     const wf = await waitDone(okName);
     timings[`argo${tag}WorkflowMs`] = Date.now() - t;
     if (wf.status.phase !== 'Succeeded') throw new Error(`workflow did not succeed: ${explain(wf)}`);
@@ -223,7 +224,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
     const modelName = `tiny-fail-${tag}`;
     hub.faults.missing(MODEL, 'model.safetensors', 1000);
     try {
-      const name = submit({ model_id: MODEL, model_name: modelName });
+      const name = await submit({ model_id: MODEL, model_name: modelName });
       const wf = await waitDone(name);
       expect(wf.status.phase).toBe('Failed');
       // exit code 3 (not found) is permanent: the retry expression ends it after one attempt
@@ -243,8 +244,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
   }, 15 * 60_000);
 
   test('two submissions of the same model at once are serialized by the mutex', async () => {
-    const a = submit({ model_id: MODEL, model_name: `tiny-mutex-${tag}` }, false);
-    const b = submit({ model_id: MODEL, model_name: `tiny-mutex-${tag}` }, false);
+    const [a, b] = await Promise.all([0, 1].map(() => submit({ model_id: MODEL, model_name: `tiny-mutex-${tag}` }, false)));
     const [wa, wb] = [await waitDone(a, 15 * 60_000), await waitDone(b, 15 * 60_000)];
     for (const wf of [wa, wb]) if (wf.status.phase !== 'Succeeded') throw new Error(`a mutex workflow did not succeed: ${explain(wf)}`);
     const span = (wf: Obj) => {
