@@ -243,6 +243,22 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
     }
   }, 15 * 60_000);
 
+  test('a model the Hub does not have: Fails in prepare after one attempt, the exit handler ran, no run or version was created', async () => {
+    const modelName = `missing-${tag}`;
+    const experimentId = (await mlflowApi('GET', 'experiments/get-by-name', { experiment_name: 'model-mirror' })).experiment.experiment_id;
+    const runCount = async () => (await mlflowApi('POST', 'runs/search', { experiment_ids: [experimentId], max_results: 1000 })).runs?.length ?? 0;
+    const runsBefore = await runCount();
+    const name = await submit({ model_id: 'test/no-such-model', model_name: modelName });
+    const wf = await waitDone(name);
+    expect(wf.status.phase).toBe('Failed');
+    expect(podNodes(wf, 'prepare')).toHaveLength(1);
+    expect(podNodes(wf, 'download')).toHaveLength(0);
+    const finalize = nodes(wf).find((n) => n.templateName === 'finalize');
+    if (finalize?.phase !== 'Succeeded') throw new Error(`the exit handler did not succeed: ${explain(wf)}`);
+    expect(await runCount()).toBe(runsBefore);
+    expect(await versionsOf(modelName)).toEqual([]);
+  }, 10 * 60_000);
+
   test('two submissions of the same model at once are serialized by the mutex', async () => {
     const [a, b] = await Promise.all([0, 1].map(() => submit({ model_id: MODEL, model_name: `tiny-mutex-${tag}` }, false)));
     const [wa, wb] = [await waitDone(a, 15 * 60_000), await waitDone(b, 15 * 60_000)];
