@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const say = (m: string) => process.stderr.write(`[cluster:up] ${m}\n`);
 
   say('building or reusing the images (model-mirror from the Dockerfile, MLflow, PostgreSQL, SeaweedFS)');
-  const images = imageArchives(process.env.MODEL_MIRROR_PREVIOUS_MLFLOW ?? '3.16.1');
+  const images = imageArchives(versions.mlflowPrevious);
   say(`starting Kubernetes ${versions.kubernetes} with Argo ${argoVersion}`);
   harness('up.sh', ['--argo', argoVersion]);
   addClusterHosts(NODE_IP, [HUB_NAME, LFS_NAME]);

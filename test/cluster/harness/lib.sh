@@ -5,6 +5,10 @@
 HARNESS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$HARNESS/versions.env"
+_pin() { jq -er --arg k "$1" '.[$k]' "$HARNESS/../../../versions.json"; }
+KUBERNETES_VERSION=v$(_pin kubernetes)
+# The first one is up.sh's default.
+ARGO_VERSIONS="v$(_pin argoWorkflows) v$(_pin argoWorkflowsPrevious)"
 CACHE=${MODEL_MIRROR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/model-mirror}
 CL=$CACHE/cluster
 BINROOT=$CL/bin

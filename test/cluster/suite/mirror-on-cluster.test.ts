@@ -24,7 +24,7 @@ type Obj = Record<string, any>;
 
 const ARGO_VERSIONS = [`v${versions.argoWorkflows}`, `v${versions.argoWorkflowsPrevious}`];
 /** The MLflow minor before the pin: the upgrade path a platform team takes. */
-const PREVIOUS_MLFLOW = process.env.MODEL_MIRROR_PREVIOUS_MLFLOW ?? '3.16.1';
+const PREVIOUS_MLFLOW = versions.mlflowPrevious;
 const MODEL = 'test/tiny-model';
 const HUB_NAME = 'hub.test';
 const LFS_NAME = 'cdn-lfs.hub.test';
