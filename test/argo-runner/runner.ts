@@ -332,17 +332,19 @@ async function withRetries(
       if (capMs !== undefined && waitMs > capMs) waitMs = capMs;
       if (maxDeadline !== undefined && lastFinished + waitMs > maxDeadline) { message = 'Backoff would exceed max duration limit'; break; }
     }
+    // The controller waits out the backoff first (while retries are left), and only then checks
+    // the policy, the limit and the expression: a permanent failure still costs one backoff.
+    if (waitMs > 0 && children <= limit) {
+      if (result) (result.attempts[result.attempts.length - 1] as Mutable<AttemptResult>).backoffMs = waitMs;
+      const sleepMs = Math.round(waitMs * (ctx.opts.backoffScale ?? 0));
+      if (sleepMs > 0) await new Promise((r) => setTimeout(r, sleepMs));
+      skewMs += waitMs - sleepMs;
+    }
     if ((out.phase === 'Failed' && !retryOnFailed) || (out.phase === 'Error' && !retryOnError)) break;
     if (children > limit) { message = 'No more retries left'; break; }
     if (rs.expression !== undefined && !retryExpressionAllows(String(rs.expression), out, result, `${tw}.retryStrategy.expression`)) {
       message = 'retryStrategy.expression evaluated to false';
       break;
-    }
-    if (waitMs > 0) {
-      if (result) (result.attempts[result.attempts.length - 1] as Mutable<AttemptResult>).backoffMs = waitMs;
-      const sleepMs = Math.round(waitMs * (ctx.opts.backoffScale ?? 0));
-      if (sleepMs > 0) await new Promise((r) => setTimeout(r, sleepMs));
-      skewMs += waitMs - sleepMs;
     }
   }
   const final = { ...out!, message: message ?? out!.message };

@@ -141,15 +141,26 @@ else
   printf '%s\n' "$STAMP_WANT" > "$STAMP"
 fi
 
-# --- install.d hooks (e.g. argo-validate) -----------------------------------------------------
+# --- install.d hooks (argo-validate, ml-venv, cluster) -----------------------------------------
+# They run side by side: the ML venv is mostly a download, the validator and the cluster are Go
+# and image builds, so a cold machine waits for the longest, not for the sum. Each hook's lines
+# are prefixed with its name; a failing hook fails the install and names itself.
 if [ -d "$HERE/install.d" ]; then
+  STEP="install.d hooks"
+  declare -A HOOK_PIDS=()
   for hook in "$HERE"/install.d/*.sh; do
     [ -e "$hook" ] || continue
-    STEP="install.d/$(basename "$hook")"
-    log "running $STEP"
-    CACHE="$CACHE" MODEL_MIRROR_CACHE="$CACHE" REPO_ROOT="$REPO_ROOT" bash "$hook" >&2 \
-      || die "$hook failed (it was run with CACHE=$CACHE); rerun it alone to see why: CACHE=$CACHE bash $hook"
+    name="$(basename "$hook" .sh)"
+    log "starting install.d/$name"
+    ( set -o pipefail
+      CACHE="$CACHE" MODEL_MIRROR_CACHE="$CACHE" REPO_ROOT="$REPO_ROOT" bash "$hook" 2>&1 | sed -u "s/^/[$name] /" >&2 ) &
+    HOOK_PIDS[$name]=$!
   done
+  failed=()
+  for name in "${!HOOK_PIDS[@]}"; do
+    wait "${HOOK_PIDS[$name]}" || failed+=("$name")
+  done
+  [ ${#failed[@]} -eq 0 ] || die "install.d hook(s) failed: ${failed[*]} (see their [name] lines above); rerun one alone: CACHE=$CACHE bash $HERE/install.d/<name>.sh"
 fi
 
 # --- tools.json -------------------------------------------------------------------------------

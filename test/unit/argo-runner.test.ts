@@ -280,11 +280,15 @@ describe('runWorkflowTemplate: retries', () => {
 
   it('evaluates retryStrategy.expression after the policy and limit, with lastRetry.exitCode as a string', async () => {
     const wft = template();
-    wft.spec.templates[2].retryStrategy = { limit: 3, retryPolicy: 'Always', expression: '!(lastRetry.exitCode in ["2", "5"])' };
+    wft.spec.templates[2].retryStrategy = { limit: 3, retryPolicy: 'Always', expression: '!(lastRetry.exitCode in ["2", "5"])', backoff: { duration: '10s' } };
     const stopped = await run(wft, { parameters: { model_id: 'o/m', download_failures: '1' } });
     expect(stopped.status).toBe('Failed');
     expect(node(stopped, 'download').attempts.map((a) => a.exitCode)).toEqual([5]);
     expect(node(stopped, 'download').message).toBe('retryStrategy.expression evaluated to false');
+    // As the real controller (seen on v4.0.5 and v3.7.18): the backoff is waited out before the
+    // expression ends the retries.
+    expect(node(stopped, 'download').attempts[0].backoffMs).toBe(10_000);
+    delete wft.spec.templates[2].retryStrategy.backoff;
 
     fs.rmSync(journal, { force: true });
     wft.spec.templates[2].retryStrategy.expression = 'lastRetry.exitCode not in ["2", "3"] && lastRetry.status == "Failed"';
