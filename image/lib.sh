@@ -1,27 +1,12 @@
 # Shared helpers for image/*.sh (sourced). Logs go to stderr; stdout carries only results.
-set -euo pipefail
+# log, die, elapsed (printed on exit), lock NAME and key PARTS come from the test-bench images' lib.
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../test/images" && pwd)/lib.sh"
 
 IMAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$IMAGE_DIR/.." && pwd)
-CACHE=${MODEL_MIRROR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/model-mirror}
 BCACHE=$CACHE/image
-mkdir -p "$BCACHE/locks"
+mkdir -p "$BCACHE"
 
-log() { printf '[%s %s] %s\n' "$(basename "$0")" "$(date +%T)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-_T0=$(date +%s%N)
-elapsed() { awk -v a="$_T0" -v b="$(date +%s%N)" 'BEGIN{printf "%.1f", (b-a)/1e9}'; }
-trap '_rc=$?; log "took $(elapsed) s (exit $_rc)"' EXIT
-
-# lock NAME: exclusive flock on $BCACHE/locks/NAME.lock for the rest of the script.
-lock() {
-  local fd
-  exec {fd}>"$BCACHE/locks/$1.lock"
-  if ! flock -n "$fd"; then log "waiting for lock $1"; flock "$fd"; fi
-}
-
-key() { printf '%s\n' "$@" | sha256sum | cut -c1-16; }
+# filehash FILE...: one short hash of the files' contents together (the stand-ins' recipe key).
 filehash() { cat "$@" | sha256sum | cut -c1-16; }
 json() { sed -n "s/.*\"$1\": *\"\\([^\"]*\\)\".*/\\1/p" "$2" | head -1; }
 

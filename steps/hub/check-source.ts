@@ -3,15 +3,13 @@
 // that the token may read them (gated repos publish their info and tree to anyone, but answer
 // 401/403 GatedRepo on file contents). The file selection's hash is part of a version's identity
 // (see steps/mlflow/identity.ts), so a full mirror never reuses a version made from fewer files.
-import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { fileSetHash } from '../common/file-set';
 import { resolveUrl } from './download-file';
 import { gatedRepoError, toHubUserError } from './errors';
 import { hubHeaders, readHubError } from './hub-fetch';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
-import { listRepoFiles, type RepoFile } from './list-files';
-import { filterByPatterns } from './patterns';
+import { listSelectedFiles, type RepoFile } from './list-files';
 import { resolveRevision } from './resolve-revision';
 import type { RetryOptions } from '../common/retry';
 import { withRetry, isRetryableStatus, RetryableError, serverRequestedDelay } from '../common/retry';
@@ -65,14 +63,9 @@ export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSour
   const hub = { hubUrl, accessToken: opts.accessToken, retry: opts.retry, fetchImpl: opts.fetchImpl };
   const resolved = await resolveRevision({ ...hub, repo, revision: opts.revision });
   if (resolved.gated && !opts.accessToken) throw gatedRepoError({ hubUrl, repo, hasToken: false, op: 'revision' });
-  const all = await listRepoFiles({ ...hub, repo, commitSha: resolved.commitSha });
-  const files = filterByPatterns(all, opts.allowPatterns, opts.ignorePatterns);
-  if (files.length === 0) {
-    throw new UserError(`No files of ${repo}@${resolved.commitSha.slice(0, 12)} match the patterns (${all.length} files in the repo)`, {
-      exitCode: ExitCode.Usage,
-      hint: 'Check --allow-patterns / --ignore-patterns (globs like *.safetensors or subdir/; `*` also matches `/`).',
-    });
-  }
+  const files = await listSelectedFiles({
+    ...hub, repo, commitSha: resolved.commitSha, allowPatterns: opts.allowPatterns, ignorePatterns: opts.ignorePatterns,
+  });
   // The smallest selected file: a gated repo refuses it like any other.
   const probe = [...files].sort((a, b) => a.size - b.size)[0];
   await checkReadable(hubUrl, repo, resolved.commitSha, probe, opts.accessToken, opts);

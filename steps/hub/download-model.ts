@@ -14,8 +14,7 @@ import { mapLimit, type RetryOptions } from '../common/retry';
 import { downloadFile, type DownloadFileResult } from './download-file';
 import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
-import { listRepoFiles, type RepoFile } from './list-files';
-import { filterByPatterns } from './patterns';
+import { listSelectedFiles, type RepoFile } from './list-files';
 import { resolveRevision } from './resolve-revision';
 
 export interface DownloadModelOptions {
@@ -88,14 +87,9 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
   }
 
   // 2. List once, filter.
-  const all = await listRepoFiles({ ...hub, repo, commitSha: resolved.commitSha });
-  const files = filterByPatterns(all, opts.allowPatterns, opts.ignorePatterns);
-  if (files.length === 0) {
-    throw new UserError(`No files of ${repo}@${resolved.commitSha.slice(0, 12)} match the patterns (${all.length} files in the repo)`, {
-      exitCode: ExitCode.Usage,
-      hint: 'Check --allow-patterns / --ignore-patterns (globs like *.safetensors or subdir/; `*` also matches `/`).',
-    });
-  }
+  const files = await listSelectedFiles({
+    ...hub, repo, commitSha: resolved.commitSha, allowPatterns: opts.allowPatterns, ignorePatterns: opts.ignorePatterns,
+  });
 
   // 3. Every path must be safe before anything is written.
   const dest = path.resolve(opts.dest);

@@ -4,6 +4,7 @@ import { listFiles } from '@huggingface/hub';
 import { ExitCode, UserError } from '../common/errors';
 import { toHubUserError } from './errors';
 import { createHubFetch, type HubFetchOptions } from './hub-fetch';
+import { filterByPatterns } from './patterns';
 
 export interface RepoFile {
   /** Path in the repo, forward slashes (untrusted: check before using as a local path). */
@@ -49,6 +50,24 @@ export async function listRepoFiles(opts: ListRepoFilesOptions): Promise<RepoFil
     }
   } catch (e) {
     throw toHubUserError(e, ctx);
+  }
+  return files;
+}
+
+export interface ListSelectedFilesOptions extends ListRepoFilesOptions {
+  readonly allowPatterns?: readonly string[];
+  readonly ignorePatterns?: readonly string[];
+}
+
+/** The repo's files at a commit, filtered by the patterns; none matching is a usage error. */
+export async function listSelectedFiles(opts: ListSelectedFilesOptions): Promise<RepoFile[]> {
+  const all = await listRepoFiles(opts);
+  const files = filterByPatterns(all, opts.allowPatterns, opts.ignorePatterns);
+  if (files.length === 0) {
+    throw new UserError(`No files of ${opts.repo}@${opts.commitSha.slice(0, 12)} match the patterns (${all.length} files in the repo)`, {
+      exitCode: ExitCode.Usage,
+      hint: 'Check --allow-patterns / --ignore-patterns (globs like *.safetensors or subdir/; `*` also matches `/`).',
+    });
   }
   return files;
 }

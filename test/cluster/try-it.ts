@@ -6,11 +6,10 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 import versions from '../../versions.json';
-import { CACHE, NODE_IP, REPO_ROOT, RUN_DIR, addClusterHosts, harness, waitFor } from './suite/cluster';
+import { CACHE, NODE_IP, REPO_ROOT, RUN_DIR, addClusterHosts, harness } from './suite/cluster';
 import { imageArchives } from './suite/images';
-import { NAMESPACE, S3_KEYS, applyAsUser, clusterIp, deploySeaweedfs, synth, waitForProduct } from './suite/product';
+import { NAMESPACE, applyAsUser, createArtifactBucket, deploySeaweedfs, synth, waitForProduct } from './suite/product';
 
 const HUB_PORT = 8088;
 const HUB_NAME = 'hub.test';
@@ -42,14 +41,7 @@ async function main(): Promise<void> {
 
   const seaweed = Object.keys(images).find((n) => n.includes('seaweedfs'))!;
   deploySeaweedfs(seaweed);
-  const s3 = new S3Client({ endpoint: `http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333`, region: 'us-east-1', forcePathStyle: true, credentials: S3_KEYS });
-  await waitFor('the bucket mlflow', async () => {
-    try { await s3.send(new CreateBucketCommand({ Bucket: 'mlflow' })); } catch (e) {
-      if (!/BucketAlready/.test((e as Error).name)) throw e;
-    }
-    return true;
-  }, 60_000, 2000);
-  s3.destroy();
+  await createArtifactBucket();
 
   const s = synth({ workflow: { hfEndpoint: `http://${HUB_NAME}:${HUB_PORT}`, storageSize: '2Gi' } }, path.join(CACHE, 'cluster', 'try-dist'));
   applyAsUser(s);

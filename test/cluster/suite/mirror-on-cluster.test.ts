@@ -10,13 +10,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { S3Client, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startHubFixture, type StartedHubFixture } from '../../hub-fixture';
 import versions from '../../../versions.json';
 import {
   ARGO_METRICS_URL, NODE_IP, addClusterHosts, argo, harness, kubectl, kubectlJson, waitFor,
 } from './cluster';
-import { NAMESPACE, S3_KEYS, applyAsUser, clusterIp, deploySeaweedfs, mlflowApi, synth, waitForProduct } from './product';
+import { NAMESPACE, applyAsUser, createArtifactBucket, deploySeaweedfs, mlflowApi, seaweedfsClient, synth, waitForProduct } from './product';
 import { imageArchives } from './images';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -127,17 +127,7 @@ beforeAll(async () => {
   harness('import-image.sh', Object.values(images), {}, 10 * 60_000);
   timings.imageImportMs = Date.now() - t;
   deploySeaweedfs(imageName(images, 'seaweedfs'));
-  const s3 = new S3Client({
-    endpoint: `http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333`, region: 'us-east-1', forcePathStyle: true,
-    credentials: S3_KEYS,
-  });
-  await waitFor('the bucket mlflow', async () => {
-    try { await s3.send(new CreateBucketCommand({ Bucket: 'mlflow' })); } catch (e) {
-      if (!/BucketAlready/.test((e as Error).name)) throw e;
-    }
-    return true;
-  }, 60_000, 2000);
-  s3.destroy();
+  await createArtifactBucket();
 }, 40 * 60_000);
 
 afterAll(async () => {
@@ -275,9 +265,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
 
 describe('what S3 holds', () => {
   test('every mirrored object sits under the artifact root of the bucket the config names', async () => {
-    const s3 = new S3Client({
-      endpoint: `http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333`, region: 'us-east-1', forcePathStyle: true, credentials: S3_KEYS,
-    });
+    const s3 = seaweedfsClient();
     try {
       const r = await s3.send(new ListObjectsV2Command({ Bucket: 'mlflow' }));
       const keys = (r.Contents ?? []).map((o) => o.Key!);

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { REPO_ROOT, kubectl, kubectlJson, sh, waitFor } from './cluster';
 
 export const NAMESPACE = 'model-mirror';
@@ -140,4 +141,26 @@ export async function waitForProduct(): Promise<any> { // eslint-disable-line @t
     const ready = (live[0].status.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
     return ready ? live[0] : undefined;
   }, 300_000, 2000);
+}
+
+/** An S3 client for the in-cluster SeaweedFS, from the host through its Service's cluster IP. */
+export function seaweedfsClient(): S3Client {
+  return new S3Client({
+    endpoint: `http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333`, region: 'us-east-1', forcePathStyle: true, credentials: S3_KEYS,
+  });
+}
+
+/** The bucket the default config names (`s3.bucket: mlflow`); the product expects it to exist. */
+export async function createArtifactBucket(): Promise<void> {
+  const s3 = seaweedfsClient();
+  try {
+    await waitFor('the bucket mlflow', async () => {
+      try { await s3.send(new CreateBucketCommand({ Bucket: 'mlflow' })); } catch (e) {
+        if (!/BucketAlready/.test((e as Error).name)) throw e;
+      }
+      return true;
+    }, 60_000, 2000);
+  } finally {
+    s3.destroy();
+  }
 }
