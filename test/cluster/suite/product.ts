@@ -106,31 +106,38 @@ export const clusterIp = (ns: string, svc: string): string => kubectlJson('get',
  * the in-cluster name (MLflow >= 3.5 checks Host against --allowed-hosts).
  */
 export function mlflowApi<T = any>(method: 'GET' | 'POST', api: string, body?: object): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const ip = clusterIp(NAMESPACE, 'mlflow');
   let p = `/api/2.0/mlflow/${api}`;
   if (method === 'GET' && body) p += `?${new URLSearchParams(Object.entries(body).map(([k, v]): [string, string] => [k, String(v)])).toString()}`;
-  const payload = method === 'POST' ? JSON.stringify(body ?? {}) : undefined;
+  return mlflowHttp(method, p, method === 'POST' ? JSON.stringify(body ?? {}) : undefined)
+    .then((text) => (text ? JSON.parse(text) : {}) as T);
+}
+
+function mlflowHttp(method: 'GET' | 'POST', urlPath: string, payload?: string): Promise<string> {
+  const ip = clusterIp(NAMESPACE, 'mlflow');
   return new Promise((resolve, reject) => {
     const req = http.request({
-      host: ip, port: 5000, path: p, method, timeout: 30_000,
+      host: ip, port: 5000, path: urlPath, method, timeout: 30_000,
       headers: { Host: MLFLOW_HOST, 'Content-Type': 'application/json', ...(payload ? { 'Content-Length': Buffer.byteLength(payload) } : {}) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 500) >= 300) reject(new Error(`MLflow ${method} ${api}: HTTP ${res.statusCode}: ${text.slice(0, 500)}`));
-        else resolve(text ? JSON.parse(text) : {});
+        if ((res.statusCode ?? 500) >= 300) reject(new Error(`MLflow ${method} ${urlPath}: HTTP ${res.statusCode}: ${text.slice(0, 500)}`));
+        else resolve(text);
       });
     });
-    req.on('timeout', () => req.destroy(new Error(`MLflow ${method} ${api}: timed out`)));
+    req.on('timeout', () => req.destroy(new Error(`MLflow ${method} ${urlPath}: timed out`)));
     req.on('error', reject);
     if (payload) req.write(payload);
     req.end();
   });
 }
 
-/** Waits for PostgreSQL and MLflow to be Ready; returns the MLflow pod (its init containers have run). */
+/**
+ * Waits for PostgreSQL and MLflow to be Ready and for MLflow to answer through its Service (a pod
+ * turns Ready before kube-proxy has the new endpoint); returns the MLflow pod (its init containers have run).
+ */
 export async function waitForProduct(): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
   kubectl('rollout', 'status', '-n', NAMESPACE, 'statefulset/postgres', '--timeout=300s');
   kubectl('rollout', 'status', '-n', NAMESPACE, 'deployment/mlflow', '--timeout=600s');
@@ -140,7 +147,10 @@ export async function waitForProduct(): Promise<any> { // eslint-disable-line @t
     if (live.length !== 1) return undefined;
     const ready = (live[0].status.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
     return ready ? live[0] : undefined;
-  }, 300_000, 2000);
+  }, 300_000, 2000).then(async (pod) => {
+    await waitFor('MLflow /health through its Service', async () => (await mlflowHttp('GET', '/health')).trim() === 'OK' || undefined, 60_000, 1000);
+    return pod;
+  });
 }
 
 /** An S3 client for the in-cluster SeaweedFS, from the host through its Service's cluster IP. */
