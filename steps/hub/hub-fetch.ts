@@ -4,7 +4,7 @@
 // the Hub's X-Error-Code so callers can say "repo not found" vs "gated" vs "revision not found".
 import { log } from '../common/log';
 import { TOOL_NAME, TOOL_VERSION } from '../common/version';
-import { isRetryableStatus, RetryableError, serverRequestedDelay, withRetry, type RetryOptions } from '../common/retry';
+import { describeRetryError, isRetryableStatus, RetryableError, serverRequestedDelay, withRetry, type RetryOptions } from '../common/retry';
 
 export class HubHttpError extends Error {
   readonly status: number;
@@ -87,8 +87,7 @@ export function hubHeaders(url: string, opts: Pick<HubFetchOptions, 'hubUrl' | '
 
 export function logRetry(what: string) {
   return (info: { attempt: number; retries: number; delayMs: number; error: unknown }): void => {
-    const e = info.error as Error & { status?: number };
-    log.warn(`${what}: ${e.status ? `HTTP ${e.status}` : (e.cause as Error | undefined)?.message ?? e.message}; retrying in ${(info.delayMs / 1000).toFixed(1)}s (retry ${info.attempt}/${info.retries})`);
+    log.warn(`${what}: ${describeRetryError(info.error)}; retrying in ${(info.delayMs / 1000).toFixed(1)}s (retry ${info.attempt}/${info.retries})`);
   };
 }
 
