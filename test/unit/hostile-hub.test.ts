@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { ExitCode, UserError } from '../../steps/common/errors';
 import { downloadModel } from '../../steps/hub/download-model';
 import { listRepoFiles, nextPageUrl } from '../../steps/hub/list-files';
+import { resolveRevision } from '../../steps/hub/resolve-revision';
 
 const SHA = 'a'.repeat(40);
 const REPO = 'test/hostile';
@@ -122,6 +123,26 @@ describe('answers that are not what the Hub sends', () => {
     const e = await userError(list());
     expect(e.exitCode).toBe(ExitCode.Unavailable);
     expect(e.message).toContain(`${base}/api/models/${REPO}/tree/${SHA}`);
+  });
+
+  it.each([
+    ['an array', [{ sha: SHA }]],
+    ['null', null],
+    ['a number', 5],
+    ['HTML', '<html>not json</html>'],
+    ['an object without a sha', { ok: true }],
+  ])('model info that is %s is an Unavailable error naming the URL', async (_label, body) => {
+    answer = () => ({ body });
+    const e = await userError(resolveRevision({ hubUrl: base, repo: REPO, retry: { retries: 0 } }));
+    expect(e.exitCode).toBe(ExitCode.Unavailable);
+    expect(e.message).toContain(`${base}/api/models/${REPO}/revision/main`);
+  });
+
+  it('reads the model info the Hub sends', async () => {
+    answer = () => ({ body: { sha: SHA, gated: 'auto', private: false, pipeline_tag: 'text-generation', library_name: 'transformers' } });
+    await expect(resolveRevision({ hubUrl: base, repo: REPO, revision: 'v1.0' })).resolves.toEqual({
+      repo: REPO, requestedRevision: 'v1.0', commitSha: SHA, gated: 'auto', private: false, pipelineTag: 'text-generation', libraryName: 'transformers',
+    });
   });
 });
 
