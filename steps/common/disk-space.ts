@@ -11,9 +11,14 @@ export async function freeDiskBytes(dir: string, statfs: StatFsFn = (d) => fs.st
   return Number(st.bavail) * Number(st.bsize);
 }
 
-/** Safety margin: 1% of what is needed, at least 64 MiB, at most 2 GiB. */
+/**
+ * Safety margin: 1% of what is needed, at least 64 MiB, at most 2 GiB. The 64 MiB floor never
+ * exceeds the download itself, so a 1 MB model still fits a small volume (the margin covers
+ * filesystem overhead, which scales with what is written).
+ */
 export function defaultDiskMargin(neededBytes: number): number {
-  return Math.min(2 * 1024 ** 3, Math.max(64 * 1024 ** 2, Math.ceil(neededBytes * 0.01)));
+  const floor = Math.min(64 * 1024 ** 2, Math.max(0, neededBytes));
+  return Math.min(2 * 1024 ** 3, Math.max(floor, Math.ceil(neededBytes * 0.01)));
 }
 
 export function formatGiB(n: number): string {

@@ -14,10 +14,16 @@ export function unsafePathReason(p: string): string | undefined {
   if (p.startsWith('/')) return 'is absolute';
   if (/^[A-Za-z]:/.test(p)) return 'starts with a drive letter';
   if (Buffer.byteLength(p) > 4096) return 'is longer than 4096 bytes';
-  for (const seg of p.split('/')) {
+  const segs = p.split('/');
+  for (const [i, seg] of segs.entries()) {
     if (seg === '') return 'has an empty segment (`//` or a trailing `/`)';
     if (seg === '.' || seg === '..') return `has a \`${seg}\` segment`;
     if (Buffer.byteLength(seg) > 255) return 'has a segment longer than 255 bytes';
+    // Tool state, not model files: writing them into a work dir that is a git checkout (or holds
+    // a HF cache) would rewrite that checkout's config/hooks. Case-insensitive for macOS/Windows volumes.
+    const lower = seg.toLowerCase();
+    if (lower === '.git') return 'has a `.git` segment';
+    if (lower === '.cache' && segs[i + 1]?.toLowerCase() === 'huggingface') return 'has a `.cache/huggingface` segment';
   }
   return undefined;
 }
@@ -26,7 +32,7 @@ export function unsafePathReason(p: string): string | undefined {
 export function assertSafeRelativePath(p: string, what = 'path'): void {
   const reason = unsafePathReason(p);
   if (reason) {
-    throw new UserError(`Refusing ${what} ${JSON.stringify(p)}: it ${reason}, so it could escape the destination directory`, {
+    throw new UserError(`Refusing ${what} ${JSON.stringify(p)}: it ${reason}, so it could escape the destination directory or overwrite tool state`, {
       exitCode: ExitCode.LocalStorage,
       hint: 'The remote listed a path that is not a plain relative path; nothing was written. Use --ignore-patterns to skip it if the rest of the repo is wanted.',
     });

@@ -86,6 +86,24 @@ export function isTransientNetworkError(e: unknown): boolean {
   return false;
 }
 
+/**
+ * What went wrong, for a retry warning: the error's message and its causes' messages (an error's
+ * class name alone, e.g. `Error`, says nothing). Callers log it through `log`, which redacts secrets.
+ */
+export function describeRetryError(e: unknown): string {
+  const parts: string[] = [];
+  for (let cur: unknown = e, depth = 0; cur != null && depth < 4; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const err = cur as { message?: unknown; name?: unknown };
+    const code = errorCode(cur);
+    let piece = typeof err.message === 'string' && err.message.trim() ? err.message.trim() : typeof cur === 'string' ? cur : '';
+    if (code && !piece.includes(code)) piece = piece ? `${piece} (${code})` : code;
+    if (piece && !parts.some((p) => p.includes(piece))) parts.push(piece);
+  }
+  const status = (e as { status?: unknown } | undefined)?.status;
+  const text = parts.join(': ') || (typeof (e as Error)?.name === 'string' ? `${(e as Error).name} without a message` : String(e));
+  return typeof status === 'number' && !text.includes(String(status)) ? `HTTP ${status}: ${text}` : text;
+}
+
 export function isRetryableError(e: unknown): boolean {
   if (e instanceof RetryableError) return true;
   if ((e as Error)?.name === 'AbortError') return false;

@@ -22,7 +22,7 @@ import { ExitCode, UserError } from '../common/errors';
 import type { GrowingFile } from '../common/growing-file';
 import { ContentHasher, hashFile, hashFileInto, type Digests } from '../common/hash';
 import { log } from '../common/log';
-import { isRetryableError, isRetryableStatus, retryDelay, RetryableError, sleep, type RetryOptions } from '../common/retry';
+import { describeRetryError, isRetryableError, isRetryableStatus, retryDelay, RetryableError, sleep, type RetryOptions } from '../common/retry';
 import { toHubUserError } from './errors';
 import { getFollowingRedirects, hubErrorFromMessage, retryableFromMessage } from './http-get';
 import { PartWriter } from './part-writer';
@@ -294,8 +294,7 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
           failures++;
           if (failures > retries) throw e;
           const delayMs = retryDelay(failures, e, opts.retry);
-          const status = (e as RetryableError).status;
-          log.warn(`${file.path}: ${status ? `HTTP ${status}` : (e as Error).message}; retrying in ${(delayMs / 1000).toFixed(1)}s (retry ${failures}/${retries}, ${state.offset}/${file.size} bytes on disk)`);
+          log.warn(`${file.path}: ${describeRetryError(e)}; retrying in ${(delayMs / 1000).toFixed(1)}s (retry ${failures}/${retries}, ${state.offset}/${file.size} bytes on disk)`);
           await sleep(delayMs, opts.signal);
         }
       }

@@ -2,9 +2,10 @@
 // never for the CDN a resolve redirects to), retries 429/5xx/dropped connections with backoff
 // (honouring Retry-After and RateLimit), and turns error responses into HubHttpError carrying
 // the Hub's X-Error-Code so callers can say "repo not found" vs "gated" vs "revision not found".
+import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { TOOL_NAME, TOOL_VERSION } from '../common/version';
-import { isRetryableStatus, RetryableError, serverRequestedDelay, withRetry, type RetryOptions } from '../common/retry';
+import { describeRetryError, isRetryableStatus, RetryableError, serverRequestedDelay, withRetry, type RetryOptions } from '../common/retry';
 
 export class HubHttpError extends Error {
   readonly status: number;
@@ -87,14 +88,33 @@ export function hubHeaders(url: string, opts: Pick<HubFetchOptions, 'hubUrl' | '
 
 export function logRetry(what: string) {
   return (info: { attempt: number; retries: number; delayMs: number; error: unknown }): void => {
-    const e = info.error as Error & { status?: number };
-    log.warn(`${what}: ${e.status ? `HTTP ${e.status}` : (e.cause as Error | undefined)?.message ?? e.message}; retrying in ${(info.delayMs / 1000).toFixed(1)}s (retry ${info.attempt}/${info.retries})`);
+    log.warn(`${what}: ${describeRetryError(info.error)}; retrying in ${(info.delayMs / 1000).toFixed(1)}s (retry ${info.attempt}/${info.retries})`);
   };
 }
 
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+/** A Hub answer we cannot use (not JSON, not the shape we expect): the endpoint is not a Hub, or a broken one. */
+export function badHubAnswer(url: string, what: string): UserError {
+  return new UserError(`The Hub's answer from ${stripQuery(url)} is ${what}`, {
+    exitCode: ExitCode.Unavailable,
+    hint: 'Check that --hub-url / HF_ENDPOINT points at a HuggingFace Hub (or a compatible mirror); rerun later if the Hub is having trouble.',
+  });
+}
+
+/** The JSON body of a Hub API answer; a body that is not JSON is a bad answer, not a SyntaxError. */
+export async function readHubJson(res: Response, url: string): Promise<unknown> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badHubAnswer(url, 'not JSON');
+  }
+}
+
 /**
- * A `fetch` for @huggingface/hub calls (modelInfo, listFiles): token + user agent, retries on
- * transient failures, HubHttpError on any other non-2xx (so the library never sees one).
+ * A `fetch` for Hub API calls (revision info, tree listing): token + user agent, retries on
+ * transient failures, HubHttpError on any other non-2xx (callers only ever see a 2xx).
  */
 export function createHubFetch(opts: HubFetchOptions): typeof fetch {
   const doFetch = opts.fetchImpl ?? fetch;
@@ -102,10 +122,27 @@ export function createHubFetch(opts: HubFetchOptions): typeof fetch {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url;
     const method = (init?.method ?? 'GET').toUpperCase();
     const once = async (): Promise<Response> => {
-      const res = await doFetch(url, { ...init, headers: hubHeaders(url, opts, init?.headers), signal: init?.signal ?? opts.signal });
-      if (res.ok) return res;
-      if (isRetryableStatus(res.status)) throw await retryableFromResponse(res, url);
-      throw await readHubError(res, url);
+      // fetch adds an abort listener to the signal it is given and drops it only when the request
+      // is garbage-collected; given the run's long-lived signal that leaked one listener per
+      // request (thousands while paging). So each request gets its own controller, linked to the
+      // long-lived signal only until its body is read.
+      const parent = init?.signal ?? opts.signal;
+      const request = new AbortController();
+      const onAbort = () => request.abort(parent?.reason);
+      if (parent?.aborted) onAbort();
+      else parent?.addEventListener('abort', onAbort, { once: true });
+      try {
+        const res = await doFetch(url, { ...init, headers: hubHeaders(url, opts, init?.headers), signal: request.signal });
+        if (res.ok) {
+          // API answers are small JSON: buffer them so reading the body is still abortable (and retried).
+          const body = NULL_BODY_STATUSES.has(res.status) ? null : await res.arrayBuffer();
+          return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+        }
+        if (isRetryableStatus(res.status)) throw await retryableFromResponse(res, url);
+        throw await readHubError(res, url);
+      } finally {
+        parent?.removeEventListener('abort', onAbort);
+      }
     };
     if (method !== 'GET' && method !== 'HEAD') return once();
     return withRetry(once, { onRetry: logRetry(`GET ${stripQuery(url)}`), signal: opts.signal, ...opts.retry });

@@ -1,9 +1,8 @@
 // Step 1 of a download: pin the requested branch/tag/sha to the 40-hex commit it points at now.
 // Every later call uses that sha, so a push during the download cannot mix two commits.
-import { modelInfo } from '@huggingface/hub';
 import { ExitCode, UserError } from '../common/errors';
 import { toHubUserError } from './errors';
-import { createHubFetch, type HubFetchOptions } from './hub-fetch';
+import { badHubAnswer, createHubFetch, readHubJson, type HubFetchOptions } from './hub-fetch';
 
 export interface ResolvedRevision {
   readonly repo: string;
@@ -27,34 +26,33 @@ export interface ResolveRevisionOptions extends HubFetchOptions {
 export async function resolveRevision(opts: ResolveRevisionOptions): Promise<ResolvedRevision> {
   const revision = opts.revision || 'main';
   const ctx = { hubUrl: opts.hubUrl, repo: opts.repo, revision, hasToken: !!opts.accessToken, op: 'revision' as const };
-  let info;
+  // The revision endpoint directly (not @huggingface/hub's modelInfo), so that an answer that is
+  // not a model's info is a clear error rather than a TypeError inside the library.
+  const fields = ['sha', 'gated', 'private', 'pipeline_tag', 'library_name'].map((f) => `expand=${f}`).join('&');
+  const url = `${opts.hubUrl}/api/models/${opts.repo}/revision/${encodeURIComponent(revision)}?${fields}`;
+  let info: unknown;
   try {
-    info = await modelInfo({
-      name: opts.repo,
-      revision,
-      hubUrl: opts.hubUrl,
-      additionalFields: ['sha', 'library_name'],
-      // The token is added by createHubFetch (for the Hub origin only).
-      fetch: createHubFetch(opts),
-    });
+    // The token is added by createHubFetch (for the Hub origin only).
+    info = await readHubJson(await createHubFetch(opts)(url, { headers: { accept: 'application/json' } }), url);
   } catch (e) {
     throw toHubUserError(e, ctx);
   }
-  const sha = (info as { sha?: unknown }).sha;
+  if (typeof info !== 'object' || info === null || Array.isArray(info)) throw badHubAnswer(url, 'not a model\'s info (expected a JSON object)');
+  const { sha, gated, private: isPrivate, pipeline_tag: pipelineTag, library_name: libraryName } = info as Record<string, unknown>;
   if (typeof sha !== 'string' || !COMMIT_SHA_RE.test(sha)) {
-    throw new UserError(`The Hub did not return a commit sha for ${opts.repo}@${revision}`, { exitCode: ExitCode.Unavailable });
+    throw new UserError(`The Hub did not return a commit sha for ${opts.repo}@${revision} (${url.slice(0, url.indexOf('?'))})`, { exitCode: ExitCode.Unavailable });
   }
   if (COMMIT_SHA_RE.test(revision) && revision !== sha) {
     throw new UserError(`The Hub resolved commit ${revision} of ${opts.repo} to ${sha}`, { exitCode: ExitCode.Integrity });
   }
-  const libraryName = (info as { library_name?: unknown }).library_name;
   return {
     repo: opts.repo,
     requestedRevision: revision,
     commitSha: sha,
-    gated: info.gated ?? false,
-    private: !!info.private,
-    pipelineTag: typeof info.task === 'string' ? info.task : undefined,
+    // Any other truthy value is treated as gated: a token is then required, never silently skipped.
+    gated: gated === 'auto' || gated === 'manual' ? gated : gated ? 'manual' : false,
+    private: !!isPrivate,
+    pipelineTag: typeof pipelineTag === 'string' ? pipelineTag : undefined,
     libraryName: typeof libraryName === 'string' ? libraryName : undefined,
   };
 }
