@@ -1,4 +1,5 @@
 // S3 failures -> UserErrors naming the bucket/endpoint, with stable exit codes.
+import { describeRetryError } from '../common/retry';
 import { ExitCode, isUserError, UserError } from '../common/errors';
 import { isTransientNetworkError } from '../common/retry';
 import { NO_ENDPOINT_LABEL } from './client';
@@ -20,6 +21,15 @@ interface SdkError extends Error {
 export function s3ErrorName(e: unknown): string | undefined {
   const err = e as SdkError | undefined;
   return err?.Code ?? err?.name;
+}
+
+/** For retry lines: the S3 error code with what failed (`SlowDown: Please reduce your request rate`), not just a class name. */
+export function describeS3Error(e: unknown): string {
+  const name = s3ErrorName(e);
+  const status = s3Status(e);
+  const detail = describeRetryError(e);
+  const head = [name, status ? `HTTP ${status}` : undefined].filter(Boolean).join(', ');
+  return head && !detail.startsWith(name ?? '\0') ? `${head}: ${detail}` : detail;
 }
 
 export function s3Status(e: unknown): number | undefined {

@@ -34,7 +34,7 @@ import { GrowingFileReset } from '../common/growing-file';
 import { hashFile, type Digests } from '../common/hash';
 import { log } from '../common/log';
 import { withRetry, type RetryOptions } from '../common/retry';
-import { isRetryableS3Error, s3ErrorName, s3Status } from './errors';
+import { isRetryableS3Error, s3ErrorName, s3Status, describeS3Error } from './errors';
 import { abortReason, untilAborted } from '../common/abort';
 import { PartBudget } from './part-budget';
 import { abortUpload, listOpenUploads, listUploadedParts, md5Of, normalizeEtag, type ExistingPart } from './resume-multipart';
@@ -213,7 +213,7 @@ async function sendWithBody<T>(ctx: Ctx, send: (body: Readable | Uint8Array, abo
     baseDelayMs: 250,
     maxDelayMs: 5_000,
     isRetryable: isRetryableS3Error,
-    onRetry: (i) => log.debug(`retrying a request for s3://${ctx.bucket}/${ctx.key}`, { error: s3ErrorName(i.error) ?? (i.error as Error).message, attempt: i.attempt }),
+    onRetry: (i) => log.debug(`retrying a request for s3://${ctx.bucket}/${ctx.key}`, { error: describeS3Error(i.error), attempt: i.attempt }),
     ...ctx.requestRetry,
     signal,
   });

@@ -10,7 +10,7 @@ import { MANIFEST_FILE } from '../common/manifest';
 import type { Progress } from '../common/progress';
 import { withRetry, type RetryOptions } from '../common/retry';
 import { TOOL_NAME, TOOL_VERSION } from '../common/version';
-import { isRetryableS3Error, s3ErrorName, s3Status, toS3UserError } from './errors';
+import { isRetryableS3Error, s3ErrorName, s3Status, toS3UserError, describeS3Error } from './errors';
 import type { PartBudget } from './part-budget';
 import { joinKey, type S3Location } from './s3-uri';
 import { uploadFile, type FileBytes, type SentParts } from './upload-file';
@@ -163,7 +163,7 @@ export class UploadSession {
         // NoSuchUpload: someone aborted our open upload under us; the next attempt starts a new one.
         isRetryable: (e) => !(e instanceof SourceFailed) && (isRetryableS3Error(e) || s3ErrorName(e) === 'NoSuchUpload'),
         signal: opts.signal,
-        onRetry: (i) => log.warn(`upload of ${it.key} failed (${s3ErrorName(i.error) ?? (i.error as Error).message}); retrying in ${(i.delayMs / 1000).toFixed(1)}s (retry ${i.attempt}/${i.retries})`),
+        onRetry: (i) => log.warn(`upload of ${it.key} failed (${describeS3Error(i.error)}); retrying in ${(i.delayMs / 1000).toFixed(1)}s (retry ${i.attempt}/${i.retries})`),
         ...this.o.retry,
       },
     ).catch((e) => {

@@ -1,4 +1,5 @@
 // Retry warnings say what failed (the server's message, the socket error), not just `Error`.
+import { describeS3Error } from '../../steps/s3/errors';
 import { log } from '../../steps/common/log';
 import { describeRetryError, RetryableError } from '../../steps/common/retry';
 import { HubHttpError, logRetry } from '../../steps/hub/hub-fetch';
@@ -32,5 +33,15 @@ describe('logRetry (Hub API calls)', () => {
     const warn = jest.spyOn(log, 'warn').mockImplementation(() => undefined);
     logRetry('GET x')({ attempt: 2, retries: 5, delayMs: 1000, error: new Error('socket hang up') });
     expect(warn.mock.calls[0][0]).toContain('socket hang up');
+  });
+});
+
+describe('describeS3Error (upload retry lines)', () => {
+  it('names the S3 code, the status and what the store said, not just the class', () => {
+    const slowDown = Object.assign(new Error('Please reduce your request rate.'), { name: 'SlowDown', $metadata: { httpStatusCode: 503 } });
+    expect(describeS3Error(slowDown)).toBe('SlowDown, HTTP 503: Please reduce your request rate.');
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    expect(describeS3Error(reset)).toMatch(/socket hang up/);
+    expect(describeS3Error(reset)).not.toBe('Error');
   });
 });
