@@ -14,10 +14,10 @@ import { downloadModel, type DownloadModelOptions } from '../hub/download-model'
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
-import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
+import { clientFromArgs, loggedModelOption, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
 import { planMirror } from '../mlflow/plan';
-import { LOGGED_MODEL_MODES, type LoggedModelMode, registerModel } from '../mlflow/register';
+import { type LoggedModelMode, registerModel } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { verifyRegistration } from '../mlflow/verify';
 import { type UploadModelOptions, uploadModel } from '../s3/upload-model';
@@ -157,11 +157,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     .option('concurrency', { type: 'number', default: 4, describe: 'Files transferred in parallel' })
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for the version to become READY' })
     .option('python-version', { type: 'string', default: '3.11', describe: 'Python version recorded in the MLmodel/env files' })
-    .option('logged-model', {
-      choices: LOGGED_MODEL_MODES as LoggedModelMode[],
-      default: 'none' as LoggedModelMode,
-      describe: 'MLflow 3 logged model: none (default; the MLmodel has no model_id, storage is not doubled) or copy (server-side copy of the whole model into the logged model, linked from the run and the version; doubles the stored bytes)',
-    })
+    .option('logged-model', loggedModelOption)
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption)
     .option('overlap', {

@@ -2,8 +2,8 @@ import type { CommandModule } from 'yargs';
 import { readManifest } from '../common/manifest';
 import { printResult, writeOutputs } from '../common/outputs';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
-import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
-import { LOGGED_MODEL_MODES, type LoggedModelMode, registerModel } from '../mlflow/register';
+import { clientFromArgs, loggedModelOption, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
+import { type LoggedModelMode, registerModel } from '../mlflow/register';
 
 interface RegisterArgs {
   source: string;
@@ -29,11 +29,7 @@ export const registerCommand: CommandModule<object, RegisterArgs> = {
     .option('alias', { type: 'string', describe: 'Point this alias at the version (e.g. champion)' })
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for the version to become READY' })
     .option('python-version', { type: 'string', default: '3.11', describe: 'Python version recorded in the MLmodel/env files' })
-    .option('logged-model', {
-      choices: LOGGED_MODEL_MODES as LoggedModelMode[],
-      default: 'none' as LoggedModelMode,
-      describe: 'MLflow 3 logged model: none (default; the MLmodel has no model_id, storage is not doubled) or copy (server-side copy of the whole model into the logged model, linked from the run and the version; doubles the stored bytes)',
-    })
+    .option('logged-model', loggedModelOption)
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption) as never,
   handler: async (args) => {

@@ -1,6 +1,7 @@
 // yargs options shared by the MLflow-facing commands.
 import type { Options } from 'yargs';
 import { MlflowClient } from './client';
+import { LOGGED_MODEL_MODES, type LoggedModelMode } from './register';
 
 export const trackingUriOption: Options = {
   type: 'string',
@@ -10,6 +11,12 @@ export const trackingUriOption: Options = {
 export const outputDirOption: Options = {
   type: 'string',
   describe: 'Write each result value to <dir>/<name> (for Argo output parameters)',
+};
+
+export const loggedModelOption: Options = {
+  choices: LOGGED_MODEL_MODES as LoggedModelMode[],
+  default: 'none' as LoggedModelMode,
+  describe: 'MLflow 3 logged model: none (default; the MLmodel has no model_id, storage is not doubled) or copy (server-side copy of the whole model into the logged model, linked from the run and the version; doubles the stored bytes)',
 };
 
 export function clientFromArgs(args: { trackingUri?: string }): MlflowClient {

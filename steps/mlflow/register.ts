@@ -109,25 +109,23 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     [PARAM.fileCount]: String(manifest.fileCount),
     [PARAM.totalBytes]: String(manifest.totalBytes),
   });
-  await setRunTags(client, opts.runId, { [TAG.commitSha]: manifest.commitSha, [TAG.registeredModel]: opts.modelName });
+  const fileSet = fileSetHash(manifest.files);
+  await setRunTags(client, opts.runId, { [TAG.commitSha]: manifest.commitSha, [TAG.registeredModel]: opts.modelName, [TAG.fileSet]: fileSet });
 
   // Idempotency: the same repo at the same commit with the same files is registered once
   // (`prepare` normally finds it first; this catches a version registered in between).
-  const fileSet = fileSetHash(manifest.files);
-  await setRunTags(client, opts.runId, { [TAG.fileSet]: fileSet });
   const existing = await findRegisteredVersion(client, { modelName: opts.modelName, repo: manifest.repo, commitSha: manifest.commitSha, fileSet }, timeout);
   if (existing) {
-    const mv = existing;
-    log.info('This commit is already registered: reusing the version', { model: opts.modelName, version: mv.version, commit: manifest.commitSha, fromRun: mv.run_id });
-    if (opts.alias) await setAlias(client, opts.modelName, opts.alias, mv.version);
-    await setRunTags(client, opts.runId, { [TAG.modelVersion]: mv.version, ...(mv.run_id !== opts.runId ? { [TAG.reusedVersion]: mv.version } : {}) });
+    log.info('This commit is already registered: reusing the version', { model: opts.modelName, version: existing.version, commit: manifest.commitSha, fromRun: existing.run_id });
+    if (opts.alias) await setAlias(client, opts.modelName, opts.alias, existing.version);
+    await setRunTags(client, opts.runId, { [TAG.modelVersion]: existing.version, ...(existing.run_id !== opts.runId ? { [TAG.reusedVersion]: existing.version } : {}) });
     return {
       model_name: opts.modelName,
-      version: mv.version,
-      model_uri: `models:/${opts.modelName}/${mv.version}`,
-      source: mv.source,
-      run_id: mv.run_id ?? opts.runId,
-      model_id: mv.model_id || undefined,
+      version: existing.version,
+      model_uri: `models:/${opts.modelName}/${existing.version}`,
+      source: existing.source,
+      run_id: existing.run_id ?? opts.runId,
+      model_id: existing.model_id || undefined,
       commit_sha: manifest.commitSha,
       file_set: fileSet,
       bytes_copied: 0,
