@@ -25,16 +25,18 @@ add_busybox() {
   for a in $(/bin/busybox --list); do [ -e "$1/bin/$a" ] || ln -s busybox "$1/bin/$a"; done
 }
 
+# The project's one OCI archive writer (also used for the test-bench images).
+OCI_IMAGE=$HARNESS/../../images/oci-image.sh
 # image FILE NAME INPUTS-KEY MAKE-ROOTFS-FN [oci-image.sh options]
 image() {
   local file=$1 name=$2 inkey=$3 fn=$4; shift 4
   local out=$IMGROOT/$file key t0
-  key=$( { cat "$HARNESS/images.sh" "$HARNESS/oci-image.sh"; echo "$name $inkey"; declare -f "$fn"; } | sha256sum | cut -c1-16)
+  key=$( { cat "$HARNESS/images.sh" "$OCI_IMAGE"; echo "$name $inkey"; declare -f "$fn"; } | sha256sum | cut -c1-16)
   if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then log "image $name: cached"; return 0; fi
   t0=$(date +%s)
   local root; root=$(mktemp -d)
   "$fn" "$root/rootfs"
-  bash "$HARNESS/oci-image.sh" "$root/rootfs" "$name" "$out" "$@" >/dev/null
+  bash "$OCI_IMAGE" --rootfs "$root/rootfs" --name "$name" --out "$out" "$@" >/dev/null
   rm -rf "$root"
   echo "$key" > "$out.key"
   log "image $name: built in $(( $(date +%s) - t0 ))s -> $out"
@@ -50,11 +52,11 @@ rootfs_argoexec() { base_rootfs "$1"; add_busybox "$1"; cp "$ARGOEXEC_SRC" "$1/b
 
 bbkey=$(sha256sum /bin/busybox | cut -c1-16)
 image pause.tar "$PAUSE_IMAGE" "$(cat "$HARNESS/pause/main.go" | sha256sum)" rootfs_pause \
-  --entrypoint /pause --user 65535:65535
-image busybox.tar "$LPP_HELPER_IMAGE" "$bbkey" rootfs_busybox --cmd sh
+  --entrypoint '["/pause"]' --user 65535:65535
+image busybox.tar "$LPP_HELPER_IMAGE" "$bbkey" rootfs_busybox --cmd '["sh"]'
 for v in $ARGO_VERSIONS; do
   ARGOEXEC_SRC=$(bin_dir argo "$v")/argoexec
   [ -x "$ARGOEXEC_SRC" ] || die "argoexec $v not built (run build.sh)"
   image "argoexec-$v.tar" "$(argoexec_image "$v")" "$bbkey $(cat "$(bin_dir argo "$v")/.recipe")" \
-    rootfs_argoexec --entrypoint argoexec --user 8737
+    rootfs_argoexec --entrypoint '["argoexec"]' --user 8737
 done

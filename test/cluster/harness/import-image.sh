@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# import-image.sh — imports OCI/docker image archives (e.g. from oci-image.sh) into the running
+# import-image.sh — imports OCI/docker image archives (e.g. from test/images/oci-image.sh) into the running
 # cluster's containerd, namespace k8s.io, so pods can use them with imagePullPolicy Never or
 # IfNotPresent under the name stored in the archive.
 # Usage: import-image.sh <archive.tar>...
