@@ -21,8 +21,9 @@ import { type LoggedModelMode, registerModel } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { verifyRegistration } from '../mlflow/verify';
 import { type UploadModelOptions, uploadModel } from '../s3/upload-model';
+import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 
-interface MirrorArgs {
+interface MirrorArgs extends PolicyArgs {
   modelId: string;
   revision: string;
   experiment: string;
@@ -141,7 +142,7 @@ async function downloadAndUploadOverlapped(download: DownloadModelOptions, uploa
 export const mirrorCommand: CommandModule<object, MirrorArgs> = {
   command: 'mirror <model-id>',
   describe: 'Mirror one model end to end: prepare, download, upload, register, verify, finalize',
-  builder: (y) => y
+  builder: (y) => withPolicyOptions(y)
     .positional('model-id', { type: 'string', demandOption: true, describe: 'Hub model id, org/name' })
     .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha' })
     .option('experiment', { type: 'string', default: 'model-mirror', describe: 'MLflow experiment name' })
@@ -167,6 +168,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     }) as never,
   handler: async (args) => {
     const modelName = args.modelName || defaultModelName(args.modelId);
+    const policy = policyFromArgs(args);
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
 
@@ -188,6 +190,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       ignorePatterns: parsePatternList(args.ignorePatterns),
       previousRunId: await readRunState(workDir),
       waitTimeoutSeconds: args.waitTimeout,
+      policy,
     });
     if (plan.reused) {
       await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
@@ -218,6 +221,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         allowPatterns: parsePatternList(args.allowPatterns),
         ignorePatterns: parsePatternList(args.ignorePatterns),
         concurrency: args.concurrency,
+        policy,
       };
       // Files go where mlflow.transformers expects them (see transformers-layout.ts).
       const uploadOpts: UploadModelOptions = {

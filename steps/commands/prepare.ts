@@ -5,8 +5,9 @@ import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { planMirror } from '../mlflow/plan';
+import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 
-interface PrepareArgs {
+interface PrepareArgs extends PolicyArgs {
   modelId: string;
   revision: string;
   experiment: string;
@@ -26,7 +27,7 @@ interface PrepareArgs {
 export const prepareCommand: CommandModule<object, PrepareArgs> = {
   command: 'prepare',
   describe: 'Check the repo and revision on the Hub; reuse the version already registered for this commit and file selection, or create the MLflow run to upload into',
-  builder: (y) => y
+  builder: (y) => withPolicyOptions(y)
     .option('model-id', { type: 'string', demandOption: true, describe: 'Hub model id, org/name' })
     .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha requested' })
     .option('experiment', { type: 'string', demandOption: true, describe: 'MLflow experiment name (created if missing)' })
@@ -42,6 +43,7 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption) as never,
   handler: async (args) => {
+    const policy = policyFromArgs(args); // a bad policy is a usage error before any request
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
     const plan = await planMirror(client, {
@@ -57,6 +59,7 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
       ignorePatterns: parsePatternList(args.ignorePatterns),
       waitTimeoutSeconds: args.waitTimeout,
       argoWorkflow: args.argoWorkflow || undefined,
+      policy,
     });
     if (plan.reused) {
       // Nothing to transfer: the workflow skips download, upload and register (`when`), and

@@ -7,12 +7,15 @@
 //  4. otherwise the experiment and a run to upload into.
 import type { RetryOptions } from '../common/retry';
 import { checkSource, type CheckedSource } from '../hub/check-source';
+import type { Policy } from '../policy/policy';
+import { policyTags } from '../policy/tags';
 import type { MlflowClient } from './client';
 import { findRegisteredVersion, reapplyToExisting } from './identity';
 import { getExperimentByName } from './experiments';
 import { closeStaleWorkflowRuns } from './stale-runs';
 import { type PrepareOptions, type PrepareResult, prepareRun, resumableRun, validatePrepareInput } from './prepare';
-import { validateAlias, type ModelVersion } from './registry';
+import { setModelVersionTags, validateAlias, type ModelVersion } from './registry';
+import { setRunTags } from './runs';
 
 export interface PlanOptions extends PrepareOptions {
   readonly alias?: string;
@@ -23,6 +26,8 @@ export interface PlanOptions extends PrepareOptions {
   /** A run an interrupted `mirror` left RUNNING, to continue instead of a new one. */
   readonly previousRunId?: string;
   readonly waitTimeoutSeconds?: number;
+  /** The mirroring policy, checked on the Hub before any MLflow state (a refusal exits 9). */
+  readonly policy?: Policy;
 }
 
 export type MirrorPlan =
@@ -40,7 +45,9 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
     allowPatterns: opts.allowPatterns,
     ignorePatterns: opts.ignorePatterns,
     retry: opts.retry,
+    policy: opts.policy,
   });
+  const tags = source.policy ? policyTags(source.policy) : undefined;
   if (opts.argoWorkflow) {
     // Before looking for a version to reuse: closing a stale run also deletes a version made from it.
     const experiment = await getExperimentByName(client, opts.experiment);
@@ -52,9 +59,13 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
   const existing = await findRegisteredVersion(client, identity, opts.waitTimeoutSeconds);
   if (existing) {
     await reapplyToExisting(client, identity, existing, opts.alias);
+    // The policy that passed it this time (same files, so the same bytes).
+    if (tags) await setModelVersionTags(client, opts.modelName, existing.version, tags);
     return { reused: true, source, version: existing, model_uri: `models:/${opts.modelName}/${existing.version}` };
   }
-  const prepareOpts: PrepareOptions = { ...opts, commitSha: source.commitSha, fileSet: source.fileSet };
-  const run = (opts.previousRunId && await resumableRun(client, opts.previousRunId, prepareOpts)) || await prepareRun(client, prepareOpts);
+  const prepareOpts: PrepareOptions = { ...opts, commitSha: source.commitSha, fileSet: source.fileSet, policyTags: tags };
+  const resumed = opts.previousRunId ? await resumableRun(client, opts.previousRunId, prepareOpts) : undefined;
+  if (resumed && tags) await setRunTags(client, resumed.run_id, tags);
+  const run = resumed || await prepareRun(client, prepareOpts);
   return { reused: false, source, run };
 }

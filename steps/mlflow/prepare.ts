@@ -24,6 +24,8 @@ export interface PrepareOptions {
   readonly fileSet?: string;
   /** The Argo workflow running this prepare (`{{workflow.name}}`), recorded on the run. */
   readonly argoWorkflow?: string;
+  /** The policy's decision as tags (steps/policy/tags.ts), recorded on the run; register copies them to the version. */
+  readonly policyTags?: Readonly<Record<string, string>>;
 }
 
 export interface PrepareResult {
@@ -81,6 +83,7 @@ export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Pr
       ...(opts.commitSha ? { [TAG.commitSha]: opts.commitSha } : {}),
       ...(opts.fileSet ? { [TAG.fileSet]: opts.fileSet } : {}),
       ...(opts.argoWorkflow ? { [TAG.argoWorkflow]: opts.argoWorkflow } : {}),
+      ...opts.policyTags,
     },
   });
   const runId = run.info.run_id;

@@ -27,7 +27,7 @@ import {
   setModelVersionTags, validateAlias, validateModelName, versionTags, waitForModelVersionReady,
 } from './registry';
 import { getRun, logParamsOnce, runTags, setRunTags } from './runs';
-import { PARAM, TAG } from './tags';
+import { PARAM, POLICY_TAG_KEYS, TAG } from './tags';
 import { MODEL_ARTIFACT_PATH, TOKENIZER_DIR, layoutForTransformers } from './transformers-layout';
 
 export interface RegisterOptions {
@@ -235,6 +235,8 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     [TAG.commitSha]: manifest.commitSha,
     [TAG.fileSet]: fileSet,
     [TAG.requestedRevision]: manifest.requestedRevision,
+    // The policy decision prepare recorded on the run travels with the version.
+    ...Object.fromEntries(POLICY_TAG_KEYS.filter((k) => tags[k] !== undefined).map((k) => [k, tags[k]])),
   };
   const created = await createModelVersion(client, {
     name: opts.modelName,

@@ -18,11 +18,33 @@ export const TAG = {
   artifactUri: 'model_mirror.artifact_uri',
   /** The Argo workflow whose prepare created the run (closes it if that workflow dies unfinished). */
   argoWorkflow: 'model_mirror.argo_workflow',
+  // The mirroring policy's decision (steps/policy): set on the run by prepare, copied to the version.
+  /** `<name>` of the policy that passed the repo (`+narrowed` when a submission added layers). */
+  policy: 'model_mirror.policy',
+  /** `sha256:<16 hex>` of the policy's normalized layers. */
+  policyHash: 'model_mirror.policy_hash',
+  /** cardData.license, comma-joined, or `unknown`. */
+  license: 'model_mirror.license',
+  /** Weight formats of the mirrored files, e.g. `safetensors`. */
+  weightFormats: 'model_mirror.weight_formats',
+  /** Files the policy left out (pickle duplicates), comma-joined; `none` when none. */
+  policySkipped: 'model_mirror.policy_skipped',
+  /** `true` when the repo needs trust_remote_code (allowed by the policy). */
+  remoteCode: 'model_mirror.remote_code',
+  /** The Hub's scan of the mirrored files, `status=count` pairs. */
+  hubScan: 'model_mirror.hub_scan',
+  /** `false`, `auto` or `manual`. */
+  gated: 'model_mirror.gated',
   // MLflow's own
   sourceName: 'mlflow.source.name',
   sourceType: 'mlflow.source.type',
   user: 'mlflow.user',
 } as const;
+
+/** The run tags `register` copies onto the version: the policy's decision travels with it. */
+export const POLICY_TAG_KEYS = [
+  TAG.policy, TAG.policyHash, TAG.license, TAG.weightFormats, TAG.policySkipped, TAG.remoteCode, TAG.hubScan, TAG.gated,
+] as const;
 
 export const PARAM = {
   sourceRepo: 'source_repo',
