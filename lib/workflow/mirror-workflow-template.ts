@@ -27,7 +27,7 @@ export interface RetrySettings {
   readonly backoffDuration: string;
   readonly factor: number;
   readonly maxDuration: string;
-  /** Exit codes that end the retries at once. @default PERMANENT_EXIT_CODES (2, 3, 4, 7, 8) */
+  /** Exit codes that end the retries at once. @default PERMANENT_EXIT_CODES (2, 3, 4, 7, 8, 9) */
   readonly noRetryExitCodes?: readonly number[];
 }
 

@@ -290,7 +290,7 @@ describe('WorkflowTemplate', () => {
     for (const name of ['download', 'upload', 'register']) {
       expect(tmpl(name).retryStrategy).toEqual({
         limit: 4, retryPolicy: 'Always', backoff: { duration: '10s', factor: 3, maxDuration: '30m' },
-        expression: '!(lastRetry.exitCode in ["2", "3", "4", "7", "8"])',
+        expression: '!(lastRetry.exitCode in ["2", "3", "4", "7", "8", "9"])',
       });
     }
     expect(tmpl('prepare').retryStrategy).toBeUndefined();
