@@ -14,6 +14,7 @@ import {
 } from './config-reader';
 import pkg from '../package.json';
 import { PERMANENT_EXIT_CODES } from '../steps/common/errors';
+import { parsePolicyLayer, type PolicyLayer, PolicyValidationError } from '../steps/policy/policy';
 
 export { ConfigError, isConfigError } from './config-reader';
 
@@ -148,6 +149,11 @@ export interface ModelMirrorConfig {
   readonly postgres: PostgresConfig;
   readonly mlflow: MlflowConfig;
   readonly workflow: WorkflowConfig;
+  /**
+   * The mirroring policy, baked into the WorkflowTemplate (steps/policy/policy.ts). Undefined: no
+   * policy, nothing is checked.
+   */
+  readonly policy?: PolicyLayer;
 }
 
 // --- defaults ----------------------------------------------------------------------------------------
@@ -385,8 +391,18 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
   };
   imgr.done(); hfr.done(); defr.done(); ttlr.done(); rr.done(); resr.done(); wmr.done(); wr.done();
 
+  // --- policy (the same validator as the CLI's --policy-file)
+  const rawPolicy = root.value('policy');
+  let policy: PolicyLayer | undefined;
+  try {
+    policy = rawPolicy === undefined ? undefined : parsePolicyLayer(rawPolicy, root.field('policy'), 'base');
+  } catch (e) {
+    if (e instanceof PolicyValidationError) throw new ConfigError(e.message);
+    throw e;
+  }
+
   root.done();
-  return { namespace, createNamespace, clusterDomain, instance, labels, secrets, s3, postgres, mlflow, workflow };
+  return { namespace, createNamespace, clusterDomain, instance, labels, secrets, s3, postgres, mlflow, workflow, ...(policy ? { policy } : {}) };
 }
 
 // --- loading -------------------------------------------------------------------------------------

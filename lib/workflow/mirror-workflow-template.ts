@@ -15,6 +15,7 @@ import { MODEL_MIRROR_IMAGE_UID } from '../config';
 import type { S3Credentials } from '../seaweedfs/s3-credentials';
 import { MODEL_NAME_EXPRESSION, MUTEX_NAME, PARAM, ParameterDefaults, wfParam, workflowParameters } from './parameters';
 import { PERMANENT_EXIT_CODES } from '../../steps/common/errors';
+import type { PolicyLayer } from '../../steps/policy/policy';
 
 /** Where the PVC is mounted, and the layout the CLI contract uses under it. */
 export const WORK_DIR = '/work';
@@ -85,6 +86,12 @@ export interface MirrorWorkflowTemplateProps {
    * @default 'podSpecPatch'
    */
   readonly executorSecurityContext?: ExecutorSecurityContextSource;
+  /**
+   * The mirroring policy (config `policy:`), a fixed `--policy` argument of prepare and download.
+   * No parameter reaches it: a submission's `policy_narrowing` is a separate `--narrow-policy`
+   * layer, which the CLI ANDs with it, so a submission can only narrow. @default - none
+   */
+  readonly policy?: PolicyLayer;
 }
 
 export type ExecutorSecurityContextSource = 'podSpecPatch' | 'controller';
@@ -162,6 +169,11 @@ export class MirrorWorkflowTemplate extends Construct {
     });
     const inputs = (...names: string[]): argo.WorkflowTemplateSpecTemplatesInputs => ({ parameters: names.map((name) => ({ name })) });
     const input = (name: string): string => `{{inputs.parameters.${name}}}`;
+    // The base policy is part of the template (fixed args); the parameter only adds a layer.
+    const policyArgs = (): string[] => [
+      ...(props.policy ? ['--policy', JSON.stringify(props.policy)] : []),
+      '--narrow-policy', input(PARAM.policyNarrowing),
+    ];
     // A default: a step that fails before writing its outputs must not also fail Argo's `wait`
     // container (exit 64, "open /mainctrfs/work/outputs/...: no such file"), which hides the
     // step's own exit code from the retry expression.
@@ -197,7 +209,7 @@ export class MirrorWorkflowTemplate extends Construct {
 
     const prepare: Template = {
       name: 'prepare',
-      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.experiment, 'model_name', PARAM.task, PARAM.alias, PARAM.allowPatterns, PARAM.ignorePatterns),
+      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.experiment, 'model_name', PARAM.task, PARAM.alias, PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing),
       outputs: {
         parameters: [
           // reused: "true" when this (repo, commit, file selection) is already a READY version:
@@ -221,6 +233,7 @@ export class MirrorWorkflowTemplate extends Construct {
         '--allow-patterns', input(PARAM.allowPatterns),
         '--ignore-patterns', input(PARAM.ignorePatterns),
         '--argo-workflow', '{{workflow.name}}',
+        ...policyArgs(),
         '--output-dir', outputsDir('prepare'),
       ], light, hubEnv),
       metrics: metrics(stepDuration('prepare')),
@@ -228,7 +241,7 @@ export class MirrorWorkflowTemplate extends Construct {
 
     const download: Template = {
       name: 'download',
-      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.allowPatterns, PARAM.ignorePatterns),
+      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing),
       outputs: { parameters: [outputFile('download', 'total_bytes'), outputFile('download', 'commit_sha', 'commit_sha')] },
       container: container([
         'download',
@@ -237,6 +250,7 @@ export class MirrorWorkflowTemplate extends Construct {
         '--dest', MODEL_DIR,
         '--allow-patterns', input(PARAM.allowPatterns),
         '--ignore-patterns', input(PARAM.ignorePatterns),
+        ...policyArgs(),
         '--output-dir', outputsDir('download'),
       ], transfer, hubEnv),
       retryStrategy,
@@ -309,6 +323,7 @@ export class MirrorWorkflowTemplate extends Construct {
               p(PARAM.experiment, wfParam(PARAM.experiment)), p('model_name', MODEL_NAME_EXPRESSION), p(PARAM.task, wfParam(PARAM.task)),
               p(PARAM.alias, wfParam(PARAM.alias)),
               p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
+              p(PARAM.policyNarrowing, wfParam(PARAM.policyNarrowing)),
             ],
           },
         }],
@@ -318,6 +333,7 @@ export class MirrorWorkflowTemplate extends Construct {
             parameters: [
               p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
               p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
+              p(PARAM.policyNarrowing, wfParam(PARAM.policyNarrowing)),
             ],
           },
         }],

@@ -222,7 +222,7 @@ describe('WorkflowTemplate', () => {
 
   test('parameters with descriptions; model_id required', () => {
     const params = wt.spec.arguments.parameters;
-    expect(params.map((p: Obj) => p.name)).toEqual(['model_id', 'revision', 'model_name', 'task', 'allow_patterns', 'ignore_patterns', 'alias', 'experiment']);
+    expect(params.map((p: Obj) => p.name)).toEqual(['model_id', 'revision', 'model_name', 'task', 'allow_patterns', 'ignore_patterns', 'alias', 'experiment', 'policy_narrowing']);
     for (const p of params) expect(p.description).toBeTruthy();
     expect(params[0].value).toBeUndefined();
     expect(params.find((p: Obj) => p.name === 'revision').value).toBe('main');
