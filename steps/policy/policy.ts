@@ -54,8 +54,8 @@ const KNOWN_KEYS = ['name', 'publishers', 'licenses', 'allowPickle', 'keepPickle
 /** One Hub id segment, with `*` / `?` wildcards: what a Hub org or repo name may hold. */
 const SEGMENT_GLOB = '[A-Za-z0-9._*?-]+';
 const PUBLISHER_GLOB = new RegExp(`^${SEGMENT_GLOB}(/${SEGMENT_GLOB})?$`);
-/** Licence ids on the Hub are lowercase SPDX-like ids (`apache-2.0`, `cc-by-nc-4.0`, `llama3.1`, `other`). */
-const LICENSE_GLOB = /^[a-z0-9._+*?-]+$/;
+/** Licence ids on the Hub are SPDX-like ids, compared lowercased (`apache-2.0`, `cc-by-nc-4.0`, `llama3.1`, `other`). */
+const LICENSE_GLOB = /^[A-Za-z0-9._+*?-]+$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** The licence id a repo without `cardData.license` is recorded and matched as. */
 export const UNKNOWN_LICENSE = 'unknown';
