@@ -16,7 +16,7 @@ import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
 import { listSelectedFiles, type RepoFile } from './list-files';
 import { resolveRevision } from './resolve-revision';
-import { enforcePolicy } from '../policy/enforce';
+import { admitRepo, enforcePolicy } from '../policy/enforce';
 import type { Policy } from '../policy/policy';
 
 export interface DownloadModelOptions {
@@ -86,6 +86,7 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
   // 1. Pin the revision.
   const resolved = await resolveRevision({ ...hub, repo, revision: opts.revision });
   log.info(`resolved ${repo}@${resolved.requestedRevision} to commit ${resolved.commitSha}`);
+  if (opts.policy) admitRepo(opts.policy, repo, resolved.gated); // the policy's refusal before asking for a token
   if (resolved.gated && !opts.accessToken) {
     throw gatedRepoError({ hubUrl, repo, hasToken: false, op: 'revision' });
   }
