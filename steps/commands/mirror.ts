@@ -142,7 +142,7 @@ async function downloadAndUploadOverlapped(download: DownloadModelOptions, uploa
 export const mirrorCommand: CommandModule<object, MirrorArgs> = {
   command: 'mirror <model-id>',
   describe: 'Mirror one model end to end: prepare, download, upload, register, verify, finalize',
-  builder: (y) => withPolicyOptions(y)
+  builder: (y) => withPolicyOptions(y
     .positional('model-id', { type: 'string', demandOption: true, describe: 'Hub model id, org/name' })
     .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha' })
     .option('experiment', { type: 'string', default: 'model-mirror', describe: 'MLflow experiment name' })
@@ -165,7 +165,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       type: 'boolean',
       default: true,
       describe: 'Upload each file\'s parts while it is still downloading (--no-overlap: download everything, then upload)',
-    }) as never,
+    })) as never,
   handler: async (args) => {
     const modelName = args.modelName || defaultModelName(args.modelId);
     const policy = policyFromArgs(args);

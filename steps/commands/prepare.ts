@@ -27,7 +27,7 @@ interface PrepareArgs extends PolicyArgs {
 export const prepareCommand: CommandModule<object, PrepareArgs> = {
   command: 'prepare',
   describe: 'Check the repo and revision on the Hub; reuse the version already registered for this commit and file selection, or create the MLflow run to upload into',
-  builder: (y) => withPolicyOptions(y)
+  builder: (y) => withPolicyOptions(y
     .option('model-id', { type: 'string', demandOption: true, describe: 'Hub model id, org/name' })
     .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha requested' })
     .option('experiment', { type: 'string', demandOption: true, describe: 'MLflow experiment name (created if missing)' })
@@ -41,7 +41,7 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for an existing PENDING version to become READY' })
     .option('argo-workflow', { type: 'string', describe: 'The Argo workflow running this step ({{workflow.name}}): recorded on the run; RUNNING runs of the same model that other workflows left behind (ended without their exit handler) are closed as FAILED' })
     .option('output-dir', outputDirOption)
-    .option('tracking-uri', trackingUriOption) as never,
+    .option('tracking-uri', trackingUriOption)) as never,
   handler: async (args) => {
     const policy = policyFromArgs(args); // a bad policy is a usage error before any request
     const client = clientFromArgs(args);
