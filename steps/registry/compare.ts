@@ -34,7 +34,7 @@ export function compareManifests(model: string, a: VersionSummary, ma: Manifest,
     else unchanged++;
   }
   for (const [p, f] of before) if (!after.has(p)) removed.push({ path: p, size_before: f.size });
-  const byPath = (x: FileChange, y: FileChange) => x.path.localeCompare(y.path);
+  const byPath = (x: FileChange, y: FileChange) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0);
   const pick = (v: VersionSummary, m: Manifest) => ({ version: v.version, commit_sha: v.commit_sha, source_repo: v.source_repo, total_bytes: m.totalBytes });
   return {
     model,

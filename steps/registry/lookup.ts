@@ -15,10 +15,17 @@ export async function requireRegisteredModel(client: MlflowClient, name: string)
   return model;
 }
 
-/** Every version of the model, oldest first (by version number). */
+/**
+ * Every version of the model, oldest first (by version number), with its aliases: MLflow's
+ * version search leaves `aliases` empty, the registered model lists them.
+ */
 export async function listVersions(client: MlflowClient, name: string): Promise<ModelVersion[]> {
-  const versions = await searchModelVersions(client, `name=${filterLiteral(name)}`);
-  return versions.sort((a, b) => Number(a.version) - Number(b.version));
+  const [versions, model] = [await searchModelVersions(client, `name=${filterLiteral(name)}`), await getRegisteredModel(client, name)];
+  const aliases = new Map<string, string[]>();
+  for (const a of model?.aliases ?? []) aliases.set(a.version, [...(aliases.get(a.version) ?? []), a.alias]);
+  return versions
+    .map((v) => ({ ...v, aliases: aliases.get(v.version) ?? [] }))
+    .sort((a, b) => Number(a.version) - Number(b.version));
 }
 
 function aliasList(model: RegisteredModel): string {
@@ -30,17 +37,16 @@ function aliasList(model: RegisteredModel): string {
 export async function resolveVersionRef(client: MlflowClient, ref: ModelRef): Promise<ModelVersion> {
   const model = await requireRegisteredModel(client, ref.name);
   if (ref.alias) {
-    try {
-      const res = await client.get<{ model_version: ModelVersion }>('/api/2.0/mlflow/registered-models/alias', { name: ref.name, alias: ref.alias });
-      return res.model_version;
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
+    // Checked against the model's own alias list: MLflow answers an unknown alias with a
+    // parameter error, not "not found".
+    const held = (model.aliases ?? []).find((a) => a.alias === ref.alias);
+    if (!held) {
       throw new UserError(`Registered model '${ref.name}' has no alias '${ref.alias}'`, {
         exitCode: ExitCode.NotFound,
         hint: `Its aliases: ${aliasList(model)}. Set one with \`model-mirror models promote ${ref.name} VERSION --alias ${ref.alias}\`.`,
-        cause: e,
       });
     }
+    return resolveVersionRef(client, { name: ref.name, version: held.version });
   }
   const version = ref.version!;
   try {

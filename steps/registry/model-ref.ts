@@ -25,7 +25,7 @@ export function parseModelRef(text: string): ModelRef {
   } else {
     ref = { name: raw };
   }
-  if (!ref.name || ref.name.includes('/')) {
+  if (!ref.name || ref.name.includes('/') || ref.name.startsWith('@')) {
     throw new UserError(`'${raw}' is not a model reference`, { exitCode: ExitCode.Usage, hint: 'Write NAME, NAME@ALIAS or NAME/VERSION (e.g. gpt2@production, gpt2/3).' });
   }
   return ref;

@@ -79,5 +79,5 @@ export async function readVersionManifest(s3: S3Client, mv: ModelVersion): Promi
 }
 
 export function manifestFiles(manifest: Manifest | undefined): ManifestFile[] {
-  return [...(manifest?.files ?? [])].sort((a, b) => a.path.localeCompare(b.path));
+  return [...(manifest?.files ?? [])].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
