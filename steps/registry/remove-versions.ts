@@ -134,7 +134,6 @@ export async function executeRemoval(client: MlflowClient, s3: S3Client, plan: R
   const removed: RemovalResult['removed'][number][] = [];
   const skipped = [...plan.skipped];
   let total = 0;
-  const stillGoing = new Set(plan.remove.map((r) => r.version));
   for (const item of plan.remove) {
     let fresh: ModelVersion;
     try {
@@ -142,29 +141,21 @@ export async function executeRemoval(client: MlflowClient, s3: S3Client, plan: R
     } catch (e) {
       if (e instanceof UserError && e.exitCode === ExitCode.NotFound) {
         skipped.push({ version: item.version, reason: 'already deleted' });
-        stillGoing.delete(item.version);
         continue;
       }
       throw e;
     }
     if (fresh.aliases?.length) {
       skipped.push({ version: item.version, reason: `holds alias ${fresh.aliases.join(', ')} (set after the plan)` });
-      stillGoing.delete(item.version);
       continue;
     }
     await deleteModelVersion(client, plan.model, item.version);
-    stillGoing.delete(item.version);
     log.info('Deleted model version', { model: plan.model, version: item.version });
-    // Objects: only when no version (other than ones about to go too) points into the prefix now.
-    const refs = await allVersionSources(client);
-    const others = referencesInto(item.prefix, refs, (r) => r.name === plan.model && stillGoing.has(r.version));
+    // Objects: only when no version still registered points into the prefix, not even one this
+    // plan removes later (that one takes the objects with it when it goes).
+    const others = referencesInto(item.prefix, await allVersionSources(client));
     if (others.length) {
       removed.push({ version: item.version, objects_deleted: 0, bytes_deleted: 0, prefix: item.prefix, objects_kept_for: others.map((r) => `${r.name}/${r.version}`) });
-      continue;
-    }
-    const laterSharer = plan.remove.some((r) => stillGoing.has(r.version) && r.prefix === item.prefix);
-    if (laterSharer) {
-      removed.push({ version: item.version, objects_deleted: 0, bytes_deleted: 0, prefix: item.prefix, objects_kept_for: [] });
       continue;
     }
     const contents = await listPrefix(s3, item.prefix);

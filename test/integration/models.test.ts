@@ -405,4 +405,26 @@ describe('cleanup and delete', () => {
     expect(await usage(`${mirrored.get('2')!.artifact_uri}/`)).toEqual(keep);
     expect(bucketBefore.bytes - (await usage()).bytes).toBe(partial.length);
   });
+  it('when S3 refuses the object delete, the version is gone, the error names the prefix left, and --orphans removes it later', async () => {
+    const partial = await mirror('main', ['--allow-patterns', 'config.json']);
+    const prefix = `${partial.artifact_uri}/`;
+    const objects = await usage(prefix);
+    expect(objects.objects).toBeGreaterThan(0);
+    // The read-only identity can list (the plan) but not delete.
+    const refused = await cli(['models', 'delete', `${NAME}/${partial.version}`, '--yes'], {
+      AWS_ACCESS_KEY_ID: peers.s3.readOnlyAccessKeyId, AWS_SECRET_ACCESS_KEY: peers.s3.readOnlySecretAccessKey,
+    });
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain(`Deleting ${prefix} stopped after 0 of ${objects.objects} objects`);
+    expect(refused.stderr).toMatch(/cleanup <name> --orphans --yes/);
+    expect(refused.stderr).not.toMatch(/internal error|\n\s+at /);
+    // The registry never points at missing files: the version went first, the objects are all there.
+    expect(await versionsOf()).toEqual(['2']);
+    expect(await usage(prefix)).toEqual(objects);
+    const orphans = await cli(['models', 'cleanup', NAME, '--orphans', '--yes', '--json']);
+    expect(orphans.code).toBe(0);
+    expect((orphans.json[0] as Obj).deleted.map((o: Obj) => o.prefix)).toEqual([prefix]);
+    expect((orphans.json[0] as Obj).bytes_deleted).toBe(objects.bytes);
+    expect((await usage(prefix)).objects).toBe(0);
+  });
 });
