@@ -427,4 +427,32 @@ describe('cleanup and delete', () => {
     expect((orphans.json[0] as Obj).bytes_deleted).toBe(objects.bytes);
     expect((await usage(prefix)).objects).toBe(0);
   });
+  it('a version whose run is still RUNNING is never deleted; two versions on one prefix go in one cleanup, the objects with the last', async () => {
+    const prep = await cli(['prepare', '--model-id', REPO, '--experiment', EXPERIMENT, '--model-name', NAME, '--allow-patterns', 'generation_config.json']);
+    expect(prep.code).toBe(0);
+    const runId = (prep.json[0] as Obj).run_id as string;
+    const artifactUri = (await getRun(client, runId)).info.artifact_uri;
+    await s3.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: `${keyOf(artifactUri)}/model/model/generation_config.json`, Body: Buffer.alloc(100, 1) }));
+    const create = async () => (await client.post<{ model_version: Obj }>('/api/2.0/mlflow/model-versions/create', { name: NAME, source: `${artifactUri}/model`, run_id: runId })).model_version.version as string;
+    const [a, b] = [await create(), await create()];
+    const refused = await cli(['models', 'delete', `${NAME}/${a}`, '--yes']);
+    expect(refused.code).toBe(8);
+    expect(refused.stderr).toMatch(/RUNNING/);
+    const dry = (await cli(['models', 'cleanup', NAME, '--keep', '0', '--json'])).json[0] as Obj;
+    expect(dry.remove).toEqual([]);
+    expect(dry.skipped.map((x: Obj) => x.version)).toEqual(['2', a, b]);
+    expect(dry.skipped[1].reason).toBe(`its run ${runId} is RUNNING`);
+    expect((await usage(`${artifactUri}/`)).objects).toBe(1);
+
+    // The run ends (FINISHED: `finalize` of a failed run would delete its versions itself).
+    await client.post('/api/2.0/mlflow/runs/update', { run_id: runId, status: 'FINISHED', end_time: Date.now() });
+    const res = await cli(['models', 'cleanup', NAME, '--keep', '0', '--yes', '--json']);
+    expect(res.code).toBe(0);
+    expect((res.json[0] as Obj).removed).toEqual([
+      { version: a, objects_deleted: 0, bytes_deleted: 0, prefix: `${artifactUri}/`, objects_kept_for: [`${NAME}/${b}`] },
+      { version: b, objects_deleted: 1, bytes_deleted: 100, prefix: `${artifactUri}/` },
+    ]);
+    expect(await versionsOf()).toEqual(['2']);
+    expect((await usage(`${artifactUri}/`)).objects).toBe(0);
+  });
 });
