@@ -78,7 +78,11 @@ async function mirror(revision: string, extra: string[] = []): Promise<Obj> {
   return out;
 }
 
+// The human output is a table on a terminal: pin the plain form the assertions read, whoever runs jest.
+const stdoutTTY = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
+
 beforeAll(async () => {
+  Object.defineProperty(process.stdout, 'isTTY', { value: false, configurable: true, writable: true });
   peers = getPeers();
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-models-'));
   hub = await startHubFixture();
@@ -93,6 +97,8 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
+  if (stdoutTTY) Object.defineProperty(process.stdout, 'isTTY', stdoutTTY);
+  else delete (process.stdout as { isTTY?: boolean }).isTTY;
   s3?.destroy();
   await hub?.close();
   process.env = savedEnv;
