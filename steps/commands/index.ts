@@ -2,6 +2,7 @@ import type { CommandModule } from 'yargs';
 import { downloadCommand } from './download';
 import { finalizeCommand } from './finalize';
 import { mirrorCommand } from './mirror';
+import { modelsCommand } from './models';
 import { prepareCommand } from './prepare';
 import { registerCommand } from './register';
 import { uploadCommand } from './upload';
@@ -17,4 +18,6 @@ export const commands: CommandModule<any, any>[] = [
   verifyCommand,
   finalizeCommand,
   mirrorCommand,
+  // Day 2: registry operations on what the steps above produced.
+  modelsCommand,
 ];
