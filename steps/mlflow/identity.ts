@@ -23,18 +23,23 @@ export interface VersionIdentity {
  * must not reuse a version that may hold only some of the files.
  */
 export async function findRegisteredVersion(client: MlflowClient, id: VersionIdentity, waitTimeoutSeconds = 300): Promise<ModelVersion | undefined> {
-  if (!(await getRegisteredModel(client, id.modelName))) return undefined;
+  const found = await identityVersions(client, id);
+  const mv = found[found.length - 1];
+  if (!mv) return undefined;
+  return mv.status === 'READY' ? mv : waitForModelVersionReady(client, id.modelName, mv.version, waitTimeoutSeconds);
+}
+
+/** Every version with exactly this identity that did not fail registration, oldest (lowest number) first. */
+export async function identityVersions(client: MlflowClient, id: VersionIdentity): Promise<ModelVersion[]> {
+  if (!(await getRegisteredModel(client, id.modelName))) return [];
   const filter = `name=${filterLiteral(id.modelName)} and tags.\`${TAG.commitSha}\`=${filterLiteral(id.commitSha)} and tags.\`${TAG.fileSet}\`=${filterLiteral(id.fileSet)}`;
-  const found = (await searchModelVersions(client, filter))
+  return (await searchModelVersions(client, filter))
     .filter((mv) => {
       const t = versionTags(mv);
       return t[TAG.sourceRepo] === id.repo && t[TAG.commitSha] === id.commitSha && t[TAG.fileSet] === id.fileSet;
     })
     .filter((mv) => mv.status !== 'FAILED_REGISTRATION')
-    .sort((a, b) => Number(b.version) - Number(a.version));
-  const mv = found[0];
-  if (!mv) return undefined;
-  return mv.status === 'READY' ? mv : waitForModelVersionReady(client, id.modelName, mv.version, waitTimeoutSeconds);
+    .sort((a, b) => Number(a.version) - Number(b.version));
 }
 
 /** Points the alias at the version again and re-applies its identity tags (no files are touched). */

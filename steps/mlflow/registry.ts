@@ -163,9 +163,39 @@ export async function setModelVersionTags(client: MlflowClient, name: string, ve
   }
 }
 
-export async function setAlias(client: MlflowClient, name: string, alias: string, version: string): Promise<void> {
+/** The version an alias points at, or undefined. */
+export async function getAliasVersion(client: MlflowClient, name: string, alias: string): Promise<string | undefined> {
+  try {
+    const res = await client.get<{ model_version: ModelVersion }>('/api/2.0/mlflow/registered-models/alias', { name, alias });
+    return res.model_version?.version;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Two mirrors setting the same alias at once race on MLflow's insert-or-update of the alias row;
+ * the loser gets a unique-constraint error (`UniqueViolation`). That is a conflict, not bad input:
+ * re-read the alias and set it again (it now updates the row the other writer inserted).
+ */
+export function isAliasRace(e: unknown): boolean {
+  return /UniqueViolation|IntegrityError|unique constraint|duplicate key|already exists/i.test((e as Error)?.message ?? '');
+}
+
+export async function setAlias(client: MlflowClient, name: string, alias: string, version: string, attempts = 5): Promise<void> {
   validateAlias(alias);
-  await client.post('/api/2.0/mlflow/registered-models/alias', { name, alias, version }, { idempotent: true });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.post('/api/2.0/mlflow/registered-models/alias', { name, alias, version }, { idempotent: true });
+      return;
+    } catch (e) {
+      if (!isAliasRace(e) || attempt >= attempts) throw e;
+      const now = await getAliasVersion(client, name, alias);
+      log.info(`Alias ${alias} of ${name} was being set concurrently (now ${now ?? 'unset'}); setting it again`, { version });
+      await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 200) * attempt));
+    }
+  }
 }
 
 export async function deleteModelVersion(client: MlflowClient, name: string, version: string): Promise<void> {
