@@ -20,7 +20,7 @@ import { classifyRun, olderRun, type RunIdentity, searchIdentityRuns } from './i
 import { getExperimentByName } from './experiments';
 import { leaseOwnerId, leaseTags } from './run-lease';
 import { closeStaleWorkflowRuns } from './stale-runs';
-import { type PrepareOptions, type PrepareResult, preparedFromRun, prepareRun, validatePrepareInput } from './prepare';
+import { legacyResumableRun, type PrepareOptions, type PrepareResult, preparedFromRun, prepareRun, validatePrepareInput } from './prepare';
 import { validateAlias, type ModelVersion } from './registry';
 import { type Run, runTags, setRunTags, terminateRun } from './runs';
 import { sweepQuietly } from './sweep-failed-runs';
@@ -98,7 +98,9 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
       continue;
     }
     const adoptable = runs.filter((r) => roles.get(r.info.run_id) === 'adoptable');
-    const pick = adoptable.find((r) => r.info.run_id === opts.previousRunId) ?? adoptable[0];
+    let pick: Run | undefined = adoptable.find((r) => r.info.run_id === opts.previousRunId) ?? adoptable[0];
+    // The work dir names a run a killed mirror of an earlier version left RUNNING without a lease.
+    if (!pick && opts.previousRunId && roles.get(opts.previousRunId) !== 'live') pick = await legacyResumableRun(client, opts.previousRunId, prepareOpts);
     if (pick) {
       if (await adoptRun(client, pick, { owner, argoWorkflow: opts.argoWorkflow })) {
         return { reused: false, source, run: await preparedFromRun(client, pick, prepareOpts, pick.info.status), leaseOwner: owner };

@@ -6,7 +6,8 @@ import { joinUri } from './artifacts';
 import type { MlflowClient } from './client';
 import { getOrCreateExperiment } from './experiments';
 import { validateModelName } from './registry';
-import { createRun, type Run, terminateRun } from './runs';
+import { createRun, getRun, type Run, terminateRun } from './runs';
+import { fromKeyValues } from './client';
 import { getExperiment } from './experiments';
 import { PARAM, TAG } from './tags';
 import { MODEL_ARTIFACT_PATH } from './transformers-layout';
@@ -133,4 +134,28 @@ export async function preparedFromRun(client: MlflowClient, run: Run, opts: Prep
     s3_destination: joinUri(artifactUri, MODEL_ARTIFACT_PATH),
     adopted_from: adoptedFrom,
   };
+}
+
+/**
+ * A run a mirror killed in the same work dir left RUNNING without a lease (made before leases
+ * existed): still RUNNING, made for exactly these options, in this experiment. Undefined otherwise.
+ */
+export async function legacyResumableRun(client: MlflowClient, runId: string, opts: PrepareOptions): Promise<Run | undefined> {
+  let run;
+  try {
+    run = await getRun(client, runId);
+  } catch (e) {
+    if (e instanceof UserError && e.exitCode === ExitCode.NotFound) return undefined;
+    throw e;
+  }
+  if (run.info.status !== 'RUNNING' || run.info.lifecycle_stage === 'deleted') return undefined;
+  const tags = fromKeyValues(run.data.tags);
+  if (tags[TAG.leaseOwner] || tags[TAG.argoWorkflow]) return undefined; // owned: see identity-runs.ts
+  if (tags[TAG.sourceRepo] !== opts.modelId || tags[TAG.requestedRevision] !== opts.revision || tags[TAG.registeredModel] !== opts.modelName) return undefined;
+  // Another file selection or commit: its objects are not this mirror's.
+  if (opts.fileSet && tags[TAG.fileSet] && tags[TAG.fileSet] !== opts.fileSet) return undefined;
+  if (opts.commitSha && tags[TAG.commitSha] && tags[TAG.commitSha] !== opts.commitSha) return undefined;
+  const experiment = await getExperiment(client, run.info.experiment_id);
+  if (experiment.name !== opts.experiment || !/^s3a?:\/\//.test(run.info.artifact_uri)) return undefined;
+  return run;
 }
