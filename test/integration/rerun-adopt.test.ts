@@ -241,3 +241,27 @@ it('the template path: prepare -> download -> upload -> register fails -> finali
   expect(tagsOf(runs[0])['model_mirror.argo_workflow']).toBe('wf-2');
   expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(1);
 });
+
+it('a RUNNING run with a live lease is waited for, never adopted; once its lease expires it is adopted', async () => {
+  const name = `adopt-lease-${suffix}`;
+  const experiment = `adopt-lease-exp-${suffix}`;
+  // A run with the identity's tags (what `prepare` writes), then owned by a process on another host.
+  const p = await cli(['prepare', '--model-id', 'test/tiny-model', '--experiment', experiment, '--model-name', name]);
+  expect(p.code).toBe(0);
+  const other = (p.json[0] as Record<string, string>).run_id;
+  const leaseMs = 5000;
+  const leaseSetAt = Date.now();
+  await client.post('/api/2.0/mlflow/runs/log-batch', { run_id: other, tags: [
+    { key: 'model_mirror.lease_owner', value: 'another-host/4242/beef' },
+    { key: 'model_mirror.lease_expires', value: String(leaseSetAt + leaseMs) },
+  ] });
+
+  const res = await cli(['mirror', 'test/tiny-model', '--experiment', experiment, '--model-name', name, '--work-dir', path.join(work, 'lease')]);
+  expect(res.code).toBe(0);
+  // It waited for the owner (the lease's remaining time) before taking the run over.
+  expect(Date.now() - leaseSetAt).toBeGreaterThanOrEqual(leaseMs);
+  expect(res.stderr).toMatch(/Another mirror \(another-host\/4242\/beef\) is uploading this commit/);
+  expect(res.json[res.json.length - 1]).toMatchObject({ run_id: other, adopted_from: 'RUNNING' });
+  const runs = await runsOf(experiment);
+  expect(runs.map((r) => r.info.status)).toEqual(['FINISHED']);
+});
