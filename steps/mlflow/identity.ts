@@ -18,13 +18,14 @@ export interface VersionIdentity {
 }
 
 /**
- * The newest usable version with exactly this identity (READY, or PENDING then waited for), or
+ * The oldest usable version with exactly this identity (READY, or PENDING then waited for), or
  * undefined. Versions without a file-set tag (made before it existed) never match: a full mirror
  * must not reuse a version that may hold only some of the files.
  */
 export async function findRegisteredVersion(client: MlflowClient, id: VersionIdentity, waitTimeoutSeconds = 300): Promise<ModelVersion | undefined> {
-  const found = await identityVersions(client, id);
-  const mv = found[found.length - 1];
+  // The lowest number: the one register.ts keeps when concurrent mirrors registered the identity
+  // twice (a higher one may be about to be deleted by its loser).
+  const [mv] = await identityVersions(client, id);
   if (!mv) return undefined;
   return mv.status === 'READY' ? mv : waitForModelVersionReady(client, id.modelName, mv.version, waitTimeoutSeconds);
 }
