@@ -159,7 +159,8 @@ export async function waitForModelVersionReady(client: MlflowClient, name: strin
 
 export async function setModelVersionTags(client: MlflowClient, name: string, version: string, tags: Record<string, string>): Promise<void> {
   for (const [key, value] of Object.entries(tags)) {
-    await client.post('/api/2.0/mlflow/model-versions/set-tag', { name, version, key, value }, { idempotent: true });
+    // Concurrent mirrors reusing one version set the same tag at once: see isUpsertRace.
+    await retryUpsertRace(`tag ${key} of ${name}/${version}`, () => client.post('/api/2.0/mlflow/model-versions/set-tag', { name, version, key, value }, { idempotent: true }));
   }
 }
 
@@ -175,28 +176,37 @@ export async function getAliasVersion(client: MlflowClient, name: string, alias:
 }
 
 /**
- * Two mirrors setting the same alias at once race on MLflow's insert-or-update of the alias row;
- * the loser gets a unique-constraint error (`UniqueViolation`). That is a conflict, not bad input:
- * re-read the alias and set it again (it now updates the row the other writer inserted).
+ * MLflow sets an alias or a version tag by reading the row and then inserting or updating it; two
+ * mirrors doing it at once race, and the loser gets a unique-constraint error (`UniqueViolation`,
+ * a 400). That is a conflict to retry, not bad input: the retry updates the row the other wrote.
  */
-export function isAliasRace(e: unknown): boolean {
-  return /UniqueViolation|IntegrityError|unique constraint|duplicate key|already exists/i.test((e as Error)?.message ?? '');
+export function isUpsertRace(e: unknown): boolean {
+  return /UniqueViolation|IntegrityError|unique constraint|duplicate key/i.test((e as Error)?.message ?? '');
 }
-
-export async function setAlias(client: MlflowClient, name: string, alias: string, version: string, attempts = 5): Promise<void> {
-  validateAlias(alias);
+/** Retries `write` after an upsert race; `settled` (a re-read) may say the value is already there. */
+async function retryUpsertRace(what: string, write: () => Promise<unknown>, settled?: () => Promise<boolean>, attempts = 5): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await client.post('/api/2.0/mlflow/registered-models/alias', { name, alias, version }, { idempotent: true });
+      await write();
       return;
     } catch (e) {
-      if (!isAliasRace(e) || attempt >= attempts) throw e;
-      const now = await getAliasVersion(client, name, alias);
-      log.info(`Alias ${alias} of ${name} was being set concurrently (now ${now ?? 'unset'}); setting it again`, { version });
+      if (!isUpsertRace(e) || attempt >= attempts) throw e;
+      if (settled && await settled()) return;
+      log.info(`${what} was being written concurrently; writing it again`);
       await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 200) * attempt));
     }
   }
 }
+
+export async function setAlias(client: MlflowClient, name: string, alias: string, version: string): Promise<void> {
+  validateAlias(alias);
+  await retryUpsertRace(
+    `alias ${alias} of ${name}`,
+    () => client.post('/api/2.0/mlflow/registered-models/alias', { name, alias, version }, { idempotent: true }),
+    async () => (await getAliasVersion(client, name, alias)) === version,
+  );
+}
+
 
 export async function deleteModelVersion(client: MlflowClient, name: string, version: string): Promise<void> {
   try {

@@ -1,7 +1,7 @@
 // Which runs a rerun adopts, waits for or ignores; lease states; superseded runs; alias races.
 import * as os from 'node:os';
 import { classifyRun, olderRun } from '../../steps/mlflow/identity-runs';
-import { isAliasRace } from '../../steps/mlflow/registry';
+import { isUpsertRace } from '../../steps/mlflow/registry';
 import { leaseOwnerId, leaseState, leaseTags } from '../../steps/mlflow/run-lease';
 import type { Run, RunStatus } from '../../steps/mlflow/runs';
 import type { ModelVersion } from '../../steps/mlflow/registry';
@@ -81,7 +81,8 @@ describe('isSuperseded', () => {
   });
 });
 
-it('isAliasRace: unique-constraint errors from a concurrent alias write, not other errors', () => {
-  expect(isAliasRace(new Error('MLflow rejected alias: (psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "registered_model_alias_pk"'))).toBe(true);
-  expect(isAliasRace(new Error('Registered Model with name=x not found'))).toBe(false);
+it('isUpsertRace: unique-constraint errors from a concurrent alias or tag write, not other errors', () => {
+  expect(isUpsertRace(new Error('MLflow rejected POST /api/2.0/mlflow/model-versions/set-tag: (psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "model_version_tag_pk"'))).toBe(true);
+  expect(isUpsertRace(new Error('MLflow rejected alias: (psycopg2.errors.UniqueViolation) duplicate key value violates unique constraint "registered_model_alias_pk"'))).toBe(true);
+  expect(isUpsertRace(new Error('Registered Model with name=x not found'))).toBe(false);
 });
