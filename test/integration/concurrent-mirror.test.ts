@@ -1,6 +1,7 @@
 // Concurrent `mirror`s of the same model and commit outside Argo (whose mutex covers only
 // workflows): one version, the alias on it, every process exits 0 (the others say which version
 // they reused). Real processes (the CLI bundle), real MLflow + SeaweedFS.
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -31,11 +32,25 @@ afterAll(async () => {
   if (work) await fs.rm(work, { recursive: true, force: true });
 });
 
-async function runsOf(experiment: string): Promise<{ status: string; tags: Record<string, string> }[]> {
+/** Objects under each run's model/ prefix: a losing mirror's upload must not stay behind. */
+async function objectsPerRun(artifactUris: string[]): Promise<number[]> {
+  const s3 = new S3Client({ endpoint: peers.s3.endpoint, forcePathStyle: true, region: peers.s3.region, credentials: { accessKeyId: peers.s3.accessKeyId, secretAccessKey: peers.s3.secretAccessKey } });
+  try {
+    return await Promise.all(artifactUris.map(async (uri) => {
+      const m = /^s3:\/\/([^/]+)\/(.+?)\/?$/.exec(uri)!;
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: m[1], Prefix: `${m[2]}/model/` }));
+      return (page.Contents ?? []).length;
+    }));
+  } finally {
+    s3.destroy();
+  }
+}
+
+async function runsOf(experiment: string): Promise<{ status: string; artifactUri: string; tags: Record<string, string> }[]> {
   const exp = await client.get<{ experiment: { experiment_id: string } }>('/api/2.0/mlflow/experiments/get-by-name', { experiment_name: experiment });
-  const res = await client.post<{ runs?: { info: { status: string }; data: { tags?: { key: string; value: string }[] } }[] }>(
+  const res = await client.post<{ runs?: { info: { status: string; artifact_uri: string }; data: { tags?: { key: string; value: string }[] } }[] }>(
     '/api/2.0/mlflow/runs/search', { experiment_ids: [exp.experiment.experiment_id], max_results: 100 }, { idempotent: true });
-  return (res.runs ?? []).map((r) => ({ status: r.info.status, tags: Object.fromEntries((r.data.tags ?? []).map((t) => [t.key, t.value])) }));
+  return (res.runs ?? []).map((r) => ({ status: r.info.status, artifactUri: r.info.artifact_uri, tags: Object.fromEntries((r.data.tags ?? []).map((t) => [t.key, t.value])) }));
 }
 
 async function mirrorAtOnce(n: number, name: string, experiment: string, extra: string[] = []): Promise<ChildResult[]> {
@@ -66,6 +81,7 @@ it('5 concurrent mirrors of one commit make exactly one version; all exit 0, fou
   const runs = await runsOf(experiment);
   expect(runs.filter((r) => r.status === 'RUNNING')).toEqual([]);
   expect(runs.filter((r) => r.status === 'FINISHED' && !r.tags['model_mirror.reused_version'])).toHaveLength(1);
+  expect((await objectsPerRun(runs.map((r) => r.artifactUri))).filter((n) => n > 0)).toHaveLength(1);
   process.stdout.write(`[concurrent-mirror] 5 mirrors: ${seconds.toFixed(1)} s, per process ${results.map((r) => (r.ms / 1000).toFixed(1)).join('/')} s, ${runs.length} runs\n`);
 });
 
