@@ -207,6 +207,9 @@ export class MirrorWorkflowTemplate extends Construct {
     const metrics = (...list: Prometheus[]): argo.WorkflowTemplateSpecTemplatesMetrics | undefined =>
       metricsOn ? { prometheus: list } : undefined;
 
+    // prepare also adopts the run a failed or unfinished attempt for the same identity left (a
+    // resubmitted workflow, or this workflow's own earlier prepare): same run and S3 prefix, so
+    // download/upload move only what is missing (steps/mlflow/adopt-run.ts).
     const prepare: Template = {
       name: 'prepare',
       inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.experiment, 'model_name', PARAM.task, PARAM.alias, PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing),

@@ -17,10 +17,11 @@ import { s3ClientFromEnv } from '../mlflow/artifacts';
 import { clientFromArgs, loggedModelOption, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
 import { planMirror } from '../mlflow/plan';
+import { LeaseKeeper } from '../mlflow/run-lease';
 import { type LoggedModelMode, registerModel } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { verifyRegistration } from '../mlflow/verify';
-import { type UploadModelOptions, uploadModel } from '../s3/upload-model';
+import { type UploadModelOptions, type UploadResult, uploadModel } from '../s3/upload-model';
 import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 
 interface MirrorArgs extends PolicyArgs {
@@ -93,7 +94,7 @@ class StepFailure extends Error {
  * (GrowingFile), so the model moves at the pace of the slower side instead of the sum of both.
  * The first failure stops the other side; the error says which side it was.
  */
-async function downloadAndUploadOverlapped(download: DownloadModelOptions, upload: UploadModelOptions): Promise<{ manifest: Manifest }> {
+async function downloadAndUploadOverlapped(download: DownloadModelOptions, upload: UploadModelOptions): Promise<{ manifest: Manifest; upload: UploadResult }> {
   const stop = new AbortController();
   // Which side failed on its own (the other side then fails too, because of it).
   let firstFailure: 'download' | 'upload' | undefined;
@@ -136,7 +137,7 @@ async function downloadAndUploadOverlapped(download: DownloadModelOptions, uploa
   if (firstFailure === 'upload' && u.status === 'rejected') throw new StepFailure('upload', u.reason);
   if (d.status === 'rejected') throw new StepFailure('download', d.reason);
   if (u.status === 'rejected') throw new StepFailure('upload', u.reason);
-  return { manifest: (d as PromiseFulfilledResult<Manifest>).value };
+  return { manifest: (d as PromiseFulfilledResult<Manifest>).value, upload: (u as PromiseFulfilledResult<UploadResult>).value };
 }
 
 export const mirrorCommand: CommandModule<object, MirrorArgs> = {
@@ -174,10 +175,13 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
 
     const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
     // Hub check, then the registry: an identical version already registered means 0 bytes to
-    // move and no run (see plan.ts). A mirror killed in this work dir left its run RUNNING:
-    // continue that run (same S3 prefix, so finished objects are skipped and open multipart
-    // uploads resume) instead of a new one.
-    const plan = await planMirror(client, {
+    // move and no run (see plan.ts). A failed or killed mirror of the same identity left a run:
+    // adopt it (same S3 prefix, so finished objects are skipped and open multipart uploads
+    // resume) instead of a new one; a live one is waited for and its version reused.
+    const s3 = s3ClientFromEnv();
+    let plan;
+    try {
+      plan = await planMirror(client, {
       modelId: args.modelId,
       revision: args.revision,
       experiment: args.experiment,
@@ -191,8 +195,14 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       previousRunId: await readRunState(workDir),
       waitTimeoutSeconds: args.waitTimeout,
       policy,
+      s3,
     });
+    } catch (e) {
+      s3.destroy();
+      throw e;
+    }
     if (plan.reused) {
+      s3.destroy();
       await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
       printResult({
         reused: true,
@@ -208,7 +218,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       return;
     }
     const prep = plan.run;
-    const s3 = s3ClientFromEnv();
+    // Renewed while this process works, so a concurrent mirror waits instead of adopting the run.
+    const lease = plan.leaseOwner ? new LeaseKeeper(client, prep.run_id, plan.leaseOwner).start() : undefined;
     let step = 'download';
     try {
       await writeRunState(workDir, prep.run_id);
@@ -232,13 +243,15 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         keyFor: artifactKeyFor,
       };
       let manifest: Manifest;
+      let uploaded: UploadResult;
       if (args.overlap) {
         const moved = await downloadAndUploadOverlapped(downloadOpts, uploadOpts);
         manifest = moved.manifest;
+        uploaded = moved.upload;
       } else {
         manifest = await downloadModel(downloadOpts);
         step = 'upload';
-        await uploadModel(uploadOpts);
+        uploaded = await uploadModel(uploadOpts);
       }
 
       step = 'register';
@@ -270,6 +283,10 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         model_id: reg.model_id,
         reused: reg.reused,
         files_checked: ver.files_checked,
+        // Sent by this process (an adopted prefix's finished objects and resumed parts are not).
+        bytes_uploaded: uploaded.bytesUploaded,
+        bytes_resumed: uploaded.bytesResumed,
+        bytes_skipped: uploaded.bytesSkipped,
       };
       await writeOutputs(args.outputDir, {
         run_id: prep.run_id,
@@ -292,6 +309,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       await clearRunState(workDir);
       throw e;
     } finally {
+      lease?.stop();
       s3.destroy();
     }
   },

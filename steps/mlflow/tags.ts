@@ -35,6 +35,17 @@ export const TAG = {
   hubScan: 'model_mirror.hub_scan',
   /** `false`, `auto` or `manual`. */
   gated: 'model_mirror.gated',
+  /** Who is writing into a RUNNING run (`host/pid/nonce`) and until when (epoch ms): see run-lease.ts. */
+  leaseOwner: 'model_mirror.lease_owner',
+  leaseExpires: 'model_mirror.lease_expires',
+  /** How many mirrors have written into this run's prefix (a rerun adopts a failed run: adopt-run.ts). */
+  attempts: 'model_mirror.attempts',
+  /** The failure reason of the attempt before an adoption reopened the run. */
+  previousFailure: 'model_mirror.previous_failure',
+  /** `name/version` (or a run id) that made this run's files unnecessary; such a run is never adopted. */
+  supersededBy: 'model_mirror.superseded_by',
+  /** When sweep-failed-runs.ts deleted this run's objects and open multipart uploads. */
+  swept: 'model_mirror.swept',
   // MLflow's own
   sourceName: 'mlflow.source.name',
   sourceType: 'mlflow.source.type',
