@@ -14,6 +14,8 @@ import { downloadModel, type DownloadModelOptions } from '../hub/download-model'
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
+import { MlflowApiError, type MlflowClient } from '../mlflow/client';
+import { getRun } from '../mlflow/runs';
 import { clientFromArgs, loggedModelOption, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
 import { planMirror } from '../mlflow/plan';
@@ -75,6 +77,31 @@ async function writeRunState(workDir: string, runId: string): Promise<void> {
 
 async function clearRunState(workDir: string): Promise<void> {
   await fs.rm(path.join(workDir, RUN_STATE_FILE), { force: true }).catch(() => undefined);
+}
+
+/** MLflow did not answer for the whole --unavailable-timeout: finalizing now would only wait again. */
+function isMlflowUnavailable(e: unknown): boolean {
+  return e instanceof MlflowApiError && e.exitCode === ExitCode.Unavailable;
+}
+
+/**
+ * A run an earlier mirror in this work dir could not finalize (MLflow was down) while the version
+ * it made is now found READY: close it (FINISHED if it made that version), then forget it.
+ */
+async function closeLeftoverRun(client: MlflowClient, runId: string | undefined, version: { version: string; run_id?: string }, modelName: string, workDir: string): Promise<void> {
+  if (!runId) return;
+  const run = await getRun(client, runId).catch((e) => {
+    if (isUserError(e) && e.exitCode === ExitCode.NotFound) return undefined;
+    throw e;
+  });
+  if (run?.info.status === 'RUNNING') {
+    const made = version.run_id === runId;
+    log.info(`Closing run ${runId} that an earlier mirror left RUNNING`, { version: version.version });
+    await finalizeRun(client, made
+      ? { runId, workflowStatus: 'Succeeded', modelName }
+      : { runId, workflowStatus: 'Failed', failures: `superseded: ${modelName} version ${version.version} already holds this model`, modelName });
+  }
+  await clearRunState(workDir);
 }
 
 type DownloadPlan = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[0];
@@ -175,6 +202,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     // move and no run (see plan.ts). A mirror killed in this work dir left its run RUNNING:
     // continue that run (same S3 prefix, so finished objects are skipped and open multipart
     // uploads resume) instead of a new one.
+    const previousRunId = await readRunState(workDir);
     const plan = await planMirror(client, {
       modelId: args.modelId,
       revision: args.revision,
@@ -186,10 +214,11 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       accessToken: hub.accessToken,
       allowPatterns: parsePatternList(args.allowPatterns),
       ignorePatterns: parsePatternList(args.ignorePatterns),
-      previousRunId: await readRunState(workDir),
+      previousRunId,
       waitTimeoutSeconds: args.waitTimeout,
     });
     if (plan.reused) {
+      await closeLeftoverRun(client, previousRunId, plan.version, modelName, workDir);
       await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
       printResult({
         reused: true,
@@ -282,10 +311,22 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         e = e.error;
       }
       const reason = `${step}: ${isUserError(e) ? e.message : (e as Error)?.message ?? String(e)}`;
+      // The run-state file goes only once the run is closed: until then a rerun in this work dir
+      // continues the run (or closes it, if its version turns out READY).
+      const keptState = `the run state in ${path.join(workDir, RUN_STATE_FILE)} lets a rerun in this --work-dir continue or close it`;
+      if (isMlflowUnavailable(e)) {
+        log.error(`mirror failed at ${step}: MLflow is unavailable, run ${prep.run_id} stays RUNNING; ${keptState}`);
+        throw e;
+      }
       log.error(`mirror failed at ${step}; marking run ${prep.run_id} FAILED`);
-      await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName })
-        .catch((fe) => log.warn('finalize after failure also failed', { error: (fe as Error).message }));
-      await clearRunState(workDir);
+      const closed = await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName }).then(
+        () => true,
+        (fe) => {
+          log.warn(`finalize after failure also failed; ${keptState}`, { error: (fe as Error).message });
+          return false;
+        },
+      );
+      if (closed) await clearRunState(workDir);
       throw e;
     } finally {
       s3.destroy();
