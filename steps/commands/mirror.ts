@@ -15,7 +15,8 @@ import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
 import { MlflowApiError, type MlflowClient } from '../mlflow/client';
-import { getRun } from '../mlflow/runs';
+import { getRun, runTags } from '../mlflow/runs';
+import { TAG } from '../mlflow/tags';
 import { clientFromArgs, loggedModelOption, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
 import { planMirror } from '../mlflow/plan';
@@ -88,13 +89,19 @@ function isMlflowUnavailable(e: unknown): boolean {
  * A run an earlier mirror in this work dir could not finalize (MLflow was down) while the version
  * it made is now found READY: close it (FINISHED if it made that version), then forget it.
  */
-async function closeLeftoverRun(client: MlflowClient, runId: string | undefined, version: { version: string; run_id?: string }, modelName: string, workDir: string): Promise<void> {
+async function closeLeftoverRun(
+  client: MlflowClient, runId: string | undefined, version: { version: string; run_id?: string }, mirror: { modelId: string; modelName: string }, workDir: string,
+): Promise<void> {
   if (!runId) return;
+  const { modelName } = mirror;
   const run = await getRun(client, runId).catch((e) => {
     if (isUserError(e) && e.exitCode === ExitCode.NotFound) return undefined;
     throw e;
   });
-  if (run?.info.status === 'RUNNING') {
+  const tags = run ? runTags(run) : {};
+  // Only a run made for this model and registered name: another mirror's run is not ours to close.
+  const ours = tags[TAG.sourceRepo] === mirror.modelId && tags[TAG.registeredModel] === modelName;
+  if (run?.info.status === 'RUNNING' && ours) {
     const made = version.run_id === runId;
     log.info(`Closing run ${runId} that an earlier mirror left RUNNING`, { version: version.version });
     await finalizeRun(client, made
@@ -218,7 +225,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       waitTimeoutSeconds: args.waitTimeout,
     });
     if (plan.reused) {
-      await closeLeftoverRun(client, previousRunId, plan.version, modelName, workDir);
+      await closeLeftoverRun(client, previousRunId, plan.version, { modelId: args.modelId, modelName }, workDir);
       await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
       printResult({
         reused: true,

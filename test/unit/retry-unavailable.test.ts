@@ -243,7 +243,7 @@ describe('MlflowClient waits out a restart', () => {
     const port = await freePort();
     const quiet = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      const e = await new MlflowClient({ url: `http://127.0.0.1:${port}`, retryBaseMs: 50, unavailableTimeoutMs: 1_200 }).get('/x').catch((x: unknown) => x as MlflowApiError);
+      const e = (await new MlflowClient({ url: `http://127.0.0.1:${port}`, retryBaseMs: 50, unavailableTimeoutMs: 1_200 }).get('/x').then(() => undefined, (x: unknown) => x)) as MlflowApiError;
       expect(e).toBeInstanceOf(MlflowApiError);
       expect(e.exitCode).toBe(ExitCode.Unavailable);
       expect(e.message).toMatch(new RegExp(`^Cannot reach the MLflow tracking server at http://127\\.0\\.0\\.1:${port}: connection refused on GET /x for 1 s \\(\\d+ attempts; --unavailable-timeout 1\\)`));
@@ -305,7 +305,7 @@ describe('creates are looked up before they are repeated', () => {
   it('a plain POST (no lookup) that fails ambiguously is not repeated and says so', async () => {
     const srv = await server(() => ({ status: 503 }));
     try {
-      const e = await new MlflowClient({ url: srv.url }).post('/api/2.0/mlflow/model-versions/create', {}).catch((x: unknown) => x as MlflowApiError);
+      const e = (await new MlflowClient({ url: srv.url }).post('/api/2.0/mlflow/model-versions/create', {}).then(() => undefined, (x: unknown) => x)) as MlflowApiError;
       expect(e.ambiguous).toBe(true);
       expect(srv.seen).toHaveLength(1);
     } finally {
