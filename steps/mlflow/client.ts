@@ -278,7 +278,7 @@ export class MlflowClient {
             await sleep(delay);
             continue;
           }
-          throw this.gaveUp(outage, e, endpoint, code ?? reason, attempt);
+          throw this.gaveUp(outage, e, endpoint, code ?? reason);
         }
         throw this.unreachable(e, endpoint, code, attempt, { ambiguous: !idempotent && !neverSent });
       }
@@ -355,7 +355,7 @@ export class MlflowClient {
     });
   }
 
-  private gaveUp(outage: Outage, e: unknown, endpoint: string, what: string, attempts: number): MlflowApiError {
+  private gaveUp(outage: Outage, e: unknown, endpoint: string, what: string): MlflowApiError {
     return new MlflowApiError(
       `Cannot reach the MLflow tracking server at ${this.url}: ${outage.gaveUpMessage()}${what !== outage.reason ? ` [${what}]` : ''}`,
       { status: 0, endpoint, exitCode: ExitCode.Unavailable, hint: `Check --tracking-uri / MLFLOW_TRACKING_URI and that the MLflow server is running and reachable from here. ${UNAVAILABLE_HINT}`, cause: e },
