@@ -57,6 +57,11 @@ export interface MirrorWorkflowTemplateProps {
   readonly storageClassName?: string;
   /** @default 21600 (6 hours) */
   readonly activeDeadlineSeconds?: number;
+  /**
+   * Seconds every step, the exit handler (finalize) included, keeps waiting while MLflow or S3
+   * restarts (MODEL_MIRROR_UNAVAILABLE_TIMEOUT). @default 180
+   */
+  readonly unavailableTimeoutSeconds?: number;
   /** @default 7 days after completion/failure, 1 day after success */
   readonly ttl?: { readonly secondsAfterCompletion: number; readonly secondsAfterSuccess: number; readonly secondsAfterFailure: number };
   /** @default 'OnPodSuccess' (failed pods stay for `kubectl logs`) */
@@ -142,6 +147,8 @@ export class MirrorWorkflowTemplate extends Construct {
       { name: 'HOME', value: TMP_PATH },
       { name: 'TMPDIR', value: TMP_PATH },
       { name: 'MODEL_MIRROR_LOG_FORMAT', value: 'json' },
+      // The same restart budget for every step and for finalize (which has no Argo retry).
+      { name: 'MODEL_MIRROR_UNAVAILABLE_TIMEOUT', value: String(props.unavailableTimeoutSeconds ?? 180) },
     ];
     const hubEnv: k8s.EnvVar[] = props.hfToken
       ? [{ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: props.hfToken.secretName, key: props.hfToken.key, optional: !props.hfToken.required } } }]

@@ -14,6 +14,9 @@ import { downloadModel, type DownloadModelOptions } from '../hub/download-model'
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
+import { MlflowApiError, type MlflowClient } from '../mlflow/client';
+import { getRun, runTags } from '../mlflow/runs';
+import { TAG } from '../mlflow/tags';
 import { clientFromArgs, loggedModelOption, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
 import { planMirror } from '../mlflow/plan';
@@ -77,6 +80,37 @@ async function writeRunState(workDir: string, runId: string): Promise<void> {
 
 async function clearRunState(workDir: string): Promise<void> {
   await fs.rm(path.join(workDir, RUN_STATE_FILE), { force: true }).catch(() => undefined);
+}
+
+/** MLflow did not answer for the whole --unavailable-timeout: finalizing now would only wait again. */
+function isMlflowUnavailable(e: unknown): boolean {
+  return e instanceof MlflowApiError && e.exitCode === ExitCode.Unavailable;
+}
+
+/**
+ * A run an earlier mirror in this work dir could not finalize (MLflow was down) while the version
+ * it made is now found READY: close it (FINISHED if it made that version), then forget it.
+ */
+async function closeLeftoverRun(
+  client: MlflowClient, runId: string | undefined, version: { version: string; run_id?: string }, mirror: { modelId: string; modelName: string }, workDir: string,
+): Promise<void> {
+  if (!runId) return;
+  const { modelName } = mirror;
+  const run = await getRun(client, runId).catch((e) => {
+    if (isUserError(e) && e.exitCode === ExitCode.NotFound) return undefined;
+    throw e;
+  });
+  const tags = run ? runTags(run) : {};
+  // Only a run made for this model and registered name: another mirror's run is not ours to close.
+  const ours = tags[TAG.sourceRepo] === mirror.modelId && tags[TAG.registeredModel] === modelName;
+  if (run?.info.status === 'RUNNING' && ours) {
+    const made = version.run_id === runId;
+    log.info(`Closing run ${runId} that an earlier mirror left RUNNING`, { version: version.version });
+    await finalizeRun(client, made
+      ? { runId, workflowStatus: 'Succeeded', modelName }
+      : { runId, workflowStatus: 'Failed', failures: `superseded: ${modelName} version ${version.version} already holds this model`, modelName });
+  }
+  await clearRunState(workDir);
 }
 
 type DownloadPlan = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[0];
@@ -178,6 +212,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     // move and no run (see plan.ts). A failed or killed mirror of the same identity left a run:
     // adopt it (same S3 prefix, so finished objects are skipped and open multipart uploads
     // resume) instead of a new one; a live one is waited for and its version reused.
+    const previousRunId = await readRunState(workDir);
     const s3 = s3ClientFromEnv();
     let plan;
     try {
@@ -192,7 +227,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       accessToken: hub.accessToken,
       allowPatterns: parsePatternList(args.allowPatterns),
       ignorePatterns: parsePatternList(args.ignorePatterns),
-      previousRunId: await readRunState(workDir),
+      previousRunId,
       waitTimeoutSeconds: args.waitTimeout,
       policy,
       s3,
@@ -203,6 +238,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     }
     if (plan.reused) {
       s3.destroy();
+      await closeLeftoverRun(client, previousRunId, plan.version, { modelId: args.modelId, modelName }, workDir);
       await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
       printResult({
         reused: true,
@@ -303,10 +339,22 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         e = e.error;
       }
       const reason = `${step}: ${isUserError(e) ? e.message : (e as Error)?.message ?? String(e)}`;
+      // The run-state file goes only once the run is closed: until then a rerun in this work dir
+      // continues the run (or closes it, if its version turns out READY).
+      const keptState = `the run state in ${path.join(workDir, RUN_STATE_FILE)} lets a rerun in this --work-dir continue or close it`;
+      if (isMlflowUnavailable(e)) {
+        log.error(`mirror failed at ${step}: MLflow is unavailable, run ${prep.run_id} stays RUNNING; ${keptState}`);
+        throw e;
+      }
       log.error(`mirror failed at ${step}; marking run ${prep.run_id} FAILED`);
-      await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName })
-        .catch((fe) => log.warn('finalize after failure also failed', { error: (fe as Error).message }));
-      await clearRunState(workDir);
+      const closed = await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName }).then(
+        () => true,
+        (fe) => {
+          log.warn(`finalize after failure also failed; ${keptState}`, { error: (fe as Error).message });
+          return false;
+        },
+      );
+      if (closed) await clearRunState(workDir);
       throw e;
     } finally {
       lease?.stop();
