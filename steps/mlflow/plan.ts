@@ -94,7 +94,13 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
     }
     const experiment = await getExperimentByName(client, opts.experiment);
     const runs = experiment ? await searchIdentityRuns(client, { ...identity, experimentId: experiment.experiment_id }) : [];
-    const roles = new Map(runs.map((r) => [r.info.run_id, classifyRun(r, { argoWorkflow: opts.argoWorkflow })]));
+    // A run whose lease names this very process (an earlier attempt in the same process, e.g. a
+    // library caller retrying) has no other writer: continue it.
+    const roleOf = (r: Run) => {
+      const role = classifyRun(r, { argoWorkflow: opts.argoWorkflow });
+      return role === 'live' && owner && runTags(r)[TAG.leaseOwner] === owner ? 'adoptable' : role;
+    };
+    const roles = new Map(runs.map((r) => [r.info.run_id, roleOf(r)]));
     const live = runs.filter((r) => roles.get(r.info.run_id) === 'live' && runTags(r)[TAG.leaseOwner] !== owner);
     if (live.length) {
       const other = live[0];
