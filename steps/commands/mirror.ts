@@ -10,7 +10,9 @@ import { log } from '../common/log';
 import { printResult, writeOutputs } from '../common/outputs';
 import type { Manifest } from '../common/manifest';
 import type { ProgressMode } from '../common/progress';
+import { Deadline, parseDuration } from '../common/abort';
 import { downloadModel, type DownloadModelOptions } from '../hub/download-model';
+import { deadlineOption, idleTimeoutOption } from './download';
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
@@ -42,6 +44,8 @@ interface MirrorArgs {
   outputDir?: string;
   trackingUri?: string;
   overlap: boolean;
+  idleTimeout: string;
+  deadline?: string;
 }
 
 /** Default registered model name for a Hub id: `org/name` -> `org--name` (MLflow names cannot hold '/'). */
@@ -94,6 +98,11 @@ class StepFailure extends Error {
  */
 async function downloadAndUploadOverlapped(download: DownloadModelOptions, upload: UploadModelOptions): Promise<{ manifest: Manifest }> {
   const stop = new AbortController();
+  // A --deadline stops both sides like a failure would.
+  const deadline = download.signal;
+  const onDeadline = () => stop.abort(deadline?.reason);
+  if (deadline?.aborted) onDeadline();
+  else deadline?.addEventListener('abort', onDeadline, { once: true });
   // Which side failed on its own (the other side then fails too, because of it).
   let firstFailure: 'download' | 'upload' | undefined;
   const failed = (side: 'download' | 'upload') => (e: unknown): never => {
@@ -132,6 +141,7 @@ async function downloadAndUploadOverlapped(download: DownloadModelOptions, uploa
     return failed('upload')(e);
   });
   const [d, u] = await Promise.allSettled([downloading, uploading]);
+  deadline?.removeEventListener('abort', onDeadline);
   if (firstFailure === 'upload' && u.status === 'rejected') throw new StepFailure('upload', u.reason);
   if (d.status === 'rejected') throw new StepFailure('download', d.reason);
   if (u.status === 'rejected') throw new StepFailure('upload', u.reason);
@@ -160,6 +170,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     .option('logged-model', loggedModelOption)
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption)
+    .option('idle-timeout', idleTimeoutOption)
+    .option('deadline', deadlineOption('mirror (the Hub check, download and upload stop at once; register and verify are not started after it)'))
     .option('overlap', {
       type: 'boolean',
       default: true,
@@ -169,13 +181,15 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     const modelName = args.modelName || defaultModelName(args.modelId);
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
+    const idleTimeoutMs = parseDuration(args.idleTimeout, '--idle-timeout');
+    const deadline = Deadline.start(args.deadline);
 
     const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
     // Hub check, then the registry: an identical version already registered means 0 bytes to
     // move and no run (see plan.ts). A mirror killed in this work dir left its run RUNNING:
     // continue that run (same S3 prefix, so finished objects are skipped and open multipart
     // uploads resume) instead of a new one.
-    const plan = await planMirror(client, {
+    const planning = planMirror(client, {
       modelId: args.modelId,
       revision: args.revision,
       experiment: args.experiment,
@@ -189,6 +203,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       previousRunId: await readRunState(workDir),
       waitTimeoutSeconds: args.waitTimeout,
     });
+    const plan = await (deadline ? deadline.bound(planning, 'during the Hub check') : planning);
     if (plan.reused) {
       await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
       printResult({
@@ -218,6 +233,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         allowPatterns: parsePatternList(args.allowPatterns),
         ignorePatterns: parsePatternList(args.ignorePatterns),
         concurrency: args.concurrency,
+        idleTimeoutMs,
+        signal: deadline?.signal,
       };
       // Files go where mlflow.transformers expects them (see transformers-layout.ts).
       const uploadOpts: UploadModelOptions = {
@@ -226,6 +243,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         client: s3,
         concurrency: args.concurrency,
         keyFor: artifactKeyFor,
+        signal: deadline?.signal,
       };
       let manifest: Manifest;
       if (args.overlap) {
@@ -238,6 +256,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       }
 
       step = 'register';
+      deadline?.check('before register');
       const reg = await registerModel(client, {
         sourceDir: workDir,
         manifest,
@@ -252,6 +271,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       });
 
       step = 'verify';
+      deadline?.check('before verify');
       const ver = await verifyRegistration(client, { manifest, runId: prep.run_id, modelName, version: reg.version });
 
       step = 'finalize';
@@ -281,6 +301,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         step = e.step;
         e = e.error;
       }
+      e = deadline ? deadline.explain(e, `during ${step}`) : e;
       const reason = `${step}: ${isUserError(e) ? e.message : (e as Error)?.message ?? String(e)}`;
       log.error(`mirror failed at ${step}; marking run ${prep.run_id} FAILED`);
       await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName })
@@ -289,6 +310,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       throw e;
     } finally {
       s3.destroy();
+      deadline?.clear();
     }
   },
 };
