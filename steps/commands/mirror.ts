@@ -98,13 +98,16 @@ class StepFailure extends Error {
  */
 async function downloadAndUploadOverlapped(download: DownloadModelOptions, upload: UploadModelOptions): Promise<{ manifest: Manifest }> {
   const stop = new AbortController();
-  // A --deadline stops both sides like a failure would.
-  const deadline = download.signal;
-  const onDeadline = () => stop.abort(deadline?.reason);
-  if (deadline?.aborted) onDeadline();
-  else deadline?.addEventListener('abort', onDeadline, { once: true });
   // Which side failed on its own (the other side then fails too, because of it).
   let firstFailure: 'download' | 'upload' | undefined;
+  // A --deadline stops both sides; the download's error says how far it got.
+  const deadline = download.signal;
+  const onDeadline = () => {
+    firstFailure ??= 'download';
+    stop.abort(deadline?.reason);
+  };
+  if (deadline?.aborted) onDeadline();
+  else deadline?.addEventListener('abort', onDeadline, { once: true });
   const failed = (side: 'download' | 'upload') => (e: unknown): never => {
     firstFailure ??= side;
     if (!stop.signal.aborted) stop.abort(e);

@@ -1,7 +1,8 @@
 // The path rule the Hub check enforces (steps/hub/mlflow-paths.ts), checked against the real
 // MLflow: which artifact paths its artifacts/list answers "Invalid path" for, and that what the
 // rule lets through lists fine. Then `mirror` of such a repo fails in the Hub check, before any
-// run exists.
+// run exists. And `mirror --deadline` against a Hub whose file body stalls: exit 5 saying how far
+// it got, the run FAILED with that reason, the .part kept in the work dir.
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promises as fs } from 'node:fs';
@@ -15,9 +16,9 @@ import { stepEnv } from '../support/step-env';
 let peers: Peers;
 const suffix = Date.now().toString(36);
 
-async function mlflow(method: 'GET' | 'POST', endpoint: string, body?: Record<string, string>): Promise<{ status: number; text: string }> {
+async function mlflow(method: 'GET' | 'POST', endpoint: string, body?: Record<string, unknown>): Promise<{ status: number; text: string }> {
   const url = new URL(`${peers.mlflow.url}${endpoint}`);
-  if (method === 'GET' && body) for (const [k, v] of Object.entries(body)) url.searchParams.set(k, v);
+  if (method === 'GET' && body) for (const [k, v] of Object.entries(body)) url.searchParams.set(k, String(v));
   const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify(body) : undefined });
   return { status: res.status, text: await res.text() };
 }
@@ -76,3 +77,42 @@ it('mirror of a repo with a "#" folder fails in the Hub check (exit 2, path and 
     await fs.rm(work, { recursive: true, force: true });
   }
 });
+
+it('mirror --deadline: a stalled download stops at the deadline, exit 5 saying how far it got, run FAILED, .part kept', async () => {
+  const sha = 'e'.repeat(40);
+  const size = 100_000;
+  const hub = http.createServer((req, res) => {
+    const u = new URL(req.url!, 'http://x');
+    if (u.pathname.includes('/revision/')) return json(res, { sha, id: 'test/stalls', pipeline_tag: 'text-generation' });
+    if (u.pathname.includes('/tree/')) return json(res, [{ type: 'file', path: 'model.safetensors', size, oid: 'c'.repeat(40), lfs: { oid: 'd'.repeat(64), size, pointerSize: 130 } }]);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+    if (req.method === 'HEAD') return res.end();
+    res.write(Buffer.alloc(30_000, 1)); // then nothing
+  });
+  await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-deadline-'));
+  try {
+    const experiment = `hostile-deadline-${suffix}`;
+    const t0 = Date.now();
+    const r = await runCli(['mirror', 'test/stalls', '--experiment', experiment, '--work-dir', work, '--deadline', '3s', '--hub-url', `http://127.0.0.1:${(hub.address() as AddressInfo).port}`],
+      { ...stepEnv(peers), HF_TOKEN: undefined, HF_TOKEN_PATH: undefined });
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/The deadline \(--deadline 3s\) passed while downloading: 0 of 1 files complete, 30\.0 kB of 100 kB on disk/);
+    expect((await fs.stat(path.join(work, 'model.safetensors.part'))).size).toBe(30_000);
+    const exp = JSON.parse((await mlflow('GET', '/api/2.0/mlflow/experiments/get-by-name', { experiment_name: experiment })).text) as { experiment: { experiment_id: string } };
+    const runs = JSON.parse((await mlflow('POST', '/api/2.0/mlflow/runs/search', { experiment_ids: [exp.experiment.experiment_id] })).text) as { runs: Array<{ info: { status: string }; data: { tags: Array<{ key: string; value: string }> } }> };
+    expect(runs.runs).toHaveLength(1);
+    expect(runs.runs[0].info.status).toBe('FAILED');
+    expect(runs.runs[0].data.tags.find((t) => t.key === 'model_mirror.failure_reason')?.value).toMatch(/^download: The deadline \(--deadline 3s\) passed while downloading/);
+  } finally {
+    hub.closeAllConnections();
+    await new Promise((r) => hub.close(r));
+    await fs.rm(work, { recursive: true, force: true });
+  }
+});
+
+function json(res: http.ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}

@@ -43,7 +43,8 @@ beforeAll(async () => {
     if (u.pathname.startsWith(`/${REPO}/resolve/${SHA}/`)) {
       // Like the Hub: a 302 to another host, with a signed query.
       res.writeHead(302, { location: `${other}/cdn${u.pathname.slice(`/${REPO}/resolve/${SHA}`.length)}?Signature=s3cr3t-sig&Expires=1`, 'content-length': '0' });
-      return res.end();
+      res.end();
+      return;
     }
     if (u.pathname.startsWith('/cdn/') || u.pathname.startsWith('/api/2.0/')) {
       cdnRequests.push({ url: u.pathname, range: req.headers.range });
@@ -152,7 +153,8 @@ describe('attempt budget per file', () => {
     cdn = (req, res) => {
       if (req.headers.range) {
         res.writeHead(416, { 'content-range': `bytes */${DATA.length}`, 'content-length': '0' });
-        return res.end();
+        res.end();
+        return;
       }
       // No Content-Length: a chunked body that just ends early.
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -209,7 +211,8 @@ describe('redirect answers that are not the file', () => {
     cdn = (req, res) => {
       if (req.url!.includes('config.json')) {
         res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(config.length) });
-        return res.end(config);
+        res.end(config);
+        return;
       }
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(DATA.length) }); // Range ignored
       res.end(DATA);
