@@ -43,7 +43,7 @@ export interface DownloadFileOptions {
   readonly destPath: string;
   /** Transfer retries per file: `retries` failures in a row without new bytes end it (progress refills them, up to maxRequests). */
   readonly retry?: RetryOptions;
-  /** Requests one file may make in all, whatever progress they make. @default 4 × (retries + 1) */
+  /** Requests one file may make in all, whatever progress they make. @default 4 × (retries + 1) + 1 per GiB */
   readonly maxRequests?: number;
   /** A head or body that sends no byte for this long fails the request (retried). @default 60 s */
   readonly idleTimeoutMs?: number;
@@ -258,10 +258,16 @@ async function transferOnce(url: string, part: string, state: TransferState, opt
   }
 }
 
-/** Retries without progress, and requests in all, one file may use. */
-export function fileAttemptBudget(opts: Pick<DownloadFileOptions, 'retry' | 'maxRequests'>): { retries: number; requests: number } {
+const GIB = 1024 ** 3;
+
+/**
+ * Retries without progress, and requests in all, one file may use. The total grows by one per
+ * GiB of the file, so a very large file on a flaky link that keeps making progress is not cut
+ * short, while a host that never delivers still ends.
+ */
+export function fileAttemptBudget(opts: Pick<DownloadFileOptions, 'retry' | 'maxRequests' | 'file'>): { retries: number; requests: number } {
   const retries = opts.retry?.retries ?? 5;
-  return { retries, requests: Math.max(1, opts.maxRequests ?? 4 * (retries + 1)) };
+  return { retries, requests: Math.max(1, opts.maxRequests ?? 4 * (retries + 1) + Math.floor(opts.file.size / GIB)) };
 }
 
 /** The file's attempt budget ran out; `error` is the last failure. */

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { DeadlineError, DeadlinePassed, parseDuration } from '../../steps/common/abort';
 import { ExitCode, UserError } from '../../steps/common/errors';
 import { checkSource } from '../../steps/hub/check-source';
+import { fileAttemptBudget } from '../../steps/hub/download-file';
 import { downloadModel } from '../../steps/hub/download-model';
 import { refuseFileAnswer } from '../../steps/hub/file-answer';
 import { mlflowPathProblem } from '../../steps/hub/mlflow-paths';
@@ -169,6 +170,15 @@ describe('attempt budget per file', () => {
     expect(e.message).toMatch(/localhost:\d+\/cdn\/model\.safetensors/);
     expect(e.message).not.toContain('s3cr3t');
     expect(cdnRequests).toHaveLength(5);
+  });
+});
+
+describe('request budget size', () => {
+  it('grows by one request per GiB so a huge file on a flaky link is not cut short; --retries sets the rest', () => {
+    const file = (size: number) => ({ path: 'x', size, lfs: true });
+    expect(fileAttemptBudget({ file: file(1000) })).toEqual({ retries: 5, requests: 24 });
+    expect(fileAttemptBudget({ file: file(50 * 1024 ** 3), retry: { retries: 2 } })).toEqual({ retries: 2, requests: 62 });
+    expect(fileAttemptBudget({ file: file(1000), maxRequests: 3 })).toEqual({ retries: 5, requests: 3 });
   });
 });
 
