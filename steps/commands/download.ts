@@ -2,6 +2,7 @@
 // with mirror-manifest.json next to the files.
 import type { Argv, CommandModule } from 'yargs';
 import { usageText } from '../common/help-text';
+import { Deadline, parseDuration } from '../common/abort';
 import { ExitCode, UserError } from '../common/errors';
 import { writeOutputs } from '../common/outputs';
 import { downloadModel } from '../hub/download-model';
@@ -19,6 +20,8 @@ export interface DownloadArgs extends PolicyArgs {
   'token-file'?: string;
   concurrency: number;
   retries: number;
+  'idle-timeout': string;
+  deadline?: string;
   'output-dir'?: string;
 }
 
@@ -28,6 +31,21 @@ export function positiveInt(name: string, v: unknown, max = 64): number {
     throw new UserError(`--${name} must be an integer between 1 and ${max} (got ${JSON.stringify(v)})`, { exitCode: ExitCode.Usage });
   }
   return n;
+}
+
+/** `--idle-timeout` (download, mirror): how long a Hub answer may send nothing. */
+export const idleTimeoutOption = {
+  type: 'string',
+  default: '60s',
+  describe: 'Fail a Hub request (and retry it) when its answer sends no byte for this long: head or body, including hosts the Hub redirects to (e.g. 30s, 2m)',
+} as const;
+
+/** `--deadline` (download, mirror): stop cleanly once this much time has passed. */
+export function deadlineOption(what: string) {
+  return {
+    type: 'string',
+    describe: `Stop the ${what} when this much time has passed (e.g. 90m, 2h, or seconds): in-flight requests are aborted, partial files kept for a rerun to resume, exit 5`,
+  } as const;
 }
 
 export const downloadCommand: CommandModule<object, DownloadArgs> = {
@@ -49,6 +67,8 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
       .option('token-file', { type: 'string', describe: 'File holding a Hub token (e.g. a mounted Secret) [default: $HF_TOKEN, else the file at $HF_TOKEN_PATH]' })
       .option('concurrency', { type: 'number', default: 4, describe: 'Files downloaded in parallel' })
       .option('retries', { type: 'number', default: 5, describe: 'Retries per request on 429/5xx/dropped connections (backoff + jitter, honours Retry-After)' })
+      .option('idle-timeout', idleTimeoutOption)
+      .option('deadline', deadlineOption('download'))
       .option('output-dir', { type: 'string', describe: 'Write Argo output parameters here: commit_sha, total_bytes, file_count' })
       .example('$0 download --model-id openai-community/gpt2 --dest /data/gpt2', 'Whole repo at main')
       .example('$0 download --model-id meta-llama/Llama-3.2-1B --revision v1.0 --token-file /secrets/hf/token --dest /data/llama', 'Gated repo with a mounted token')
@@ -60,6 +80,8 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
     if (!Number.isInteger(retries) || retries < 0 || retries > 50) {
       throw new UserError(`--retries must be an integer between 0 and 50 (got ${args.retries})`, { exitCode: ExitCode.Usage });
     }
+    const idleTimeoutMs = parseDuration(args['idle-timeout'], '--idle-timeout');
+    const deadline = Deadline.start(args.deadline);
     const manifest = await downloadModel({
       modelId: args['model-id'],
       revision: args.revision,
@@ -71,7 +93,9 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
       concurrency: positiveInt('concurrency', args.concurrency),
       retry: { retries },
       policy,
-    });
+      idleTimeoutMs,
+      signal: deadline?.signal,
+    }).finally(() => deadline?.clear());
     await writeOutputs(args['output-dir'], {
       commit_sha: manifest.commitSha,
       total_bytes: manifest.totalBytes,

@@ -10,7 +10,9 @@ import { log } from '../common/log';
 import { printResult, writeOutputs } from '../common/outputs';
 import type { Manifest } from '../common/manifest';
 import type { ProgressMode } from '../common/progress';
+import { Deadline, parseDuration } from '../common/abort';
 import { downloadModel, type DownloadModelOptions } from '../hub/download-model';
+import { deadlineOption, idleTimeoutOption } from './download';
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
@@ -47,6 +49,8 @@ interface MirrorArgs extends PolicyArgs {
   outputDir?: string;
   trackingUri?: string;
   overlap: boolean;
+  idleTimeout: string;
+  deadline?: string;
 }
 
 /** Default registered model name for a Hub id: `org/name` -> `org--name` (MLflow names cannot hold '/'). */
@@ -132,6 +136,14 @@ async function downloadAndUploadOverlapped(download: DownloadModelOptions, uploa
   const stop = new AbortController();
   // Which side failed on its own (the other side then fails too, because of it).
   let firstFailure: 'download' | 'upload' | undefined;
+  // A --deadline stops both sides; the download's error says how far it got.
+  const deadline = download.signal;
+  const onDeadline = () => {
+    firstFailure ??= 'download';
+    stop.abort(deadline?.reason);
+  };
+  if (deadline?.aborted) onDeadline();
+  else deadline?.addEventListener('abort', onDeadline, { once: true });
   const failed = (side: 'download' | 'upload') => (e: unknown): never => {
     firstFailure ??= side;
     if (!stop.signal.aborted) stop.abort(e);
@@ -168,6 +180,7 @@ async function downloadAndUploadOverlapped(download: DownloadModelOptions, uploa
     return failed('upload')(e);
   });
   const [d, u] = await Promise.allSettled([downloading, uploading]);
+  deadline?.removeEventListener('abort', onDeadline);
   if (firstFailure === 'upload' && u.status === 'rejected') throw new StepFailure('upload', u.reason);
   if (d.status === 'rejected') throw new StepFailure('download', d.reason);
   if (u.status === 'rejected') throw new StepFailure('upload', u.reason);
@@ -196,6 +209,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     .option('logged-model', loggedModelOption)
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption)
+    .option('idle-timeout', idleTimeoutOption)
+    .option('deadline', deadlineOption('mirror (the Hub check, download and upload stop at once; register and verify are not started after it)'))
     .option('overlap', {
       type: 'boolean',
       default: true,
@@ -206,6 +221,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     const policy = policyFromArgs(args);
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
+    const idleTimeoutMs = parseDuration(args.idleTimeout, '--idle-timeout');
+    const deadline = Deadline.start(args.deadline);
 
     const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
     // Hub check, then the registry: an identical version already registered means 0 bytes to
@@ -216,22 +233,23 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     const s3 = s3ClientFromEnv();
     let plan;
     try {
-      plan = await planMirror(client, {
-      modelId: args.modelId,
-      revision: args.revision,
-      experiment: args.experiment,
-      modelName,
-      task: args.task,
-      hubUrl: hub.hubUrl,
-      alias: args.alias,
-      accessToken: hub.accessToken,
-      allowPatterns: parsePatternList(args.allowPatterns),
-      ignorePatterns: parsePatternList(args.ignorePatterns),
-      previousRunId,
-      waitTimeoutSeconds: args.waitTimeout,
-      policy,
-      s3,
-    });
+      const planning = planMirror(client, {
+        modelId: args.modelId,
+        revision: args.revision,
+        experiment: args.experiment,
+        modelName,
+        task: args.task,
+        hubUrl: hub.hubUrl,
+        alias: args.alias,
+        accessToken: hub.accessToken,
+        allowPatterns: parsePatternList(args.allowPatterns),
+        ignorePatterns: parsePatternList(args.ignorePatterns),
+        previousRunId,
+        waitTimeoutSeconds: args.waitTimeout,
+        policy,
+        s3,
+      });
+      plan = await (deadline ? deadline.bound(planning, 'during the Hub check') : planning);
     } catch (e) {
       s3.destroy();
       throw e;
@@ -269,6 +287,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         ignorePatterns: parsePatternList(args.ignorePatterns),
         concurrency: args.concurrency,
         policy,
+        idleTimeoutMs,
+        signal: deadline?.signal,
       };
       // Files go where mlflow.transformers expects them (see transformers-layout.ts).
       const uploadOpts: UploadModelOptions = {
@@ -277,6 +297,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         client: s3,
         concurrency: args.concurrency,
         keyFor: artifactKeyFor,
+        signal: deadline?.signal,
       };
       let manifest: Manifest;
       let uploaded: UploadResult;
@@ -291,6 +312,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       }
 
       step = 'register';
+      deadline?.check('before register');
       const reg = await registerModel(client, {
         sourceDir: workDir,
         manifest,
@@ -305,6 +327,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       });
 
       step = 'verify';
+      deadline?.check('before verify');
       const ver = await verifyRegistration(client, { manifest, runId: prep.run_id, modelName, version: reg.version });
 
       step = 'finalize';
@@ -338,6 +361,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         step = e.step;
         e = e.error;
       }
+      e = deadline ? deadline.explain(e, `during ${step}`) : e;
       const reason = `${step}: ${isUserError(e) ? e.message : (e as Error)?.message ?? String(e)}`;
       // The run-state file goes only once the run is closed: until then a rerun in this work dir
       // continues the run (or closes it, if its version turns out READY).
@@ -359,6 +383,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     } finally {
       lease?.stop();
       s3.destroy();
+      deadline?.clear();
     }
   },
 };

@@ -3,6 +3,7 @@
 // that the token may read them (gated repos publish their info and tree to anyone, but answer
 // 401/403 GatedRepo on file contents). The file selection's hash is part of a version's identity
 // (see steps/mlflow/identity.ts), so a full mirror never reuses a version made from fewer files.
+import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { fileSetHash } from '../common/file-set';
 import { resolveUrl } from './download-file';
@@ -10,6 +11,8 @@ import { gatedRepoError, toHubUserError } from './errors';
 import { hubHeaders, readHubError } from './hub-fetch';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
 import { listSelectedFiles, type RepoFile } from './list-files';
+import { mlflowPathProblem } from './mlflow-paths';
+import { DEFAULT_IDLE_TIMEOUT_MS } from './idle-timeout';
 import { resolveRevision } from './resolve-revision';
 import type { RetryOptions } from '../common/retry';
 import type { PolicyDecision } from '../policy/decide';
@@ -52,7 +55,8 @@ async function checkReadable(hubUrl: string, repo: string, commitSha: string, fi
   const url = resolveUrl(hubUrl, repo, commitSha, file.path);
   const doFetch = opts.fetchImpl ?? fetch;
   const once = async () => {
-    const res = await doFetch(url, { method: 'HEAD', redirect: 'manual', headers: hubHeaders(url, { hubUrl, accessToken }) });
+    // A HEAD has no body: its answer must come within the idle timeout (TimeoutError is retried).
+    const res = await doFetch(url, { method: 'HEAD', redirect: 'manual', headers: hubHeaders(url, { hubUrl, accessToken }), signal: AbortSignal.timeout(DEFAULT_IDLE_TIMEOUT_MS) });
     if (res.status < 400) return;
     if (isRetryableStatus(res.status)) throw new RetryableError(`HEAD ${url}: HTTP ${res.status}`, { status: res.status, retryAfterMs: serverRequestedDelay(res.headers) });
     throw await readHubError(res, url);
@@ -62,6 +66,26 @@ async function checkReadable(hubUrl: string, repo: string, commitSha: string, fi
   } catch (e) {
     throw toHubUserError(e, { hubUrl, repo, revision: commitSha, path: file.path, hasToken: !!accessToken, op: 'file' });
   }
+}
+
+/** Files MLflow could store but not list or serve (mlflow-paths.ts): refused before any byte moves. */
+function refuseUnaddressable(repo: string, files: readonly RepoFile[]): void {
+  const bad: Array<{ path: string; rule: string }> = [];
+  for (const f of files) {
+    const rule = mlflowPathProblem(f.path);
+    if (rule) bad.push({ path: f.path, rule });
+  }
+  if (!bad.length) return;
+  const first = bad[0];
+  const shown = bad.slice(0, 5).map((b) => JSON.stringify(b.path)).join(', ');
+  // The smallest pattern that leaves the first one out: its folder (with the offending part), else the file.
+  const parts = first.path.split('/');
+  const i = parts.findIndex((p) => mlflowPathProblem(p));
+  const pattern = i >= 0 && i < parts.length - 1 ? `${parts.slice(0, i + 1).join('/')}/` : first.path;
+  throw new UserError(`${repo} has ${bad.length} file(s) whose path MLflow cannot address as a run artifact: ${shown}${bad.length > 5 ? ', …' : ''}. ${JSON.stringify(first.path)} ${first.rule}`, {
+    exitCode: ExitCode.Usage,
+    hint: `Leave them out with --ignore-patterns ${JSON.stringify(pattern)} (and the like), or mirror another revision. Nothing was downloaded.`,
+  });
 }
 
 export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSource> {
@@ -81,6 +105,7 @@ export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSour
     ? await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: selected })
     : undefined;
   const files = decision?.files ?? selected;
+  refuseUnaddressable(repo, files);
   // The smallest selected file: a gated repo refuses it like any other.
   const probe = [...files].sort((a, b) => a.size - b.size)[0];
   await checkReadable(hubUrl, repo, resolved.commitSha, probe, opts.accessToken, opts);

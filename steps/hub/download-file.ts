@@ -7,7 +7,9 @@
 //    a mismatch deletes the part and starts over (bounded), then fails with ExitCode.Integrity;
 //  - a final file already present is hashed and kept when it matches (cheap reruns);
 //  - 429/5xx/dropped sockets are retried with backoff + jitter, honouring Retry-After/RateLimit;
-//    the retry budget refills whenever an attempt made progress;
+//    a failure that got the file further than ever refills the retries, but one file never makes
+//    more than `maxRequests` requests, and a head or body silent for `idleTimeoutMs` fails;
+//  - an answer that says it is not the file (length, content type; file-answer.ts) is never kept;
 //  - redirects are followed by hand so the token never leaves the Hub's origin (the LFS/Xet CDN
 //    gets a signed URL and no Authorization header);
 //  - bodies come over node:http with a shared keep-alive agent (http-get.ts) and are written in
@@ -25,6 +27,8 @@ import { log } from '../common/log';
 import { describeRetryError, isRetryableError, isRetryableStatus, retryDelay, RetryableError, sleep, type RetryOptions } from '../common/retry';
 import { toHubUserError } from './errors';
 import { getFollowingRedirects, hubErrorFromMessage, retryableFromMessage } from './http-get';
+import { refuseFileAnswer } from './file-answer';
+import { DEFAULT_IDLE_TIMEOUT_MS, describeTarget, IdleTimeoutError, IdleTimer } from './idle-timeout';
 import { PartWriter } from './part-writer';
 import type { RepoFile } from './list-files';
 
@@ -37,8 +41,12 @@ export interface DownloadFileOptions {
   readonly file: RepoFile;
   /** Absolute local destination, already checked with fs-safety. */
   readonly destPath: string;
-  /** Transfer retries (per file; refilled when an attempt made progress). */
+  /** Transfer retries per file: `retries` failures in a row without new bytes end it (progress refills them, up to maxRequests). */
   readonly retry?: RetryOptions;
+  /** Requests one file may make in all, whatever progress they make. @default 4 × (retries + 1) + 1 per GiB */
+  readonly maxRequests?: number;
+  /** A head or body that sends no byte for this long fails the request (retried). @default 60 s */
+  readonly idleTimeoutMs?: number;
   /** Full downloads allowed before a hash mismatch is fatal. @default 3 */
   readonly integrityAttempts?: number;
   /** Progress callback: `transferred` is false for bytes already on disk (verified/resumed). */
@@ -128,8 +136,9 @@ async function restartPart(part: string, state: TransferState, opts: DownloadFil
 }
 
 /** Receives `res`'s body into `part` (appending), pausing the socket while the disk is behind. */
-async function receiveBody(res: IncomingMessage, part: string, state: TransferState, opts: DownloadFileOptions): Promise<void> {
+async function receiveBody(res: IncomingMessage, target: string, part: string, state: TransferState, opts: DownloadFileOptions): Promise<void> {
   const size = opts.file.size;
+  const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(part, 'a');
@@ -145,11 +154,14 @@ async function receiveBody(res: IncomingMessage, part: string, state: TransferSt
     opts.growing?.advanced(state.offset);
     opts.onProgress?.(bytes, true);
   });
+  // A body that stops arriving fails after idleMs; not counted while we hold the socket for the disk.
+  const idle = new IdleTimer(idleMs, () => res.destroy(new IdleTimeoutError(`${describeTarget(target)} (${opts.file.path} stalled at byte ${received} of ${size})`, idleMs)));
   let received = state.offset;
   try {
     try {
       await new Promise<void>((resolve, reject) => {
         res.on('data', (chunk: Buffer) => {
+          idle.touch();
           if (writer.error) {
             res.destroy(writer.error as Error); // disk full or similar: stop receiving
             return;
@@ -163,9 +175,13 @@ async function receiveBody(res: IncomingMessage, part: string, state: TransferSt
           writer.push(chunk);
           if (writer.queuedBytes >= MAX_QUEUED && !res.isPaused()) {
             res.pause();
+            idle.pause();
             void writer.whenBelow(MAX_QUEUED / 2).then(() => {
               if (writer.error) res.destroy(writer.error as Error);
-              else res.resume();
+              else {
+                idle.resume();
+                res.resume();
+              }
             });
           }
         });
@@ -175,6 +191,7 @@ async function receiveBody(res: IncomingMessage, part: string, state: TransferSt
         res.on('close', () => (res.complete ? resolve() : reject(Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' }))));
       });
     } finally {
+      idle.stop();
       // Keep what arrived before a drop: the next attempt resumes after it.
       try {
         await writer.drain();
@@ -187,21 +204,30 @@ async function receiveBody(res: IncomingMessage, part: string, state: TransferSt
   }
 }
 
+/** A 2xx answer that is not the file (see file-answer.ts); `kind: 'type'` is never retried. */
+class NotTheFile extends RetryableError {
+  constructor(message: string, readonly kind: 'type' | 'length') {
+    super(message);
+    this.name = 'NotTheFile';
+  }
+}
+
 /** One GET of the missing bytes [offset, size) appended to `part`. Throws on any failure. */
 async function transferOnce(url: string, part: string, state: TransferState, opts: DownloadFileOptions): Promise<void> {
   const size = opts.file.size;
   const range = state.offset > 0 ? `bytes=${state.offset}-` : undefined;
-  const res = await getFollowingRedirects(url, { ...opts, headers: range ? { range } : undefined });
+  const { res, url: answeredBy, redirected } = await getFollowingRedirects(url, { ...opts, headers: range ? { range } : undefined });
+  const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const status = res.statusCode ?? 0;
   if (status === 416 && state.offset > 0) {
     res.resume();
     if (state.offset === size) return;
     await restartPart(part, state, opts);
-    throw new RetryableError(`server refused to resume ${opts.file.path} at byte ${state.offset}`);
+    throw new RetryableError(`${describeTarget(answeredBy)} refused to resume ${opts.file.path} at byte ${range?.slice(6, -1)} (416)`);
   }
   if (status < 200 || status > 299) {
-    if (isRetryableStatus(status)) throw await retryableFromMessage(res, url);
-    throw await hubErrorFromMessage(res, url);
+    if (isRetryableStatus(status)) throw await retryableFromMessage(res, answeredBy, idleMs);
+    throw await hubErrorFromMessage(res, answeredBy, idleMs);
   }
   if (state.offset > 0) {
     const contentRange = res.headers['content-range'];
@@ -209,17 +235,63 @@ async function transferOnce(url: string, part: string, state: TransferState, opt
     if (start === undefined || Number(start) !== state.offset) {
       // Range ignored (200) or answered for other bytes: start the file over with this body.
       log.debug(`server did not honour Range for ${opts.file.path}; restarting it`, { status, contentRange });
-      await restartPart(part, state, opts);
       if (status !== 200) {
         res.destroy();
-        throw new RetryableError(`unexpected Content-Range ${contentRange} for ${opts.file.path}`);
+        await restartPart(part, state, opts);
+        throw new RetryableError(`unexpected Content-Range ${contentRange} for ${opts.file.path} from ${describeTarget(answeredBy)}`);
       }
+      const refused = refuseFileAnswer({ status, headers: res.headers, offset: 0, path: opts.file.path, size });
+      if (!refused) await restartPart(part, state, opts);
     }
   }
-  await receiveBody(res, part, state, opts);
-  if (state.offset < size) {
-    throw new RetryableError(`connection closed after ${state.offset} of ${size} bytes of ${opts.file.path}`);
+  // Never keep bytes of an answer that is not the file (an API or web page the Hub redirected to).
+  const refused = refuseFileAnswer({ status, headers: res.headers, offset: state.offset, path: opts.file.path, size });
+  if (refused) {
+    res.destroy();
+    if (refused.kind === 'type') await restartPart(part, state, opts); // what is on disk may have come from there too
+    const from = redirected ? `the redirect target ${describeTarget(answeredBy)}` : describeTarget(answeredBy);
+    throw new NotTheFile(`${from} answered ${opts.file.path} with ${refused.reason}; nothing of that answer was kept`, refused.kind);
   }
+  await receiveBody(res, answeredBy, part, state, opts);
+  if (state.offset < size) {
+    throw new RetryableError(`${describeTarget(answeredBy)} closed the connection after ${state.offset} of ${size} bytes of ${opts.file.path}`);
+  }
+}
+
+const GIB = 1024 ** 3;
+
+/**
+ * Retries without progress, and requests in all, one file may use. The total grows by one per
+ * GiB of the file, so a very large file on a flaky link that keeps making progress is not cut
+ * short, while a host that never delivers still ends.
+ */
+export function fileAttemptBudget(opts: Pick<DownloadFileOptions, 'retry' | 'maxRequests' | 'file'>): { retries: number; requests: number } {
+  const retries = opts.retry?.retries ?? 5;
+  return { retries, requests: Math.max(1, opts.maxRequests ?? 4 * (retries + 1) + Math.floor(opts.file.size / GIB)) };
+}
+
+/** The file's attempt budget ran out; `error` is the last failure. */
+class GaveUp extends Error {
+  constructor(readonly error: unknown, readonly requests: number, readonly stalls: number, readonly onDisk: number) {
+    super('gave up');
+  }
+}
+
+function gaveUpError(g: GaveUp, file: RepoFile, opts: DownloadFileOptions): UserError {
+  const why = g.stalls > 0 ? `${g.stalls} in a row without new bytes` : 'the per-file request budget is spent';
+  return new UserError(`Gave up downloading ${file.path} after ${g.requests} requests (${why}; ${g.onDisk} of ${file.size} bytes on disk): ${describeRetryError(g.error)}`, {
+    exitCode: ExitCode.Unavailable,
+    cause: g.error,
+    hint: `The Hub at ${opts.hubUrl} (or a host it redirects to) keeps failing for this file; rerun later (the bytes on disk are kept and resumed), or raise --retries.`,
+  });
+}
+
+function notTheFileError(e: NotTheFile, file: RepoFile): UserError {
+  return new UserError(`Refusing the answer for ${file.path}: ${e.message}`, {
+    exitCode: ExitCode.Unavailable,
+    cause: e,
+    hint: 'The Hub (or a proxy in front of it) redirected the download to something that is not a file store. Check --hub-url / HF_ENDPOINT and any proxy or egress rules.',
+  });
 }
 
 export async function downloadFile(opts: DownloadFileOptions): Promise<DownloadFileResult> {
@@ -260,7 +332,9 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
 
   const url = resolveUrl(opts.hubUrl, opts.repo, opts.commitSha, file.path);
   const attempts = Math.max(1, opts.integrityAttempts ?? 3);
-  const retries = opts.retry?.retries ?? 5;
+  const budget = fileAttemptBudget(opts);
+  // Requests made for this file so far (all integrity attempts): bounded whatever progress they make.
+  let requests = 0;
   let transferredTotal = 0;
   let resumedAny = false;
   let lastMismatch = '';
@@ -279,28 +353,33 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
       resumedAny = true;
       log.debug(`resuming ${file.path} at byte ${partInfo.size}`);
     }
-    // 3. Fetch what is missing, retrying transient failures.
+    // 3. Fetch what is missing, retrying transient failures. Progress means bytes on disk beyond
+    // the most this file ever had: a host that sends the same first bytes again and again (then
+    // refuses to resume, so the part restarts) makes none, and `retries` such failures end it.
     let mismatch: string | undefined;
     try {
-      let failures = 0;
+      let stalls = 0;
+      let highWater = state.offset;
       while (!(state.offset === file.size && file.size > 0)) {
-        const before = state.offset;
+        requests++;
         try {
           await transferOnce(url, part, state, opts);
           break;
         } catch (e) {
-          if (e instanceof IntegrityMismatch || opts.signal?.aborted || !isRetryableError(e)) throw e;
-          if (state.offset > before) failures = 0;
-          failures++;
-          if (failures > retries) throw e;
-          const delayMs = retryDelay(failures, e, opts.retry);
-          log.warn(`${file.path}: ${describeRetryError(e)}; retrying in ${(delayMs / 1000).toFixed(1)}s (retry ${failures}/${retries}, ${state.offset}/${file.size} bytes on disk)`);
+          if (e instanceof IntegrityMismatch || opts.signal?.aborted || !isRetryableError(e) || (e instanceof NotTheFile && e.kind === 'type')) throw e;
+          if (state.offset > highWater) {
+            highWater = state.offset;
+            stalls = 0;
+          } else stalls++;
+          if (stalls > budget.retries || requests >= budget.requests) throw new GaveUp(e, requests, stalls, state.offset);
+          const delayMs = retryDelay(Math.max(1, stalls), e, opts.retry);
+          log.warn(`${file.path}: ${describeRetryError(e)}; retrying in ${(delayMs / 1000).toFixed(1)}s (request ${requests}/${budget.requests}, ${stalls}/${budget.retries} without progress, ${state.offset}/${file.size} bytes on disk)`);
           await sleep(delayMs, opts.signal);
         }
       }
     } catch (e) {
       if (!(e instanceof IntegrityMismatch)) {
-        throw toHubUserError(e, errCtx);
+        throw e instanceof GaveUp ? gaveUpError(e, file, opts) : e instanceof NotTheFile ? notTheFileError(e, file) : toHubUserError(e, errCtx);
       }
       mismatch = e.message;
     }

@@ -3,6 +3,7 @@
 // downloads -> mirror-manifest.json.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { DeadlineError, deadlinePassed } from '../common/abort';
 import { assertEnoughDiskSpace, type StatFsFn } from '../common/disk-space';
 import { ExitCode, UserError } from '../common/errors';
 import { GrowingFile } from '../common/growing-file';
@@ -34,6 +35,8 @@ export interface DownloadModelOptions {
   /** Files downloaded in parallel. @default 4 */
   readonly concurrency?: number;
   readonly retry?: RetryOptions;
+  /** A Hub answer (head or body) that sends no byte for this long fails the request (retried). @default 60 s */
+  readonly idleTimeoutMs?: number;
   /** Full downloads of a file before a hash mismatch is fatal. @default 3 */
   readonly integrityAttempts?: number;
   /** Extra free space required beyond the bytes still needed. @default 1%, 64 MiB..2 GiB */
@@ -75,15 +78,40 @@ async function bytesOnDisk(full: string, size: number): Promise<number> {
   return 0;
 }
 
-/** Downloads a model revision into `dest`, verifies every file and writes the manifest. */
+/** How far a download got, for the message when its --deadline passes. */
+interface Reached {
+  stage: string;
+  progress?: Progress;
+}
+
+/**
+ * Downloads a model revision into `dest`, verifies every file and writes the manifest. When
+ * `signal` aborts because a --deadline passed, in-flight requests stop, the `.part` files stay
+ * (a rerun resumes them) and a DeadlineError says how far the download got.
+ */
 export async function downloadModel(opts: DownloadModelOptions, stats?: { value?: DownloadStats }): Promise<Manifest> {
+  const reached: Reached = { stage: 'before the Hub answered' };
+  try {
+    return await downloadModelUnbounded(opts, reached, stats);
+  } catch (e) {
+    if (!deadlinePassed(opts.signal)) throw e;
+    const p = reached.progress?.snapshot();
+    const where = p
+      ? `while downloading: ${p.doneFiles} of ${p.totalFiles} files complete, ${formatBytes(p.doneBytes)} of ${formatBytes(p.totalBytes)} on disk`
+      : reached.stage;
+    throw new DeadlineError(opts.signal.reason.deadline, where, `Partial files are kept in ${path.resolve(opts.dest)}: rerun the same command (same --dest) to resume, with a later --deadline.`);
+  }
+}
+
+async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reached, stats?: { value?: DownloadStats }): Promise<Manifest> {
   const started = Date.now();
   const repo = validateModelId(opts.modelId);
   const hubUrl = normalizeHubUrl(opts.hubUrl || DEFAULT_HUB_URL);
-  const hub = { hubUrl, accessToken: opts.accessToken, retry: opts.retry, signal: opts.signal, fetchImpl: opts.fetchImpl };
+  const hub = { hubUrl, accessToken: opts.accessToken, retry: opts.retry, signal: opts.signal, fetchImpl: opts.fetchImpl, idleTimeoutMs: opts.idleTimeoutMs };
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
 
   // 1. Pin the revision.
+  reached.stage = `while resolving ${repo}@${opts.revision ?? 'main'} on the Hub`;
   const resolved = await resolveRevision({ ...hub, repo, revision: opts.revision });
   log.info(`resolved ${repo}@${resolved.requestedRevision} to commit ${resolved.commitSha}`);
   if (opts.policy) admitRepo(opts.policy, repo, resolved.gated); // the policy's refusal before asking for a token
@@ -92,6 +120,7 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
   }
 
   // 2. List once, filter.
+  reached.stage = `while listing the files of ${repo}`;
   const selected = await listSelectedFiles({
     ...hub, repo, commitSha: resolved.commitSha, allowPatterns: opts.allowPatterns, ignorePatterns: opts.ignorePatterns,
   });
@@ -136,6 +165,7 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
   // fails too, so no consumer waits forever.
   const planned = targets.map((t) => ({ file: t.file, destPath: t.full, growing: new GrowingFile(t.full, t.file.size) }));
   const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress });
+  reached.progress = progress;
   const order = [...planned].sort((a, b) => b.file.size - a.file.size);
   let results: DownloadFileResult[];
   try {
@@ -149,6 +179,7 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
         file: t.file,
         destPath: t.destPath,
         retry: opts.retry,
+        idleTimeoutMs: opts.idleTimeoutMs,
         integrityAttempts: opts.integrityAttempts,
         onProgress: (delta, transferred) => progress.advance(delta, { transferred }),
         signal,

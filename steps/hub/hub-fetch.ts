@@ -6,6 +6,7 @@ import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { TOOL_NAME, TOOL_VERSION } from '../common/version';
 import { describeRetryError, isRetryableStatus, RetryableError, serverRequestedDelay, withRetry, type RetryOptions } from '../common/retry';
+import { DEFAULT_IDLE_TIMEOUT_MS, describeTarget, IdleTimeoutError, IdleTimer } from './idle-timeout';
 
 export class HubHttpError extends Error {
   readonly status: number;
@@ -72,6 +73,8 @@ export interface HubFetchOptions {
   readonly signal?: AbortSignal;
   /** @default globalThis.fetch */
   readonly fetchImpl?: typeof fetch;
+  /** A request that sends no byte (head or body) for this long fails as transient. @default DEFAULT_IDLE_TIMEOUT_MS */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Headers for a request to `url`: the token only when `url` is on the Hub's origin. */
@@ -112,6 +115,22 @@ export async function readHubJson(res: Response, url: string): Promise<unknown> 
   }
 }
 
+/** A response body, read whole; every chunk restarts the idle timer. */
+async function readBody(res: Response, idle: IdleTimer): Promise<Uint8Array | null> {
+  if (!res.body) return null;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    idle.touch();
+    chunks.push(value);
+    size += value.length;
+  }
+  return Buffer.concat(chunks, size);
+}
+
 /**
  * A `fetch` for Hub API calls (revision info, tree listing): token + user agent, retries on
  * transient failures, HubHttpError on any other non-2xx (callers only ever see a 2xx).
@@ -131,16 +150,27 @@ export function createHubFetch(opts: HubFetchOptions): typeof fetch {
       const onAbort = () => request.abort(parent?.reason);
       if (parent?.aborted) onAbort();
       else parent?.addEventListener('abort', onAbort, { once: true });
+      // No byte for idleTimeoutMs, head or body: abort this request (retried as transient).
+      const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+      let stalled: IdleTimeoutError | undefined;
+      const idle = new IdleTimer(idleMs, () => {
+        stalled = new IdleTimeoutError(describeTarget(url), idleMs);
+        request.abort(stalled);
+      });
       try {
         const res = await doFetch(url, { ...init, headers: hubHeaders(url, opts, init?.headers), signal: request.signal });
+        idle.touch();
         if (res.ok) {
           // API answers are small JSON: buffer them so reading the body is still abortable (and retried).
-          const body = NULL_BODY_STATUSES.has(res.status) ? null : await res.arrayBuffer();
+          const body = NULL_BODY_STATUSES.has(res.status) ? null : await readBody(res, idle);
           return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
         }
         if (isRetryableStatus(res.status)) throw await retryableFromResponse(res, url);
         throw await readHubError(res, url);
+      } catch (e) {
+        throw stalled ?? e;
       } finally {
+        idle.stop();
         parent?.removeEventListener('abort', onAbort);
       }
     };

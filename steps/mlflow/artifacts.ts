@@ -46,6 +46,50 @@ export async function listArtifactsRecursive(client: MlflowClient, runId: string
   return files;
 }
 
+/**
+ * Walks every directory under `path` through MLflow's listing, `concurrency` listings at a time,
+ * and hands each directory's files to `onFiles` as it comes: nothing is kept here, so memory
+ * does not grow with the number of files. Returns the number of directories listed.
+ */
+export async function forEachArtifactDir(
+  client: MlflowClient,
+  runId: string,
+  path: string | undefined,
+  onFiles: (files: readonly FileInfo[], dir: string | undefined) => void,
+  opts: { readonly concurrency?: number; readonly maxDirs?: number } = {},
+): Promise<number> {
+  const concurrency = Math.max(1, opts.concurrency ?? 4);
+  const maxDirs = opts.maxDirs ?? 100_000;
+  const queue: (string | undefined)[] = [path];
+  let listed = 0;
+  const worker = async (): Promise<void> => {
+    while (queue.length) {
+      const dir = queue.shift();
+      if (++listed > maxDirs) {
+        throw new UserError(`More than ${maxDirs} artifact directories under ${path ?? 'the run root'} of run ${runId}; giving up`, { exitCode: ExitCode.Integrity });
+      }
+      const files: FileInfo[] = [];
+      for (const f of await listArtifacts(client, runId, dir)) {
+        if (f.is_dir) queue.push(f.path);
+        else files.push(f);
+      }
+      onFiles(files, dir);
+    }
+  };
+  // Workers that find the queue empty end; one that lists a directory refills it, so keep
+  // starting workers while any are busy and the queue has work.
+  const running = new Set<Promise<void>>();
+  for (;;) {
+    while (queue.length && running.size < concurrency) {
+      const w: Promise<void> = worker().finally(() => running.delete(w));
+      running.add(w);
+    }
+    if (!running.size) break;
+    await Promise.race(running);
+  }
+  return listed;
+}
+
 export interface S3Location {
   readonly bucket: string;
   /** Without leading or trailing slash ('' for the bucket root). */

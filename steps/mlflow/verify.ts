@@ -4,7 +4,7 @@
 import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
 import type { Manifest } from '../common/manifest';
-import { joinUri, listArtifacts, listArtifactsRecursive } from './artifacts';
+import { forEachArtifactDir, joinUri, listArtifacts } from './artifacts';
 import type { MlflowClient } from './client';
 import { getModelVersion, getModelVersionDownloadUri } from './registry';
 import { getRun } from './runs';
@@ -62,23 +62,26 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
       hint: 'Did `upload` write to the s3_destination that `prepare` printed? Does the MLflow server have read access to the bucket?',
     });
   }
-  const listed = await listArtifactsRecursive(client, runId, MODEL_ARTIFACT_PATH);
-
-  const missing: string[] = [];
+  // Expected sizes by key; each listed directory is checked as it comes and its files dropped,
+  // so what is left at the end is missing (nothing of the listing is kept: flat in the file count).
+  const expected = new Map<string, number>();
+  for (const e of layoutForTransformers(opts.manifest).entries) expected.set(`${MODEL_ARTIFACT_PATH}/${e.key}`, e.size);
+  const metadata = new Set<string>(METADATA_FILES.map((f) => `${MODEL_ARTIFACT_PATH}/${f}`));
+  const filesChecked = expected.size + metadata.size;
   const wrongSize: string[] = [];
   let bytes = 0;
-  const layout = layoutForTransformers(opts.manifest);
-  for (const e of layout.entries) {
-    const key = `${MODEL_ARTIFACT_PATH}/${e.key}`;
-    const size = listed.get(key);
-    if (size === undefined) missing.push(key);
-    else if (size !== e.size) wrongSize.push(`${key} (${size} bytes, expected ${e.size})`);
-    else bytes += size;
-  }
-  for (const f of METADATA_FILES) {
-    const key = `${MODEL_ARTIFACT_PATH}/${f}`;
-    if (!listed.has(key)) missing.push(key);
-  }
+  await forEachArtifactDir(client, runId, MODEL_ARTIFACT_PATH, (files) => {
+    for (const f of files) {
+      metadata.delete(f.path);
+      const want = expected.get(f.path);
+      if (want === undefined) continue;
+      expected.delete(f.path);
+      const size = Number(f.file_size ?? 0);
+      if (size !== want) wrongSize.push(`${f.path} (${size} bytes, expected ${want})`);
+      else bytes += size;
+    }
+  });
+  const missing = [...expected.keys(), ...metadata];
   const list = (xs: string[]) => (xs.length > 20 ? [...xs.slice(0, 20), `… and ${xs.length - 20} more`] : xs).join(', ');
   if (missing.length) problems.push(`${missing.length} file(s) missing: ${list(missing)}`);
   if (wrongSize.length) problems.push(`${wrongSize.length} file(s) with the wrong size: ${list(wrongSize)}`);
@@ -89,7 +92,6 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
       hint: 'Re-run upload (and register, for MLmodel) for this run; `finalize --workflow-status Failed` removes the version.',
     });
   }
-  const filesChecked = layout.entries.length + METADATA_FILES.length;
   log.info('Verified model version', { model: opts.modelName, version: opts.version, files: filesChecked, bytes });
   return {
     verified: true,

@@ -53,6 +53,9 @@ export interface UploadPendingOptions {
 }
 
 
+/** Files followed at once; the download works on a few at a time, in the same (biggest-first) order. */
+const PENDING_FILES_IN_FLIGHT = 64;
+
 /** Producer failures become SourceFailed (never retried as S3 errors); resets and aborts pass. */
 function asSource(e: unknown, signal?: AbortSignal): unknown {
   if (e instanceof GrowingFileReset || e instanceof SourceFailed || signal?.aborted) return e;
@@ -149,8 +152,11 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
       }
     };
     try {
-      // Every file at once: they mostly wait for their bytes; the part budget bounds the transfers.
-      await mapLimit(pending.files, Math.max(1, pending.files.length), (f, _i, signal) => one(f, signal), controller.signal);
+      // In the download's order (biggest first), a bounded number at a time: most of them wait for
+      // their bytes, and one waiting coroutine per file made memory grow with the file count
+      // (20,000 files: hundreds of MB). The part budget bounds the transfers.
+      const order = [...pending.files].sort((a, b) => b.size - a.size);
+      await mapLimit(order, PENDING_FILES_IN_FLIGHT, (f, _i, signal) => one(f, signal), controller.signal);
     } catch (e) {
       if (downloadFailure) throw downloadFailure.error;
       if (e instanceof SourceFailed) {

@@ -21,6 +21,7 @@ async function main(): Promise<void> {
   let host: string | undefined;
   let hubHostName: string | undefined;
   let lfsHostName: string | undefined;
+  let manyFiles: number | undefined;
   const large: Record<string, number> = {};
   const tokens: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -36,18 +37,19 @@ async function main(): Promise<void> {
     else if (a === '--hub-host-name') hubHostName = val();
     else if (a === '--lfs-host-name') lfsHostName = val();
     else if (a === '--token') tokens.push(val());
+    else if (a === '--many-files') manyFiles = Number(val());
     else if (a === '--large') {
       const v = val();
       const eq = v.lastIndexOf('=');
       if (eq <= 0) throw new Error(`--large expects name=bytes, got ${v}`);
       large[v.slice(0, eq)] = parseSize(v.slice(eq + 1));
     } else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: cli.ts [--port N] [--host ADDR] [--hub-host-name NAME] [--lfs-host-name NAME] [--tree-page-size N] [--token hf_...] [--large name=size]...\n');
+      process.stderr.write('usage: cli.ts [--port N] [--host ADDR] [--hub-host-name NAME] [--lfs-host-name NAME] [--tree-page-size N] [--token hf_...] [--large name=size]... [--many-files N]\n');
       return;
     } else throw new Error(`unknown argument ${a}`);
   }
   const t0 = Date.now();
-  const fx = await startHubFixture({ port, host, hubHostName, lfsHostName, treePageSize, tokens: tokens.length ? tokens : undefined, largeFiles: large });
+  const fx = await startHubFixture({ port, host, hubHostName, lfsHostName, treePageSize, tokens: tokens.length ? tokens : undefined, largeFiles: large, manyFiles });
   const largeFiles = fx.largeStats.map((s) => ({
     ...s,
     sha256: fx.repos.get('bench/large')!.files.find((f) => f.path === s.path)!.sha256,

@@ -36,7 +36,7 @@ export interface ExtendedHubFixtureOptions extends HubFixtureOptions {
 
 export async function startHubFixture(opts: ExtendedHubFixtureOptions = {}): Promise<StartedHubFixture> {
   const tokens = opts.tokens?.length ? [...opts.tokens] : [DEFAULT_TOKEN];
-  const { repos, largeStats } = await buildRepos(opts.largeFiles);
+  const { repos, largeStats } = await buildRepos(opts.largeFiles, opts.manyFiles);
   const server = new HubServer({
     repos,
     tokens,

@@ -434,6 +434,18 @@ export function cardLicense(readmeText: string | undefined): string | undefined 
   return front ? /^license:\s*(\S+)\s*$/m.exec(front)?.[1] : undefined;
 }
 
+/** `bench/many`: `count` tiny non-LFS files, 100 per folder (`part-0007/file-00712.txt`), plus a config.json. */
+function manyFilesRepo(count: number): RepoState {
+  const id = 'bench/many';
+  const files: StoredFile[] = [memFile('config.json', json({ model_type: 'gpt2', architectures: ['GPT2LMHeadModel'] }))];
+  for (let i = 0; i < count; i++) {
+    const name = String(i).padStart(String(count).length, '0');
+    files.push(memFile(`part-${String(Math.floor(i / 100)).padStart(4, '0')}/file-${name}.txt`, `file ${i} of ${id}\n`));
+  }
+  const c = makeCommit(id, `${count} files`, '2024-05-01T00:00:00.000Z', files);
+  return repoState(id, [c], { branches: { main: c.sha } }, { pipelineTag: 'text-generation', libraryName: 'transformers' });
+}
+
 export interface LargeStats {
   readonly path: string;
   readonly size: number;
@@ -442,9 +454,10 @@ export interface LargeStats {
   readonly cached: boolean;
 }
 
-export async function buildRepos(largeFiles?: Readonly<Record<string, number>>): Promise<{ repos: Map<string, RepoState>; largeStats: LargeStats[] }> {
+export async function buildRepos(largeFiles?: Readonly<Record<string, number>>, manyFiles?: number): Promise<{ repos: Map<string, RepoState>; largeStats: LargeStats[] }> {
   const repos = new Map<string, RepoState>();
   for (const r of [tinyModel(), gatedModel(), hostileModel(), ...policyRepos()]) repos.set(r.id, r);
+  if (manyFiles) repos.set('bench/many', manyFilesRepo(manyFiles));
   let largeStats: LargeStats[] = [];
   if (largeFiles && Object.keys(largeFiles).length) {
     const { repo, stats } = await largeRepo(largeFiles);

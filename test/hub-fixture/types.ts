@@ -40,6 +40,11 @@ export interface HubFixtureOptions {
    * `bench/large`. @default none
    */
   readonly largeFiles?: Readonly<Record<string, number>>;
+  /**
+   * A generated repo `bench/many` with this many tiny text files (100 per folder, plus a
+   * config.json), for many-file tests: cheap to build and to serve. @default none
+   */
+  readonly manyFiles?: number;
 }
 
 /** Fault switches. Each applies to the next `times` matching requests (default 1), then disarms. */
