@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { catalogSummaryCommand } from './catalog-summary';
 import { downloadCommand } from './download';
 import { finalizeCommand } from './finalize';
 import { mirrorCommand } from './mirror';
@@ -17,4 +18,5 @@ export const commands: CommandModule<any, any>[] = [
   verifyCommand,
   finalizeCommand,
   mirrorCommand,
+  catalogSummaryCommand,
 ];
