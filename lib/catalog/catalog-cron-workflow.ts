@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { restrictedContainerSecurityContext, TMP_PATH } from '../common/security';
 import type { ResourcesConfig } from '../config';
 import type { ExecutorSecurityContextSource, MirrorWorkflowTemplate } from '../workflow/mirror-workflow-template';
-import { ARGO_EXECUTOR_CONTAINERS } from '../workflow/mirror-workflow-template';
+import { executorPodSpecPatch } from '../workflow/mirror-workflow-template';
 import type { CatalogConfig, CatalogEntry } from './catalog-config';
 import { CATALOG_ENTRY_FIELDS, CATALOG_OUTPUTS, CATALOG_RESULT_FIELDS } from '../../steps/catalog/summary';
 
@@ -33,6 +33,8 @@ export interface CatalogCronWorkflowProps {
 
 /** Label on every Workflow a catalog sync submits. */
 export const CATALOG_LABEL = 'model-mirror.io/catalog';
+/** Label with the name of the sync (the CronWorkflow's Workflow) that submitted it. */
+export const CATALOG_RUN_LABEL = 'model-mirror.io/catalog-run';
 const SUMMARY_DIR = `${TMP_PATH}/outputs/summary`;
 
 export class CatalogCronWorkflow extends Construct {
@@ -70,7 +72,11 @@ export class CatalogCronWorkflow extends Construct {
     const child = {
       apiVersion: 'argoproj.io/v1alpha1',
       kind: 'Workflow',
-      metadata: { generateName: `${props.workflowTemplate.name}-`, labels: { [CATALOG_LABEL]: c.name } },
+      metadata: {
+        generateName: `${props.workflowTemplate.name}-`,
+        // Which catalog, and which sync of it, submitted this Workflow.
+        labels: { [CATALOG_LABEL]: c.name, [CATALOG_RUN_LABEL]: '{{workflow.name}}' },
+      },
       spec: {
         workflowTemplateRef: { name: props.workflowTemplate.name },
         arguments: { parameters: CATALOG_ENTRY_FIELDS.map((name) => ({ name, value: input(name) })) },
@@ -101,6 +107,10 @@ export class CatalogCronWorkflow extends Construct {
 
     const summaryTemplate = {
       name: 'summary',
+      // Argo's init/wait containers pass Pod Security `restricted` as in the mirror template. Only
+      // here: a resource step's pod has no `wait` container (a patch would add one with no
+      // image), and Argo already locks down its argoexec containers.
+      ...(props.executorSecurityContext === 'podSpecPatch' ? { podSpecPatch: executorPodSpecPatch() } : {}),
       inputs: { parameters: [{ name: 'results' }] },
       outputs: {
         parameters: CATALOG_OUTPUTS.map((name) => ({
@@ -148,13 +158,6 @@ export class CatalogCronWorkflow extends Construct {
       ],
     };
 
-    // Argo's executor containers: `init`/`wait` as in the mirror template, and `main`, which is
-    // argoexec itself in the resource steps.
-    const securityContext = restrictedContainerSecurityContext();
-    const podSpecPatch = props.executorSecurityContext === 'podSpecPatch' ? JSON.stringify({
-      initContainers: [{ name: ARGO_EXECUTOR_CONTAINERS.init, securityContext }],
-      containers: [{ name: ARGO_EXECUTOR_CONTAINERS.wait, securityContext }, { name: 'main', securityContext }],
-    }) : undefined;
 
     this.cronWorkflow = new ApiObject(this, 'Resource', {
       apiVersion: 'argoproj.io/v1alpha1',
@@ -169,7 +172,6 @@ export class CatalogCronWorkflow extends Construct {
         successfulJobsHistoryLimit: 3,
         failedJobsHistoryLimit: 3,
         suspend: c.suspend,
-        workflowMetadata: { labels: { [CATALOG_LABEL]: c.name } },
         workflowSpec: {
           entrypoint: 'sync',
           serviceAccountName: this.serviceAccountName,
@@ -178,7 +180,6 @@ export class CatalogCronWorkflow extends Construct {
           securityContext: {
             runAsUser: uid, runAsGroup: uid, runAsNonRoot: true, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' },
           },
-          ...(podSpecPatch ? { podSpecPatch } : {}),
           volumes: [{ name: 'tmp', emptyDir: { sizeLimit: props.tmpSizeLimit } }],
           templates: [syncTemplate, entryTemplate, summaryTemplate],
         },

@@ -246,13 +246,16 @@ describe('catalog', () => {
     expect(find(objects, 'Role', 'model-mirror-workflow').rules).toEqual([{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }]);
   });
 
-  test("Argo's executor containers (and argoexec as `main` of the resource steps) pass Pod Security restricted", () => {
-    const patch = JSON.parse(spec.podSpecPatch);
+  test("Argo's init and wait containers of the summary pod pass Pod Security restricted; resource pods are left to Argo", () => {
+    expect(spec.podSpecPatch).toBeUndefined();
+    // A resource step's pod has no wait container: a patch naming one would add it without an image.
+    expect(tmpl('mirror-entry').podSpecPatch).toBeUndefined();
+    const patch = JSON.parse(tmpl('summary').podSpecPatch);
     expect(patch.initContainers.map((c: Obj) => c.name)).toEqual(['init']);
-    expect(patch.containers.map((c: Obj) => c.name)).toEqual(['wait', 'main']);
+    expect(patch.containers.map((c: Obj) => c.name)).toEqual(['wait']);
     for (const c of [...patch.initContainers, ...patch.containers]) expect(c.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     const ctl = synthObjects({ catalog: CATALOG, workflow: { executorSecurityContext: 'controller' } });
-    expect(find(ctl.objects, 'CronWorkflow').spec.workflowSpec.podSpecPatch).toBeUndefined();
+    expect(find(ctl.objects, 'CronWorkflow').spec.workflowSpec.templates.find((t: Obj) => t.name === 'summary').podSpecPatch).toBeUndefined();
   });
 
   test.each([
