@@ -52,6 +52,11 @@ export class ObjectReader {
     throw new ConfigError(`${this.field(key)}: ${message}`);
   }
 
+  /** The field's raw value, for a section another validator reads (e.g. `policy`, steps/policy). */
+  value(key: string): unknown {
+    return this.get(key);
+  }
+
   child(key: string): ObjectReader {
     return ObjectReader.of(this.field(key), this.get(key));
   }

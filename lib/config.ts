@@ -15,6 +15,7 @@ import {
 import { CatalogConfig, readCatalog } from './catalog/catalog-config';
 import pkg from '../package.json';
 import { PERMANENT_EXIT_CODES } from '../steps/common/errors';
+import { parsePolicyLayer, type PolicyLayer, PolicyValidationError } from '../steps/policy/policy';
 
 export { ConfigError, isConfigError } from './config-reader';
 
@@ -169,6 +170,11 @@ export interface ModelMirrorConfig {
   readonly workflow: WorkflowConfig;
   /** Models kept mirrored by a CronWorkflow. @default - none (no CronWorkflow) */
   readonly catalog?: CatalogConfig;
+  /**
+   * The mirroring policy, baked into the WorkflowTemplate (steps/policy/policy.ts). Undefined: no
+   * policy, nothing is checked.
+   */
+  readonly policy?: PolicyLayer;
 }
 
 // --- defaults ----------------------------------------------------------------------------------------
@@ -435,8 +441,18 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
 
   const catalog = readCatalog(root.child('catalog'), { name: workflow.name, revision: workflow.defaults.revision });
 
+  // --- policy (the same validator as the CLI's --policy-file)
+  const rawPolicy = root.value('policy');
+  let policy: PolicyLayer | undefined;
+  try {
+    policy = rawPolicy === undefined ? undefined : parsePolicyLayer(rawPolicy, root.field('policy'), 'base');
+  } catch (e) {
+    if (e instanceof PolicyValidationError) throw new ConfigError(e.message);
+    throw e;
+  }
+
   root.done();
-  return { namespace, createNamespace, clusterDomain, instance, labels, secrets, s3, postgres, mlflow, workflow, catalog };
+  return { namespace, createNamespace, clusterDomain, instance, labels, secrets, s3, postgres, mlflow, workflow, catalog, ...(policy ? { policy } : {}) };
 }
 
 // --- loading -------------------------------------------------------------------------------------

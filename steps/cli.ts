@@ -5,6 +5,9 @@ import { hideBin } from 'yargs/helpers';
 import { commands } from './commands';
 import { isUserError } from './common/errors';
 import { log, redact, setDebug, setJsonLogs } from './common/log';
+import {
+  DEFAULT_UNAVAILABLE_TIMEOUT_S, parseUnavailableTimeout, setUnavailableTimeout, UNAVAILABLE_TIMEOUT_ENV,
+} from './common/retry';
 import { TOOL_VERSION } from './common/version';
 
 /** A command line yargs rejected (missing/unknown option, no command). */
@@ -17,9 +20,20 @@ export async function main(argv: string[]): Promise<number> {
     .usage('$0 <command> [options]\n\nMirror a HuggingFace Hub model into an MLflow Model Registry with S3 artifact storage.')
     .option('json', { type: 'boolean', default: false, describe: 'Log one JSON object per line (for log collectors)', global: true })
     .option('debug', { type: 'boolean', default: false, describe: 'Verbose logs (never includes secrets)', global: true })
+    .option('unavailable-timeout', {
+      type: 'number',
+      describe: `Seconds to keep waiting while MLflow or S3 does not answer (restart: connection refused/reset, DNS failure, timeouts, HTTP 502/503/504/429) before failing with exit 5 [default: $${UNAVAILABLE_TIMEOUT_ENV}, else ${DEFAULT_UNAVAILABLE_TIMEOUT_S}]`,
+      global: true,
+    })
     .middleware((args) => {
       setJsonLogs(Boolean(args.json) || process.env.MODEL_MIRROR_LOG_FORMAT === 'json');
       setDebug(Boolean(args.debug));
+      try {
+        setUnavailableTimeout(parseUnavailableTimeout(args.unavailableTimeout, '--unavailable-timeout')
+          ?? parseUnavailableTimeout(process.env[UNAVAILABLE_TIMEOUT_ENV], UNAVAILABLE_TIMEOUT_ENV));
+      } catch (e) {
+        throw new CommandLineError((e as Error).message);
+      }
     })
     .command(commands)
     .demandCommand(1, 'Name a command: see `model-mirror --help`.')

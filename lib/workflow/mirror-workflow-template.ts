@@ -15,6 +15,7 @@ import { MODEL_MIRROR_IMAGE_UID } from '../config';
 import type { S3Credentials } from '../seaweedfs/s3-credentials';
 import { MODEL_NAME_EXPRESSION, MUTEX_NAME, PARAM, ParameterDefaults, wfParam, workflowParameters } from './parameters';
 import { PERMANENT_EXIT_CODES } from '../../steps/common/errors';
+import type { PolicyLayer } from '../../steps/policy/policy';
 
 /** Where the PVC is mounted, and the layout the CLI contract uses under it. */
 export const WORK_DIR = '/work';
@@ -27,7 +28,7 @@ export interface RetrySettings {
   readonly backoffDuration: string;
   readonly factor: number;
   readonly maxDuration: string;
-  /** Exit codes that end the retries at once. @default PERMANENT_EXIT_CODES (2, 3, 4, 7, 8) */
+  /** Exit codes that end the retries at once. @default PERMANENT_EXIT_CODES (2, 3, 4, 7, 8, 9) */
   readonly noRetryExitCodes?: readonly number[];
 }
 
@@ -58,6 +59,11 @@ export interface MirrorWorkflowTemplateProps {
   readonly storageClassName?: string;
   /** @default 21600 (6 hours) */
   readonly activeDeadlineSeconds?: number;
+  /**
+   * Seconds every step, the exit handler (finalize) included, keeps waiting while MLflow or S3
+   * restarts (MODEL_MIRROR_UNAVAILABLE_TIMEOUT). @default 180
+   */
+  readonly unavailableTimeoutSeconds?: number;
   /** @default 7 days after completion/failure, 1 day after success */
   readonly ttl?: { readonly secondsAfterCompletion: number; readonly secondsAfterSuccess: number; readonly secondsAfterFailure: number };
   /** @default 'OnPodSuccess' (failed pods stay for `kubectl logs`) */
@@ -87,6 +93,12 @@ export interface MirrorWorkflowTemplateProps {
    * @default 'podSpecPatch'
    */
   readonly executorSecurityContext?: ExecutorSecurityContextSource;
+  /**
+   * The mirroring policy (config `policy:`), a fixed `--policy` argument of prepare and download.
+   * No parameter reaches it: a submission's `policy_narrowing` is a separate `--narrow-policy`
+   * layer, which the CLI ANDs with it, so a submission can only narrow. @default - none
+   */
+  readonly policy?: PolicyLayer;
 }
 
 export type ExecutorSecurityContextSource = 'podSpecPatch' | 'controller';
@@ -138,6 +150,8 @@ export class MirrorWorkflowTemplate extends Construct {
       { name: 'HOME', value: TMP_PATH },
       { name: 'TMPDIR', value: TMP_PATH },
       { name: 'MODEL_MIRROR_LOG_FORMAT', value: 'json' },
+      // The same restart budget for every step and for finalize (which has no Argo retry).
+      { name: 'MODEL_MIRROR_UNAVAILABLE_TIMEOUT', value: String(props.unavailableTimeoutSeconds ?? 180) },
     ];
     const hubEnv: k8s.EnvVar[] = props.hfToken
       ? [{ name: 'HF_TOKEN', valueFrom: { secretKeyRef: { name: props.hfToken.secretName, key: props.hfToken.key, optional: !props.hfToken.required } } }]
@@ -165,6 +179,11 @@ export class MirrorWorkflowTemplate extends Construct {
     });
     const inputs = (...names: string[]): argo.WorkflowTemplateSpecTemplatesInputs => ({ parameters: names.map((name) => ({ name })) });
     const input = (name: string): string => `{{inputs.parameters.${name}}}`;
+    // The base policy is part of the template (fixed args); the parameter only adds a layer.
+    const policyArgs = (): string[] => [
+      ...(props.policy ? ['--policy', JSON.stringify(props.policy)] : []),
+      '--narrow-policy', input(PARAM.policyNarrowing),
+    ];
     // A default: a step that fails before writing its outputs must not also fail Argo's `wait`
     // container (exit 64, "open /mainctrfs/work/outputs/...: no such file"), which hides the
     // step's own exit code from the retry expression.
@@ -198,9 +217,12 @@ export class MirrorWorkflowTemplate extends Construct {
     const metrics = (...list: Prometheus[]): argo.WorkflowTemplateSpecTemplatesMetrics | undefined =>
       metricsOn ? { prometheus: list } : undefined;
 
+    // prepare also adopts the run a failed or unfinished attempt for the same identity left (a
+    // resubmitted workflow, or this workflow's own earlier prepare): same run and S3 prefix, so
+    // download/upload move only what is missing (steps/mlflow/adopt-run.ts).
     const prepare: Template = {
       name: 'prepare',
-      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.experiment, 'model_name', PARAM.task, PARAM.alias, PARAM.allowPatterns, PARAM.ignorePatterns),
+      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.experiment, 'model_name', PARAM.task, PARAM.alias, PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing),
       outputs: {
         parameters: [
           // reused: "true" when this (repo, commit, file selection) is already a READY version:
@@ -224,6 +246,7 @@ export class MirrorWorkflowTemplate extends Construct {
         '--allow-patterns', input(PARAM.allowPatterns),
         '--ignore-patterns', input(PARAM.ignorePatterns),
         '--argo-workflow', '{{workflow.name}}',
+        ...policyArgs(),
         '--output-dir', outputsDir('prepare'),
       ], light, hubEnv),
       metrics: metrics(stepDuration('prepare')),
@@ -231,7 +254,7 @@ export class MirrorWorkflowTemplate extends Construct {
 
     const download: Template = {
       name: 'download',
-      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.allowPatterns, PARAM.ignorePatterns),
+      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing),
       outputs: { parameters: [outputFile('download', 'total_bytes'), outputFile('download', 'commit_sha', 'commit_sha')] },
       container: container([
         'download',
@@ -240,6 +263,7 @@ export class MirrorWorkflowTemplate extends Construct {
         '--dest', MODEL_DIR,
         '--allow-patterns', input(PARAM.allowPatterns),
         '--ignore-patterns', input(PARAM.ignorePatterns),
+        ...policyArgs(),
         '--output-dir', outputsDir('download'),
       ], transfer, hubEnv),
       retryStrategy,
@@ -312,6 +336,7 @@ export class MirrorWorkflowTemplate extends Construct {
               p(PARAM.experiment, wfParam(PARAM.experiment)), p('model_name', MODEL_NAME_EXPRESSION), p(PARAM.task, wfParam(PARAM.task)),
               p(PARAM.alias, wfParam(PARAM.alias)),
               p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
+              p(PARAM.policyNarrowing, wfParam(PARAM.policyNarrowing)),
             ],
           },
         }],
@@ -321,6 +346,7 @@ export class MirrorWorkflowTemplate extends Construct {
             parameters: [
               p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
               p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
+              p(PARAM.policyNarrowing, wfParam(PARAM.policyNarrowing)),
             ],
           },
         }],

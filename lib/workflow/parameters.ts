@@ -29,6 +29,7 @@ export const PARAM = {
   ignorePatterns: 'ignore_patterns',
   alias: 'alias',
   experiment: 'experiment',
+  policyNarrowing: 'policy_narrowing',
 } as const;
 
 export function workflowParameters(d: ParameterDefaults): WorkflowParameter[] {
@@ -44,6 +45,10 @@ export function workflowParameters(d: ParameterDefaults): WorkflowParameter[] {
     { name: PARAM.ignorePatterns, value: '', description: 'Optional comma-separated glob patterns of files to skip (e.g. "*.bin,*.pt"). Empty: none.' },
     { name: PARAM.alias, value: '', description: 'Optional MLflow alias to point at the new version (e.g. "staging"). Empty: no alias.' },
     { name: PARAM.experiment, value: d.experiment, description: 'MLflow experiment the mirror run is logged under (created if missing).' },
+    {
+      name: PARAM.policyNarrowing, value: '',
+      description: 'Optional extra policy layer (YAML flow/JSON, e.g. "{licenses: [apache-2.0], allowRemoteCode: false}") the repo must pass on top of the policy in the template: it can only add restrictions, never lift one. Empty: none.',
+    },
   ];
 }
 

@@ -7,8 +7,9 @@ import { writeOutputs } from '../common/outputs';
 import { downloadModel } from '../hub/download-model';
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
+import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 
-export interface DownloadArgs {
+export interface DownloadArgs extends PolicyArgs {
   'model-id': string;
   revision: string;
   'allow-patterns'?: string[];
@@ -33,7 +34,7 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
   command: 'download',
   describe: 'Download a model revision from the HuggingFace Hub, verify every file, write mirror-manifest.json',
   builder: (y: Argv) =>
-    y
+    withPolicyOptions(y
       .usage(usageText(
         '$0 download --model-id ORG/NAME --dest DIR [options]',
         'Resolves --revision to its commit sha, lists the files once, downloads them in parallel to DIR (resuming partial `.part` files with HTTP Range), verifies size + sha256 / git blob sha1 against the Hub, and writes DIR/mirror-manifest.json. Rerunning is cheap: complete files are verified and kept.',
@@ -51,8 +52,9 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
       .option('output-dir', { type: 'string', describe: 'Write Argo output parameters here: commit_sha, total_bytes, file_count' })
       .example('$0 download --model-id openai-community/gpt2 --dest /data/gpt2', 'Whole repo at main')
       .example('$0 download --model-id meta-llama/Llama-3.2-1B --revision v1.0 --token-file /secrets/hf/token --dest /data/llama', 'Gated repo with a mounted token')
-      .example("$0 download --model-id org/name --allow-patterns '*.safetensors,*.json' --ignore-patterns 'original/' --dest /data/m", 'Only safetensors + json, not the original/ folder') as unknown as Argv<DownloadArgs>,
+      .example("$0 download --model-id org/name --allow-patterns '*.safetensors,*.json' --ignore-patterns 'original/' --dest /data/m", 'Only safetensors + json, not the original/ folder')) as unknown as Argv<DownloadArgs>,
   handler: async (args) => {
+    const policy = policyFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args['hub-url'], tokenFile: args['token-file'] });
     const retries = Number(args.retries);
     if (!Number.isInteger(retries) || retries < 0 || retries > 50) {
@@ -68,6 +70,7 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
       ignorePatterns: parsePatternList(args['ignore-patterns']),
       concurrency: positiveInt('concurrency', args.concurrency),
       retry: { retries },
+      policy,
     });
     await writeOutputs(args['output-dir'], {
       commit_sha: manifest.commitSha,

@@ -3,6 +3,7 @@ import { catalogSummaryCommand } from './catalog-summary';
 import { downloadCommand } from './download';
 import { finalizeCommand } from './finalize';
 import { mirrorCommand } from './mirror';
+import { modelsCommand } from './models';
 import { prepareCommand } from './prepare';
 import { registerCommand } from './register';
 import { uploadCommand } from './upload';
@@ -18,5 +19,8 @@ export const commands: CommandModule<any, any>[] = [
   verifyCommand,
   finalizeCommand,
   mirrorCommand,
+  // Day 2: registry operations on what the steps above produced.
+  modelsCommand,
+  // Run by the catalog CronWorkflow.
   catalogSummaryCommand,
 ];

@@ -14,15 +14,20 @@ import { downloadModel, type DownloadModelOptions } from '../hub/download-model'
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
+import { MlflowApiError, type MlflowClient } from '../mlflow/client';
+import { getRun, runTags } from '../mlflow/runs';
+import { TAG } from '../mlflow/tags';
 import { clientFromArgs, loggedModelOption, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
 import { planMirror } from '../mlflow/plan';
+import { LeaseKeeper } from '../mlflow/run-lease';
 import { type LoggedModelMode, registerModel } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { verifyRegistration } from '../mlflow/verify';
-import { type UploadModelOptions, uploadModel } from '../s3/upload-model';
+import { type UploadModelOptions, type UploadResult, uploadModel } from '../s3/upload-model';
+import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 
-interface MirrorArgs {
+interface MirrorArgs extends PolicyArgs {
   modelId: string;
   revision: string;
   experiment: string;
@@ -77,6 +82,37 @@ async function clearRunState(workDir: string): Promise<void> {
   await fs.rm(path.join(workDir, RUN_STATE_FILE), { force: true }).catch(() => undefined);
 }
 
+/** MLflow did not answer for the whole --unavailable-timeout: finalizing now would only wait again. */
+function isMlflowUnavailable(e: unknown): boolean {
+  return e instanceof MlflowApiError && e.exitCode === ExitCode.Unavailable;
+}
+
+/**
+ * A run an earlier mirror in this work dir could not finalize (MLflow was down) while the version
+ * it made is now found READY: close it (FINISHED if it made that version), then forget it.
+ */
+async function closeLeftoverRun(
+  client: MlflowClient, runId: string | undefined, version: { version: string; run_id?: string }, mirror: { modelId: string; modelName: string }, workDir: string,
+): Promise<void> {
+  if (!runId) return;
+  const { modelName } = mirror;
+  const run = await getRun(client, runId).catch((e) => {
+    if (isUserError(e) && e.exitCode === ExitCode.NotFound) return undefined;
+    throw e;
+  });
+  const tags = run ? runTags(run) : {};
+  // Only a run made for this model and registered name: another mirror's run is not ours to close.
+  const ours = tags[TAG.sourceRepo] === mirror.modelId && tags[TAG.registeredModel] === modelName;
+  if (run?.info.status === 'RUNNING' && ours) {
+    const made = version.run_id === runId;
+    log.info(`Closing run ${runId} that an earlier mirror left RUNNING`, { version: version.version });
+    await finalizeRun(client, made
+      ? { runId, workflowStatus: 'Succeeded', modelName }
+      : { runId, workflowStatus: 'Failed', failures: `superseded: ${modelName} version ${version.version} already holds this model`, modelName });
+  }
+  await clearRunState(workDir);
+}
+
 type DownloadPlan = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[0];
 type PlanSource = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[1];
 
@@ -92,7 +128,7 @@ class StepFailure extends Error {
  * (GrowingFile), so the model moves at the pace of the slower side instead of the sum of both.
  * The first failure stops the other side; the error says which side it was.
  */
-async function downloadAndUploadOverlapped(download: DownloadModelOptions, upload: UploadModelOptions): Promise<{ manifest: Manifest }> {
+async function downloadAndUploadOverlapped(download: DownloadModelOptions, upload: UploadModelOptions): Promise<{ manifest: Manifest; upload: UploadResult }> {
   const stop = new AbortController();
   // Which side failed on its own (the other side then fails too, because of it).
   let firstFailure: 'download' | 'upload' | undefined;
@@ -135,13 +171,13 @@ async function downloadAndUploadOverlapped(download: DownloadModelOptions, uploa
   if (firstFailure === 'upload' && u.status === 'rejected') throw new StepFailure('upload', u.reason);
   if (d.status === 'rejected') throw new StepFailure('download', d.reason);
   if (u.status === 'rejected') throw new StepFailure('upload', u.reason);
-  return { manifest: (d as PromiseFulfilledResult<Manifest>).value };
+  return { manifest: (d as PromiseFulfilledResult<Manifest>).value, upload: (u as PromiseFulfilledResult<UploadResult>).value };
 }
 
 export const mirrorCommand: CommandModule<object, MirrorArgs> = {
   command: 'mirror <model-id>',
   describe: 'Mirror one model end to end: prepare, download, upload, register, verify, finalize',
-  builder: (y) => y
+  builder: (y) => withPolicyOptions(y
     .positional('model-id', { type: 'string', demandOption: true, describe: 'Hub model id, org/name' })
     .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha' })
     .option('experiment', { type: 'string', default: 'model-mirror', describe: 'MLflow experiment name' })
@@ -164,18 +200,23 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       type: 'boolean',
       default: true,
       describe: 'Upload each file\'s parts while it is still downloading (--no-overlap: download everything, then upload)',
-    }) as never,
+    })) as never,
   handler: async (args) => {
     const modelName = args.modelName || defaultModelName(args.modelId);
+    const policy = policyFromArgs(args);
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
 
     const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
     // Hub check, then the registry: an identical version already registered means 0 bytes to
-    // move and no run (see plan.ts). A mirror killed in this work dir left its run RUNNING:
-    // continue that run (same S3 prefix, so finished objects are skipped and open multipart
-    // uploads resume) instead of a new one.
-    const plan = await planMirror(client, {
+    // move and no run (see plan.ts). A failed or killed mirror of the same identity left a run:
+    // adopt it (same S3 prefix, so finished objects are skipped and open multipart uploads
+    // resume) instead of a new one; a live one is waited for and its version reused.
+    const previousRunId = await readRunState(workDir);
+    const s3 = s3ClientFromEnv();
+    let plan;
+    try {
+      plan = await planMirror(client, {
       modelId: args.modelId,
       revision: args.revision,
       experiment: args.experiment,
@@ -186,10 +227,18 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       accessToken: hub.accessToken,
       allowPatterns: parsePatternList(args.allowPatterns),
       ignorePatterns: parsePatternList(args.ignorePatterns),
-      previousRunId: await readRunState(workDir),
+      previousRunId,
       waitTimeoutSeconds: args.waitTimeout,
+      policy,
+      s3,
     });
+    } catch (e) {
+      s3.destroy();
+      throw e;
+    }
     if (plan.reused) {
+      s3.destroy();
+      await closeLeftoverRun(client, previousRunId, plan.version, { modelId: args.modelId, modelName }, workDir);
       await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
       printResult({
         reused: true,
@@ -205,7 +254,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       return;
     }
     const prep = plan.run;
-    const s3 = s3ClientFromEnv();
+    // Renewed while this process works, so a concurrent mirror waits instead of adopting the run.
+    const lease = plan.leaseOwner ? new LeaseKeeper(client, prep.run_id, plan.leaseOwner).start() : undefined;
     let step = 'download';
     try {
       await writeRunState(workDir, prep.run_id);
@@ -218,6 +268,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         allowPatterns: parsePatternList(args.allowPatterns),
         ignorePatterns: parsePatternList(args.ignorePatterns),
         concurrency: args.concurrency,
+        policy,
       };
       // Files go where mlflow.transformers expects them (see transformers-layout.ts).
       const uploadOpts: UploadModelOptions = {
@@ -228,13 +279,15 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         keyFor: artifactKeyFor,
       };
       let manifest: Manifest;
+      let uploaded: UploadResult;
       if (args.overlap) {
         const moved = await downloadAndUploadOverlapped(downloadOpts, uploadOpts);
         manifest = moved.manifest;
+        uploaded = moved.upload;
       } else {
         manifest = await downloadModel(downloadOpts);
         step = 'upload';
-        await uploadModel(uploadOpts);
+        uploaded = await uploadModel(uploadOpts);
       }
 
       step = 'register';
@@ -266,6 +319,10 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         model_id: reg.model_id,
         reused: reg.reused,
         files_checked: ver.files_checked,
+        // Sent by this process (an adopted prefix's finished objects and resumed parts are not).
+        bytes_uploaded: uploaded.bytesUploaded,
+        bytes_resumed: uploaded.bytesResumed,
+        bytes_skipped: uploaded.bytesSkipped,
       };
       await writeOutputs(args.outputDir, {
         run_id: prep.run_id,
@@ -282,12 +339,25 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         e = e.error;
       }
       const reason = `${step}: ${isUserError(e) ? e.message : (e as Error)?.message ?? String(e)}`;
+      // The run-state file goes only once the run is closed: until then a rerun in this work dir
+      // continues the run (or closes it, if its version turns out READY).
+      const keptState = `the run state in ${path.join(workDir, RUN_STATE_FILE)} lets a rerun in this --work-dir continue or close it`;
+      if (isMlflowUnavailable(e)) {
+        log.error(`mirror failed at ${step}: MLflow is unavailable, run ${prep.run_id} stays RUNNING; ${keptState}`);
+        throw e;
+      }
       log.error(`mirror failed at ${step}; marking run ${prep.run_id} FAILED`);
-      await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName })
-        .catch((fe) => log.warn('finalize after failure also failed', { error: (fe as Error).message }));
-      await clearRunState(workDir);
+      const closed = await finalizeRun(client, { runId: prep.run_id, workflowStatus: 'Failed', failures: reason, modelName }).then(
+        () => true,
+        (fe) => {
+          log.warn(`finalize after failure also failed; ${keptState}`, { error: (fe as Error).message });
+          return false;
+        },
+      );
+      if (closed) await clearRunState(workDir);
       throw e;
     } finally {
+      lease?.stop();
       s3.destroy();
     }
   },

@@ -5,8 +5,10 @@ import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
 import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { planMirror } from '../mlflow/plan';
+import { s3ClientFromEnv } from '../mlflow/artifacts';
+import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 
-interface PrepareArgs {
+interface PrepareArgs extends PolicyArgs {
   modelId: string;
   revision: string;
   experiment: string;
@@ -25,8 +27,8 @@ interface PrepareArgs {
 
 export const prepareCommand: CommandModule<object, PrepareArgs> = {
   command: 'prepare',
-  describe: 'Check the repo and revision on the Hub; reuse the version already registered for this commit and file selection, or create the MLflow run to upload into',
-  builder: (y) => y
+  describe: 'Check the repo and revision on the Hub; reuse the version already registered for this commit and file selection, or adopt the run a failed attempt left (its S3 prefix: only missing bytes are sent again), or create the MLflow run to upload into',
+  builder: (y) => withPolicyOptions(y
     .option('model-id', { type: 'string', demandOption: true, describe: 'Hub model id, org/name' })
     .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha requested' })
     .option('experiment', { type: 'string', demandOption: true, describe: 'MLflow experiment name (created if missing)' })
@@ -40,10 +42,13 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for an existing PENDING version to become READY' })
     .option('argo-workflow', { type: 'string', describe: 'The Argo workflow running this step ({{workflow.name}}): recorded on the run; RUNNING runs of the same model that other workflows left behind (ended without their exit handler) are closed as FAILED' })
     .option('output-dir', outputDirOption)
-    .option('tracking-uri', trackingUriOption) as never,
+    .option('tracking-uri', trackingUriOption)) as never,
   handler: async (args) => {
+    const policy = policyFromArgs(args); // a bad policy is a usage error before any request
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
+    // For sweeping the runs a READY version superseded (their objects and open uploads).
+    const s3 = s3ClientFromEnv();
     const plan = await planMirror(client, {
       modelId: args.modelId,
       revision: args.revision,
@@ -57,7 +62,9 @@ export const prepareCommand: CommandModule<object, PrepareArgs> = {
       ignorePatterns: parsePatternList(args.ignorePatterns),
       waitTimeoutSeconds: args.waitTimeout,
       argoWorkflow: args.argoWorkflow || undefined,
-    });
+      policy,
+      s3,
+    }).finally(() => s3.destroy());
     if (plan.reused) {
       // Nothing to transfer: the workflow skips download, upload and register (`when`), and
       // verify checks this version. No run is created, so finalize has nothing to close.

@@ -19,9 +19,11 @@ export const ExitCode = {
   LocalStorage: 7,
   /** MLflow state conflicts with the request (e.g. version exists for another commit). */
   Conflict: 8,
+  /** The mirroring policy refuses this repo (publisher, licence, pickle, remote code, gated, Hub scan). */
+  Policy: 9,
 } as const;
 /** Exit codes a retry cannot fix: the same input fails the same way (the WorkflowTemplate's retry expression). */
-export const PERMANENT_EXIT_CODES: readonly ExitCodeValue[] = [ExitCode.Usage, ExitCode.NotFound, ExitCode.Auth, ExitCode.LocalStorage, ExitCode.Conflict];
+export const PERMANENT_EXIT_CODES: readonly ExitCodeValue[] = [ExitCode.Usage, ExitCode.NotFound, ExitCode.Auth, ExitCode.LocalStorage, ExitCode.Conflict, ExitCode.Policy];
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

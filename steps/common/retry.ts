@@ -1,3 +1,5 @@
+import { ExitCode, UserError } from './errors';
+
 // Async control flow shared by the data-plane steps: retry with exponential backoff + jitter
 // (honouring Retry-After / RateLimit from the server), cancellable sleep, bounded parallelism.
 
@@ -243,4 +245,200 @@ export async function mapLimit<T, R>(
   if (firstError) throw firstError.error;
   if (parentSignal?.aborted) throw abortError(parentSignal);
   return results;
+}
+
+// --- Waiting out a peer's restart (MLflow, S3) ---------------------------------------------------
+
+/** How long a peer may stay unavailable before a step gives up, by default (a rolling restart takes 20-60 s). */
+export const DEFAULT_UNAVAILABLE_TIMEOUT_S = 180;
+export const UNAVAILABLE_TIMEOUT_ENV = 'MODEL_MIRROR_UNAVAILABLE_TIMEOUT';
+
+let unavailableTimeoutOverrideMs: number | undefined;
+
+/**
+ * Seconds (>= 0) from `--unavailable-timeout`, else MODEL_MIRROR_UNAVAILABLE_TIMEOUT, else the
+ * default; undefined in, undefined out means "not given". Throws on anything that is not a number.
+ */
+export function parseUnavailableTimeout(value: unknown, source: string): number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (!Number.isFinite(n) || n < 0 || n > 86_400) {
+    throw new Error(`${source} must be a number of seconds between 0 and 86400 (got ${typeof value === 'number' ? String(value) : JSON.stringify(value)})`);
+  }
+  return n;
+}
+
+/** Set once per command by the CLI (the global option); undefined goes back to env/default. */
+export function setUnavailableTimeout(seconds: number | undefined): void {
+  unavailableTimeoutOverrideMs = seconds === undefined ? undefined : Math.round(seconds * 1000);
+}
+
+/** The budget for one period of unavailability, in milliseconds. */
+export function unavailableTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  if (unavailableTimeoutOverrideMs !== undefined) return unavailableTimeoutOverrideMs;
+  try {
+    const fromEnv = parseUnavailableTimeout(env[UNAVAILABLE_TIMEOUT_ENV], UNAVAILABLE_TIMEOUT_ENV);
+    if (fromEnv !== undefined) return Math.round(fromEnv * 1000);
+  } catch {
+    // the CLI rejects a bad value up front; a library caller gets the default
+  }
+  return DEFAULT_UNAVAILABLE_TIMEOUT_S * 1000;
+}
+
+/**
+ * Why a peer did not answer, in words for the "waiting for ..." line, or undefined when the
+ * failure is not one of unavailability (so the caller fails or retries by its own rules):
+ * connection refused/reset, DNS failure, socket timeout, HTTP 502/503/504/429.
+ */
+export function unavailableReason(e: unknown, status?: number): string | undefined {
+  if (status === 502 || status === 503 || status === 504 || status === 429) return `HTTP ${status}`;
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    const code = errorCode(cur);
+    const name = (cur as { name?: unknown }).name;
+    if (code === 'ECONNREFUSED') return 'connection refused';
+    if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED' || code === 'ECONNABORTED') return 'connection reset';
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'DNS lookup failed';
+    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENETDOWN') return 'host unreachable';
+    if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || name === 'TimeoutError') return 'timed out';
+  }
+  const msg = (e as Error)?.message ?? '';
+  const m = /\b(ECONNREFUSED|ECONNRESET|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)\b|socket hang up/.exec(msg);
+  if (m) return m[1] ? unavailableReason({ code: m[1] }) : 'connection reset';
+  return undefined;
+}
+
+export interface OutageOptions {
+  /** Budget for this outage. @default unavailableTimeoutMs() */
+  readonly budgetMs?: number;
+  /** First wait. @default 1 s */
+  readonly baseDelayMs?: number;
+  /** Longest wait between two attempts. @default 10 s */
+  readonly maxDelayMs?: number;
+  /** Where "waiting for ..." lines go. @default log.warn (set by the caller, see log.ts) */
+  readonly report?: (line: string) => void;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 1000)} s`;
+
+/**
+ * One period during which a peer (`MLflow at http://…`, `S3 at http://…`) does not answer: when
+ * it started, how long to wait before the next attempt (capped exponential backoff, a server's
+ * Retry-After honoured), and the log lines that say so. The budget counts from the first failure.
+ */
+export class Outage {
+  readonly startedAt: number;
+  readonly budgetMs: number;
+  private attempts = 0;
+  private lastReason = '';
+  private readonly now: () => number;
+
+  constructor(readonly peer: string, private readonly opts: OutageOptions = {}) {
+    this.now = opts.now ?? Date.now;
+    this.startedAt = this.now();
+    this.budgetMs = opts.budgetMs ?? unavailableTimeoutMs();
+  }
+
+  get elapsedMs(): number {
+    return this.now() - this.startedAt;
+  }
+
+  get failedAttempts(): number {
+    return this.attempts;
+  }
+
+  get reason(): string {
+    return this.lastReason;
+  }
+
+  /**
+   * Records a failed attempt and returns the wait before the next one, logging what is waited
+   * for; undefined once the budget is spent (the caller gives up with `gaveUpMessage`).
+   */
+  nextDelay(reason: string, serverDelayMs?: number): number | undefined {
+    this.attempts++;
+    this.lastReason = reason;
+    const left = this.budgetMs - this.elapsedMs;
+    if (left <= 0) return undefined;
+    const computed = backoffDelay(this.attempts, this.opts.baseDelayMs ?? 1_000, this.opts.maxDelayMs ?? 10_000, this.opts.random);
+    const delay = Math.max(0, Math.min(left, serverDelayMs !== undefined ? Math.max(serverDelayMs, computed / 2) : computed));
+    this.opts.report?.(`waiting for ${this.peer}: ${reason} (${seconds(this.elapsedMs)} of ${seconds(this.budgetMs)}; next attempt in ${(delay / 1000).toFixed(1)} s)`);
+    return delay;
+  }
+
+  /** For the error once the budget is spent: `connection refused for 181 s (19 attempts; --unavailable-timeout 180)`. */
+  gaveUpMessage(): string {
+    return `${this.lastReason} for ${seconds(this.elapsedMs)} (${this.attempts} attempt${this.attempts === 1 ? '' : 's'}; --unavailable-timeout ${Math.round(this.budgetMs / 1000)})`;
+  }
+
+  /** The "answers again" line, when there was a wait worth reporting. */
+  recoveredMessage(): string | undefined {
+    return this.attempts ? `${this.peer} answers again after ${seconds(this.elapsedMs)} of unavailability` : undefined;
+  }
+}
+
+/** The hint every "gave up waiting" error carries. */
+export const UNAVAILABLE_HINT = `The peer did not come back in time. Rerun once it is up (reruns resume), or wait longer with --unavailable-timeout <seconds> / ${UNAVAILABLE_TIMEOUT_ENV}.`;
+
+/** A peer stayed unavailable longer than the budget: exit 5, never retried by an outer loop (it already waited). */
+export class PeerUnavailableError extends UserError {
+  constructor(message: string, opts: { hint?: string; cause?: unknown } = {}) {
+    super(message, { exitCode: ExitCode.Unavailable, hint: opts.hint ?? UNAVAILABLE_HINT, cause: opts.cause });
+    this.name = 'PeerUnavailableError';
+  }
+}
+
+/**
+ * Waits until `probe` resolves true (the peer answers), for callers that share one outage: every
+ * concurrent waiter joins the same probing loop, so a restart logs one line per attempt, not one
+ * per in-flight request. Resolves false once the budget is spent.
+ */
+export class AvailabilityGate {
+  private current?: { outage: Outage; done: Promise<boolean> };
+  /** Once a wait ran out of budget the step is failing: later requests do not start another wait. */
+  private gaveUp?: Outage;
+
+  constructor(
+    private readonly peer: string,
+    private readonly probe: () => Promise<string | undefined>,
+    private readonly opts: Omit<OutageOptions, 'budgetMs'> & { budgetMs?: () => number; sleep?: (ms: number) => Promise<void>; onRecovered?: (line: string) => void } = {},
+  ) {}
+
+  /** The outage in progress, or the one that ran out of budget. */
+  get outage(): Outage | undefined {
+    return this.current?.outage ?? this.gaveUp;
+  }
+
+  /** `reason`: why the caller's request failed. Resolves true once the peer answers again, false when the budget is spent. */
+  waitUntilUp(reason: string, serverDelayMs?: number): Promise<boolean> {
+    if (this.current) return this.current.done;
+    if (this.gaveUp) return Promise.resolve(false);
+    const outage = new Outage(this.peer, { ...this.opts, budgetMs: (this.opts.budgetMs ?? unavailableTimeoutMs)() });
+    const doSleep = this.opts.sleep ?? ((ms: number) => sleep(ms));
+    const done = (async () => {
+      let why: string | undefined = reason;
+      let server = serverDelayMs;
+      for (;;) {
+        const delay = outage.nextDelay(why, server);
+        if (delay === undefined) {
+          this.gaveUp = outage;
+          return false;
+        }
+        await doSleep(delay);
+        server = undefined;
+        why = await this.probe().catch((e) => unavailableReason(e) ?? describeRetryError(e));
+        if (why === undefined) {
+          const line = outage.recoveredMessage();
+          if (line) this.opts.onRecovered?.(line);
+          return true;
+        }
+      }
+    })();
+    const entry = { outage, done };
+    this.current = entry;
+    // The next failure after this outage ends starts a new one (with a fresh budget).
+    void done.finally(() => { if (this.current === entry) this.current = undefined; });
+    return done;
+  }
 }

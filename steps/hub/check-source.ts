@@ -12,6 +12,9 @@ import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config'
 import { listSelectedFiles, type RepoFile } from './list-files';
 import { resolveRevision } from './resolve-revision';
 import type { RetryOptions } from '../common/retry';
+import type { PolicyDecision } from '../policy/decide';
+import { admitRepo, enforcePolicy } from '../policy/enforce';
+import type { Policy } from '../policy/policy';
 import { withRetry, isRetryableStatus, RetryableError, serverRequestedDelay } from '../common/retry';
 
 export interface CheckSourceOptions {
@@ -24,6 +27,8 @@ export interface CheckSourceOptions {
   readonly ignorePatterns?: readonly string[];
   readonly retry?: RetryOptions;
   readonly fetchImpl?: typeof fetch;
+  /** The mirroring policy: a repo it refuses fails here (exit 9), before any byte or MLflow state. */
+  readonly policy?: Policy;
 }
 
 export interface CheckedSource {
@@ -38,6 +43,8 @@ export interface CheckedSource {
   readonly fileSet: string;
   readonly pipelineTag?: string;
   readonly gated: false | 'auto' | 'manual';
+  /** The policy's decision (its files are `files`); undefined without a policy. */
+  readonly policy?: PolicyDecision;
 }
 
 /** HEAD of one file's resolve URL, redirects not followed: proves the token may read file contents. */
@@ -62,10 +69,18 @@ export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSour
   const hubUrl = normalizeHubUrl(opts.hubUrl || DEFAULT_HUB_URL);
   const hub = { hubUrl, accessToken: opts.accessToken, retry: opts.retry, fetchImpl: opts.fetchImpl };
   const resolved = await resolveRevision({ ...hub, repo, revision: opts.revision });
+  // Publisher and gating first: no point asking for a token for a repo the policy refuses.
+  if (opts.policy) admitRepo(opts.policy, repo, resolved.gated);
   if (resolved.gated && !opts.accessToken) throw gatedRepoError({ hubUrl, repo, hasToken: false, op: 'revision' });
-  const files = await listSelectedFiles({
+  const selected = await listSelectedFiles({
     ...hub, repo, commitSha: resolved.commitSha, allowPatterns: opts.allowPatterns, ignorePatterns: opts.ignorePatterns,
   });
+  // The policy may skip files (pickle duplicates): the file set, and so the version's identity,
+  // is what remains; download applies the same policy and gets the same files.
+  const decision = opts.policy
+    ? await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: selected })
+    : undefined;
+  const files = decision?.files ?? selected;
   // The smallest selected file: a gated repo refuses it like any other.
   const probe = [...files].sort((a, b) => a.size - b.size)[0];
   await checkReadable(hubUrl, repo, resolved.commitSha, probe, opts.accessToken, opts);
@@ -81,5 +96,6 @@ export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSour
     fileSet: fileSetHash(files),
     pipelineTag: resolved.pipelineTag,
     gated: resolved.gated,
+    policy: decision,
   };
 }

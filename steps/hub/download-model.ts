@@ -16,6 +16,8 @@ import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
 import { listSelectedFiles, type RepoFile } from './list-files';
 import { resolveRevision } from './resolve-revision';
+import { admitRepo, enforcePolicy } from '../policy/enforce';
+import type { Policy } from '../policy/policy';
 
 export interface DownloadModelOptions {
   /** `org/name` or a legacy single-segment id. */
@@ -43,6 +45,8 @@ export interface DownloadModelOptions {
   readonly signal?: AbortSignal;
   /** For the metadata calls (revision, tree); file bodies go through node:http (http-get.ts). */
   readonly fetchImpl?: typeof fetch;
+  /** The mirroring policy prepare applied: the same files are selected (pickle duplicates skipped), or the repo is refused (exit 9). */
+  readonly policy?: Policy;
   /** Called once, after listing and the path/disk checks, before any transfer starts. */
   readonly onPlan?: (
     plan: ReadonlyArray<{ readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile }>,
@@ -82,14 +86,18 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
   // 1. Pin the revision.
   const resolved = await resolveRevision({ ...hub, repo, revision: opts.revision });
   log.info(`resolved ${repo}@${resolved.requestedRevision} to commit ${resolved.commitSha}`);
+  if (opts.policy) admitRepo(opts.policy, repo, resolved.gated); // the policy's refusal before asking for a token
   if (resolved.gated && !opts.accessToken) {
     throw gatedRepoError({ hubUrl, repo, hasToken: false, op: 'revision' });
   }
 
   // 2. List once, filter.
-  const files = await listSelectedFiles({
+  const selected = await listSelectedFiles({
     ...hub, repo, commitSha: resolved.commitSha, allowPatterns: opts.allowPatterns, ignorePatterns: opts.ignorePatterns,
   });
+  const files = opts.policy
+    ? [...(await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: selected })).files]
+    : selected;
 
   // 3. Every path must be safe before anything is written.
   const dest = path.resolve(opts.dest);

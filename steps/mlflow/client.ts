@@ -1,9 +1,13 @@
 // A small typed client for the MLflow tracking server's REST API (`/api/2.0/mlflow/...`).
 // One place for: the tracking URI, auth (Basic beats Bearer, as MLflow's Python client does),
-// retries of idempotent calls on 5xx/429/connection errors, and turning every failure into a
+// waiting out MLflow restarts (see Outage), retries of idempotent calls on 5xx, creates that are
+// safe to repeat (create()), and turning every failure into a
 // UserError with an exit code and a message that names what went wrong.
 import { ExitCode, type ExitCodeValue, UserError } from '../common/errors';
 import { log, registerSecret } from '../common/log';
+import {
+  describeRetryError, isTransientNetworkError, Outage, serverRequestedDelay, UNAVAILABLE_HINT, unavailableReason, unavailableTimeoutMs,
+} from '../common/retry';
 import { TOOL_NAME, TOOL_VERSION } from '../common/version';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
@@ -20,14 +24,17 @@ export class MlflowApiError extends UserError {
   readonly status: number;
   readonly errorCode?: string;
   readonly endpoint: string;
+  /** The request was sent and may have been carried out (connection lost after sending, or 5xx). */
+  readonly ambiguous: boolean;
   constructor(message: string, opts: {
-    status: number; errorCode?: string; endpoint: string; exitCode: ExitCodeValue; hint?: string; cause?: unknown;
+    status: number; errorCode?: string; endpoint: string; exitCode: ExitCodeValue; hint?: string; cause?: unknown; ambiguous?: boolean;
   }) {
     super(message, { exitCode: opts.exitCode, hint: opts.hint, cause: opts.cause });
     this.name = 'MlflowApiError';
     this.status = opts.status;
     this.errorCode = opts.errorCode;
     this.endpoint = opts.endpoint;
+    this.ambiguous = opts.ambiguous ?? false;
   }
 }
 
@@ -125,6 +132,10 @@ export interface MlflowClientOptions {
   readonly retryBaseMs?: number;
   /** Per-request timeout. @default 60000 */
   readonly timeoutMs?: number;
+  /** How long MLflow may stay unavailable (refused, reset, timeouts, 502/503/504/429) before a call fails. @default unavailableTimeoutMs() */
+  readonly unavailableTimeoutMs?: number;
+  /** Longest wait between two attempts while MLflow is unavailable. @default 10 s */
+  readonly maxRetryDelayMs?: number;
 }
 
 export interface RequestOptions {
@@ -162,6 +173,8 @@ export class MlflowClient {
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;
   private readonly timeoutMs: number;
+  private readonly unavailableTimeoutMs?: number;
+  private readonly maxRetryDelayMs: number;
 
   constructor(opts: MlflowClientOptions) {
     this.url = opts.url.replace(/\/+$/, '');
@@ -169,6 +182,8 @@ export class MlflowClient {
     this.maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
     this.retryBaseMs = opts.retryBaseMs ?? 500;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.unavailableTimeoutMs = opts.unavailableTimeoutMs;
+    this.maxRetryDelayMs = opts.maxRetryDelayMs ?? 10_000;
   }
 
   /** From `--tracking-uri`/MLFLOW_TRACKING_URI and the MLFLOW_TRACKING_* credentials. */
@@ -223,7 +238,8 @@ export class MlflowClient {
 
   /** `path` is relative to the server root, e.g. `/api/2.0/mlflow/runs/get`. */
   async request<T>(method: HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
-    const idempotent = opts.idempotent ?? method === 'GET';
+    // A POST .../search only reads: as safe to repeat as a GET.
+    const idempotent = opts.idempotent ?? (method === 'GET' || (method === 'POST' && /\/search$/.test(path)));
     let url = `${this.url}${path.startsWith('/') ? path : `/${path}`}`;
     if (opts.query) {
       const qs = new URLSearchParams();
@@ -237,8 +253,11 @@ export class MlflowClient {
     }
     const endpoint = `${method} ${path}`;
     const hasBody = opts.body !== undefined;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+    // While MLflow does not answer (a restart): keep trying, with capped backoff, for the budget.
+    let outage: Outage | undefined;
+    // Other transient failures (HTTP 500 ...): a few quick retries of idempotent calls.
+    let otherFailures = 0;
+    for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
         res = await fetch(url, {
@@ -248,19 +267,25 @@ export class MlflowClient {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (e) {
-        lastError = e;
         const code = errnoOf(e);
-        const retryable = idempotent || (code !== undefined && NEVER_SENT_CODES.has(code));
-        if (retryable && attempt < this.maxAttempts) {
-          const delay = this.backoff(attempt);
-          log.debug('MLflow request failed, retrying', { endpoint, error: code ?? String(e), attempt, delayMs: delay });
-          await sleep(delay);
-          continue;
+        const reason = unavailableReason(e) ?? (isTransientNetworkError(e) ? `connection failed (${describeRetryError(e)})` : undefined);
+        // Nothing reached the server: repeating even a create is harmless.
+        const neverSent = code !== undefined && NEVER_SENT_CODES.has(code);
+        if (reason && (idempotent || neverSent)) {
+          outage ??= this.startOutage();
+          const delay = outage.nextDelay(`${reason} on ${endpoint}`);
+          if (delay !== undefined) {
+            await sleep(delay);
+            continue;
+          }
+          throw this.gaveUp(outage, e, endpoint, code ?? reason);
         }
-        throw this.unreachable(e, endpoint, code, attempt);
+        throw this.unreachable(e, endpoint, code, attempt, { ambiguous: !idempotent && !neverSent });
       }
       const text = await res.text().catch(() => '');
       if (res.ok) {
+        const back = outage?.recoveredMessage();
+        if (back) log.info(back);
         if (!text.trim()) return {} as T;
         try {
           return JSON.parse(text) as T;
@@ -271,18 +296,70 @@ export class MlflowClient {
           );
         }
       }
-      if (RETRY_STATUS.has(res.status) && idempotent && attempt < this.maxAttempts) {
-        const retryAfter = Number(res.headers.get('retry-after'));
-        const delay = Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter * 1000, 30_000) : this.backoff(attempt);
+      const reason = unavailableReason(undefined, res.status);
+      // 429 means "not now": the request was not carried out, so even a create may be repeated.
+      if (reason && (idempotent || res.status === 429)) {
+        outage ??= this.startOutage();
+        const delay = outage.nextDelay(`${reason} on ${endpoint}`, serverRequestedDelay(res.headers));
+        if (delay !== undefined) {
+          await sleep(delay);
+          continue;
+        }
+        const err = this.httpError(res.status, text, endpoint, attempt);
+        throw new MlflowApiError(`MLflow at ${this.url} kept answering ${outage.gaveUpMessage()}: ${err.message}`, {
+          status: res.status, errorCode: err.errorCode, endpoint, exitCode: ExitCode.Unavailable, hint: UNAVAILABLE_HINT,
+        });
+      }
+      if (RETRY_STATUS.has(res.status) && idempotent && ++otherFailures < this.maxAttempts) {
+        const delay = this.backoff(otherFailures);
         log.debug('MLflow answered a transient error, retrying', { endpoint, status: res.status, attempt, delayMs: delay });
-        lastError = undefined;
         await sleep(delay);
         continue;
       }
-      throw this.httpError(res.status, text, endpoint, attempt);
+      const err = this.httpError(res.status, text, endpoint, attempt);
+      // A create answered 5xx may still have happened (see create()).
+      if (!idempotent && res.status >= 500) (err as { ambiguous: boolean }).ambiguous = true;
+      throw err;
     }
-    /* istanbul ignore next: the loop always returns or throws */
-    throw this.unreachable(lastError, endpoint, errnoOf(lastError), this.maxAttempts);
+  }
+
+  /**
+   * A POST that creates state (a run, a logged model) and so must not simply be repeated. When it
+   * fails ambiguously (sent, then the connection dropped or MLflow answered 5xx) `lookup` checks
+   * whether it was created anyway, e.g. by a client-made tag; only if not is it sent again.
+   * A POST that never reached MLflow (connection refused) is repeated by request() itself.
+   */
+  async create<T>(path: string, body: unknown, what: string, lookup: () => Promise<T | undefined>): Promise<T> {
+    for (let round = 1; ; round++) {
+      try {
+        return await this.post<T>(path, body);
+      } catch (e) {
+        if (!(e instanceof MlflowApiError && e.ambiguous) || round >= this.maxAttempts) throw e;
+        log.warn(`MLflow at ${this.url} may have created ${what} before the failure (${e.message}); looking for it before creating again`);
+        const found = await lookup();
+        if (found !== undefined) {
+          log.info(`MLflow had created ${what} before the failure: using it`);
+          return found;
+        }
+        await sleep(this.backoff(round));
+      }
+    }
+  }
+
+  private startOutage(): Outage {
+    return new Outage(`MLflow at ${this.url}`, {
+      budgetMs: this.unavailableTimeoutMs ?? unavailableTimeoutMs(),
+      baseDelayMs: this.retryBaseMs,
+      maxDelayMs: this.maxRetryDelayMs,
+      report: (line) => log.warn(line),
+    });
+  }
+
+  private gaveUp(outage: Outage, e: unknown, endpoint: string, what: string): MlflowApiError {
+    return new MlflowApiError(
+      `Cannot reach the MLflow tracking server at ${this.url}: ${outage.gaveUpMessage()}${what !== outage.reason ? ` [${what}]` : ''}`,
+      { status: 0, endpoint, exitCode: ExitCode.Unavailable, hint: `Check --tracking-uri / MLFLOW_TRACKING_URI and that the MLflow server is running and reachable from here. ${UNAVAILABLE_HINT}`, cause: e },
+    );
   }
 
   private backoff(attempt: number): number {
@@ -290,7 +367,7 @@ export class MlflowClient {
     return Math.round(base * (0.75 + Math.random() * 0.5));
   }
 
-  private unreachable(e: unknown, endpoint: string, code: string | undefined, attempts: number): MlflowApiError {
+  private unreachable(e: unknown, endpoint: string, code: string | undefined, attempts: number, opts: { ambiguous?: boolean } = {}): MlflowApiError {
     const what = code === 'ETIMEDOUT' ? `timed out after ${this.timeoutMs} ms` : (code ?? (e as Error)?.message ?? String(e));
     return new MlflowApiError(
       `Cannot reach the MLflow tracking server at ${this.url} (${what}; ${endpoint}, ${attempts} attempt${attempts === 1 ? '' : 's'})`,
@@ -300,6 +377,7 @@ export class MlflowClient {
         exitCode: ExitCode.Unavailable,
         hint: 'Check --tracking-uri / MLFLOW_TRACKING_URI and that the MLflow server is running and reachable from here.',
         cause: e,
+        ambiguous: opts.ambiguous,
       },
     );
   }

@@ -53,10 +53,11 @@ export async function getOrCreateExperiment(client: MlflowClient, name: string, 
   const existing = await getExperimentByName(client, name);
   if (existing) return { experiment: usable(existing), created: false };
   try {
+    // Safe to repeat: a second create of the same name answers RESOURCE_ALREADY_EXISTS (handled below).
     const res = await client.post<{ experiment_id: string }>('/api/2.0/mlflow/experiments/create', {
       name,
       tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
-    });
+    }, { idempotent: true });
     log.info('Created MLflow experiment', { experiment: name, experimentId: res.experiment_id });
     return { experiment: await getExperiment(client, res.experiment_id), created: true };
   } catch (e) {

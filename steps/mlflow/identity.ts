@@ -18,23 +18,29 @@ export interface VersionIdentity {
 }
 
 /**
- * The newest usable version with exactly this identity (READY, or PENDING then waited for), or
+ * The oldest usable version with exactly this identity (READY, or PENDING then waited for), or
  * undefined. Versions without a file-set tag (made before it existed) never match: a full mirror
  * must not reuse a version that may hold only some of the files.
  */
 export async function findRegisteredVersion(client: MlflowClient, id: VersionIdentity, waitTimeoutSeconds = 300): Promise<ModelVersion | undefined> {
-  if (!(await getRegisteredModel(client, id.modelName))) return undefined;
+  // The lowest number: the one register.ts keeps when concurrent mirrors registered the identity
+  // twice (a higher one may be about to be deleted by its loser).
+  const [mv] = await identityVersions(client, id);
+  if (!mv) return undefined;
+  return mv.status === 'READY' ? mv : waitForModelVersionReady(client, id.modelName, mv.version, waitTimeoutSeconds);
+}
+
+/** Every version with exactly this identity that did not fail registration, oldest (lowest number) first. */
+export async function identityVersions(client: MlflowClient, id: VersionIdentity): Promise<ModelVersion[]> {
+  if (!(await getRegisteredModel(client, id.modelName))) return [];
   const filter = `name=${filterLiteral(id.modelName)} and tags.\`${TAG.commitSha}\`=${filterLiteral(id.commitSha)} and tags.\`${TAG.fileSet}\`=${filterLiteral(id.fileSet)}`;
-  const found = (await searchModelVersions(client, filter))
+  return (await searchModelVersions(client, filter))
     .filter((mv) => {
       const t = versionTags(mv);
       return t[TAG.sourceRepo] === id.repo && t[TAG.commitSha] === id.commitSha && t[TAG.fileSet] === id.fileSet;
     })
     .filter((mv) => mv.status !== 'FAILED_REGISTRATION')
-    .sort((a, b) => Number(b.version) - Number(a.version));
-  const mv = found[0];
-  if (!mv) return undefined;
-  return mv.status === 'READY' ? mv : waitForModelVersionReady(client, id.modelName, mv.version, waitTimeoutSeconds);
+    .sort((a, b) => Number(a.version) - Number(b.version));
 }
 
 /** Points the alias at the version again and re-applies its identity tags (no files are touched). */

@@ -7,6 +7,7 @@ import { mapLimit } from '../common/retry';
 import { copyS3Object } from '../s3/copy-object';
 import { joinUri } from './artifacts';
 import { type KeyValue, MlflowClient, fromKeyValues, isMlflowError } from './client';
+import { CREATE_TOKEN_TAG, newCreateToken } from './runs';
 import { METADATA_FILES, type TransformersLayout } from './transformers-layout';
 
 export type LoggedModelStatus = 'LOGGED_MODEL_PENDING' | 'LOGGED_MODEL_READY' | 'LOGGED_MODEL_UPLOAD_FAILED';
@@ -35,13 +36,19 @@ export interface CreateLoggedModelInput {
 }
 
 export async function createLoggedModel(client: MlflowClient, input: CreateLoggedModelInput): Promise<LoggedModel> {
-  const res = await client.post<{ model: LoggedModel }>('/api/2.0/mlflow/logged-models', {
+  // See CREATE_TOKEN_TAG: a create that failed ambiguously is looked up before it is sent again.
+  const token = newCreateToken();
+  const tags = { ...input.tags, [CREATE_TOKEN_TAG]: token };
+  const res = await client.create<{ model: LoggedModel }>('/api/2.0/mlflow/logged-models', {
     experiment_id: input.experimentId,
     name: input.name,
     source_run_id: input.sourceRunId,
     model_type: input.modelType,
-    tags: Object.entries(input.tags ?? {}).map(([key, value]) => ({ key, value })),
+    tags: Object.entries(tags).map(([key, value]) => ({ key, value })),
     params: Object.entries(input.params ?? {}).map(([key, value]) => ({ key, value })),
+  }, `logged model ${input.name}`, async () => {
+    const found = await searchLoggedModels(client, [input.experimentId], `tags.\`${CREATE_TOKEN_TAG}\` = '${token}'`);
+    return found[0] ? { model: found[0] } : undefined;
   });
   return res.model;
 }

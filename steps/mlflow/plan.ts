@@ -3,16 +3,30 @@
 //  2. the Hub: repo, revision -> commit, file selection, gated access (checkSource) — a mistyped
 //     id or revision fails here, before any experiment, run or version exists;
 //  3. the registry: is (model name, repo, commit, file selection) already a READY version? Then
-//     re-apply the alias and tags and stop: no run, no objects, 0 bytes moved;
-//  4. otherwise the experiment and a run to upload into.
+//     re-apply the alias and tags, sweep the runs it superseded, and stop: 0 bytes moved;
+//  4. a live mirror of the same identity (a RUNNING run whose lease is renewed): wait for it, then
+//     go back to 3 (it usually ends READY and is reused: one version per commit, no second upload);
+//  5. a failed or stuck run of the identity: adopt it (adopt-run.ts), so only missing bytes move;
+//  6. otherwise a new run; if another mirror created one at the same moment, the older one goes
+//     on and this one waits for it (4).
+import type { S3Client } from '@aws-sdk/client-s3';
+import { log } from '../common/log';
 import type { RetryOptions } from '../common/retry';
 import { checkSource, type CheckedSource } from '../hub/check-source';
+import type { Policy } from '../policy/policy';
+import { policyTags } from '../policy/tags';
+import { ADOPT_SETTLE_MS, adoptRun, sleep } from './adopt-run';
 import type { MlflowClient } from './client';
 import { findRegisteredVersion, reapplyToExisting } from './identity';
+import { classifyRun, olderRun, type RunIdentity, searchIdentityRuns } from './identity-runs';
 import { getExperimentByName } from './experiments';
+import { leaseOwnerId, leaseTags } from './run-lease';
 import { closeStaleWorkflowRuns } from './stale-runs';
-import { type PrepareOptions, type PrepareResult, prepareRun, resumableRun, validatePrepareInput } from './prepare';
-import { validateAlias, type ModelVersion } from './registry';
+import { legacyResumableRun, type PrepareOptions, type PrepareResult, preparedFromRun, prepareRun, validatePrepareInput } from './prepare';
+import { setModelVersionTags, validateAlias, type ModelVersion } from './registry';
+import { type Run, runTags, setRunTags, terminateRun } from './runs';
+import { sweepQuietly } from './sweep-failed-runs';
+import { TAG } from './tags';
 
 export interface PlanOptions extends PrepareOptions {
   readonly alias?: string;
@@ -20,14 +34,24 @@ export interface PlanOptions extends PrepareOptions {
   readonly allowPatterns?: readonly string[];
   readonly ignorePatterns?: readonly string[];
   readonly retry?: RetryOptions;
-  /** A run an interrupted `mirror` left RUNNING, to continue instead of a new one. */
+  /** The run a `mirror` killed in the same work dir wrote into: preferred when it is adoptable. */
   readonly previousRunId?: string;
   readonly waitTimeoutSeconds?: number;
+  /** The mirroring policy, checked on the Hub before any MLflow state (a refusal exits 9). */
+  readonly policy?: Policy;
+  /** For sweeping superseded runs' objects once a READY version exists (skipped without it). */
+  readonly s3?: S3Client;
+  /** Poll interval while another mirror of the same identity is live. @default 2000 */
+  readonly livePollMs?: number;
 }
 
 export type MirrorPlan =
   | { readonly reused: true; readonly source: CheckedSource; readonly version: ModelVersion; readonly model_uri: string }
-  | { readonly reused: false; readonly source: CheckedSource; readonly run: PrepareResult };
+  | {
+    readonly reused: false; readonly source: CheckedSource; readonly run: PrepareResult;
+    /** The lease this process holds on the run (none for an Argo workflow); renew it with LeaseKeeper. */
+    readonly leaseOwner?: string;
+  };
 
 export async function planMirror(client: MlflowClient, opts: PlanOptions): Promise<MirrorPlan> {
   validatePrepareInput(opts);
@@ -40,7 +64,9 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
     allowPatterns: opts.allowPatterns,
     ignorePatterns: opts.ignorePatterns,
     retry: opts.retry,
+    policy: opts.policy,
   });
+  const tags = source.policy ? policyTags(source.policy) : undefined;
   if (opts.argoWorkflow) {
     // Before looking for a version to reuse: closing a stale run also deletes a version made from it.
     const experiment = await getExperimentByName(client, opts.experiment);
@@ -49,12 +75,67 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
     }
   }
   const identity = { modelName: opts.modelName, repo: source.repo, commitSha: source.commitSha, fileSet: source.fileSet };
-  const existing = await findRegisteredVersion(client, identity, opts.waitTimeoutSeconds);
-  if (existing) {
-    await reapplyToExisting(client, identity, existing, opts.alias);
-    return { reused: true, source, version: existing, model_uri: `models:/${opts.modelName}/${existing.version}` };
+  const prepareOpts: PrepareOptions = { ...opts, commitSha: source.commitSha, fileSet: source.fileSet, policyTags: tags };
+  // An Argo workflow owns its run through the workflow (mutex + stale-run sweep), not a lease:
+  // its steps run in separate pods and nothing could renew one.
+  const owner = opts.argoWorkflow ? undefined : leaseOwnerId();
+  const pollMs = opts.livePollMs ?? 2000;
+  let waitingFor: string | undefined;
+
+  for (;;) {
+    const existing = await findRegisteredVersion(client, identity, opts.waitTimeoutSeconds);
+    if (existing) {
+      await reapplyToExisting(client, identity, existing, opts.alias);
+      // The policy that passed it this time (same files, so the same bytes).
+      if (tags) await setModelVersionTags(client, opts.modelName, existing.version, tags);
+      const experiment = await getExperimentByName(client, opts.experiment);
+      if (experiment) await sweepQuietly(client, opts.s3, { ...identity, experimentId: experiment.experiment_id }, existing);
+      return { reused: true, source, version: existing, model_uri: `models:/${opts.modelName}/${existing.version}` };
+    }
+    const experiment = await getExperimentByName(client, opts.experiment);
+    const runs = experiment ? await searchIdentityRuns(client, { ...identity, experimentId: experiment.experiment_id }) : [];
+    const roles = new Map(runs.map((r) => [r.info.run_id, classifyRun(r, { argoWorkflow: opts.argoWorkflow })]));
+    const live = runs.filter((r) => roles.get(r.info.run_id) === 'live' && runTags(r)[TAG.leaseOwner] !== owner);
+    if (live.length) {
+      const other = live[0];
+      if (waitingFor !== other.info.run_id) {
+        waitingFor = other.info.run_id;
+        log.info(`Another mirror (${runTags(other)[TAG.leaseOwner]}) is uploading this commit into run ${other.info.run_id}: waiting for it, then reusing its version`, { runId: other.info.run_id });
+      }
+      await sleep(pollMs);
+      continue;
+    }
+    const adoptable = runs.filter((r) => roles.get(r.info.run_id) === 'adoptable');
+    let pick: Run | undefined = adoptable.find((r) => r.info.run_id === opts.previousRunId) ?? adoptable[0];
+    // The work dir names a run a killed mirror of an earlier version left RUNNING without a lease.
+    if (!pick && opts.previousRunId && roles.get(opts.previousRunId) !== 'live') pick = await legacyResumableRun(client, opts.previousRunId, prepareOpts);
+    if (pick) {
+      if (await adoptRun(client, pick, { owner, argoWorkflow: opts.argoWorkflow })) {
+        if (tags) await setRunTags(client, pick.info.run_id, tags);
+        return { reused: false, source, run: await preparedFromRun(client, pick, prepareOpts, pick.info.status), leaseOwner: owner };
+      }
+      continue;
+    }
+    const run = await prepareRun(client, { ...prepareOpts, extraTags: owner ? leaseTags(owner) : undefined });
+    if (owner && experiment && await lostCreationRace(client, run, { ...identity, experimentId: experiment.experiment_id }, owner)) continue;
+    return { reused: false, source, run, leaseOwner: owner };
   }
-  const prepareOpts: PrepareOptions = { ...opts, commitSha: source.commitSha, fileSet: source.fileSet };
-  const run = (opts.previousRunId && await resumableRun(client, opts.previousRunId, prepareOpts)) || await prepareRun(client, prepareOpts);
-  return { reused: false, source, run };
+}
+
+/**
+ * After creating a run: is there an older live run of the same identity (another mirror that
+ * created its own at the same moment)? Then this one is closed (KILLED, superseded) and the caller
+ * waits for the other. Both read after both wrote (the settle delay), so they agree on the older.
+ */
+async function lostCreationRace(client: MlflowClient, mine: PrepareResult, id: RunIdentity, owner: string): Promise<boolean> {
+  await sleep(ADOPT_SETTLE_MS);
+  const runs = await searchIdentityRuns(client, id);
+  const me = runs.find((r) => r.info.run_id === mine.run_id);
+  if (!me) return false;
+  const older = runs.filter((r: Run) => r.info.run_id !== mine.run_id && classifyRun(r) === 'live' && olderRun(r, me) < 0);
+  if (!older.length) return false;
+  await setRunTags(client, mine.run_id, { [TAG.supersededBy]: older[0].info.run_id, [TAG.failureReason]: `another mirror started the same commit first (run ${older[0].info.run_id})` });
+  await terminateRun(client, mine.run_id, 'KILLED');
+  log.info(`Run ${older[0].info.run_id} started the same commit first: closed run ${mine.run_id} unused, waiting for it`, { owner });
+  return true;
 }

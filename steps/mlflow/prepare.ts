@@ -6,7 +6,7 @@ import { joinUri } from './artifacts';
 import type { MlflowClient } from './client';
 import { getOrCreateExperiment } from './experiments';
 import { validateModelName } from './registry';
-import { createRun, getRun, terminateRun } from './runs';
+import { createRun, getRun, type Run, terminateRun } from './runs';
 import { fromKeyValues } from './client';
 import { getExperiment } from './experiments';
 import { PARAM, TAG } from './tags';
@@ -24,6 +24,10 @@ export interface PrepareOptions {
   readonly fileSet?: string;
   /** The Argo workflow running this prepare (`{{workflow.name}}`), recorded on the run. */
   readonly argoWorkflow?: string;
+  /** The policy's decision as tags (steps/policy/tags.ts), recorded on the run; register copies them to the version. */
+  readonly policyTags?: Readonly<Record<string, string>>;
+  /** More tags for the new run (the lease of the process that will write into it). */
+  readonly extraTags?: Record<string, string>;
 }
 
 export interface PrepareResult {
@@ -35,6 +39,8 @@ export interface PrepareResult {
   readonly artifact_uri: string;
   /** Where `upload` writes: `<artifact_uri>/model` */
   readonly s3_destination: string;
+  /** Set when a failed or stuck run was reopened: its status then (see adopt-run.ts). */
+  readonly adopted_from?: string;
 }
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
@@ -81,6 +87,8 @@ export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Pr
       ...(opts.commitSha ? { [TAG.commitSha]: opts.commitSha } : {}),
       ...(opts.fileSet ? { [TAG.fileSet]: opts.fileSet } : {}),
       ...(opts.argoWorkflow ? { [TAG.argoWorkflow]: opts.argoWorkflow } : {}),
+      ...opts.policyTags,
+      ...opts.extraTags,
     },
   });
   const runId = run.info.run_id;
@@ -116,12 +124,26 @@ export async function prepareRun(client: MlflowClient, opts: PrepareOptions): Pr
   return result;
 }
 
+/** What `prepare` reports for an existing run that this mirror continues. */
+export async function preparedFromRun(client: MlflowClient, run: Run, opts: PrepareOptions, adoptedFrom: string): Promise<PrepareResult> {
+  const experiment = await getExperiment(client, run.info.experiment_id);
+  const artifactUri = run.info.artifact_uri.replace(/\/+$/, '');
+  return {
+    run_id: run.info.run_id,
+    run_name: run.info.run_name ?? runNameFor(opts.modelId, opts.revision),
+    experiment_id: experiment.experiment_id,
+    experiment_name: experiment.name,
+    artifact_uri: artifactUri,
+    s3_destination: joinUri(artifactUri, MODEL_ARTIFACT_PATH),
+    adopted_from: adoptedFrom,
+  };
+}
+
 /**
- * The run an interrupted `mirror` left RUNNING (process killed before it could finalize), when it
- * is still RUNNING and was made for exactly these options; undefined otherwise. Reusing it keeps
- * the S3 prefix, so the upload resumes open multipart uploads and skips finished objects.
+ * A run a mirror killed in the same work dir left RUNNING without a lease (made before leases
+ * existed): still RUNNING, made for exactly these options, in this experiment. Undefined otherwise.
  */
-export async function resumableRun(client: MlflowClient, runId: string, opts: PrepareOptions): Promise<PrepareResult | undefined> {
+export async function legacyResumableRun(client: MlflowClient, runId: string, opts: PrepareOptions): Promise<Run | undefined> {
   let run;
   try {
     run = await getRun(client, runId);
@@ -131,20 +153,12 @@ export async function resumableRun(client: MlflowClient, runId: string, opts: Pr
   }
   if (run.info.status !== 'RUNNING' || run.info.lifecycle_stage === 'deleted') return undefined;
   const tags = fromKeyValues(run.data.tags);
+  if (tags[TAG.leaseOwner] || tags[TAG.argoWorkflow]) return undefined; // owned: see identity-runs.ts
   if (tags[TAG.sourceRepo] !== opts.modelId || tags[TAG.requestedRevision] !== opts.revision || tags[TAG.registeredModel] !== opts.modelName) return undefined;
   // Another file selection or commit: its objects are not this mirror's.
   if (opts.fileSet && tags[TAG.fileSet] && tags[TAG.fileSet] !== opts.fileSet) return undefined;
   if (opts.commitSha && tags[TAG.commitSha] && tags[TAG.commitSha] !== opts.commitSha) return undefined;
   const experiment = await getExperiment(client, run.info.experiment_id);
   if (experiment.name !== opts.experiment || !/^s3a?:\/\//.test(run.info.artifact_uri)) return undefined;
-  const artifactUri = run.info.artifact_uri.replace(/\/+$/, '');
-  log.info('Resuming MLflow run left RUNNING by an interrupted mirror', { runId, experiment: experiment.name });
-  return {
-    run_id: runId,
-    run_name: run.info.run_name ?? runNameFor(opts.modelId, opts.revision),
-    experiment_id: experiment.experiment_id,
-    experiment_name: experiment.name,
-    artifact_uri: artifactUri,
-    s3_destination: joinUri(artifactUri, MODEL_ARTIFACT_PATH),
-  };
+  return run;
 }

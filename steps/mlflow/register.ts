@@ -1,6 +1,8 @@
 // `register`: describe the uploaded files as an MLflow transformers model (MLmodel + env files,
 // written to S3 next to them), create the MLflow 3 logged model, and register a model version.
-// Idempotent per (registered model, source repo, commit sha).
+// Idempotent per (registered model, source repo, commit sha, file selection): find-or-create,
+// re-checked after creating (the lowest version number of the identity wins; a loser deletes its
+// own version and reuses the winner), so concurrent mirrors end with one version.
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -17,17 +19,21 @@ import {
 } from './logged-models';
 import { fileSetHash } from '../common/file-set';
 import { copyS3Object } from '../s3/copy-object';
-import { findRegisteredVersion } from './identity';
+import { findRegisteredVersion, identityVersions } from './identity';
+import { abortOpenUploadsUnder } from '../s3/clear-prefix';
+import { parseS3Uri } from './artifacts';
+import { clearRunFiles, sweepQuietly } from './sweep-failed-runs';
+import type { RunIdentity } from './identity-runs';
 import {
   buildMlmodel, condaYaml, type HfConfig, type HfTokenizerConfig, pythonEnvYaml, requirementsTxt, resolveTask,
   toYaml, tokenizerTypeOf,
 } from './mlmodel';
 import {
-  createModelVersion, getOrCreateRegisteredModel, setAlias,
+  createModelVersion, deleteModelVersion, type ModelVersion, getOrCreateRegisteredModel, setAlias,
   setModelVersionTags, validateAlias, validateModelName, versionTags, waitForModelVersionReady,
 } from './registry';
 import { getRun, logParamsOnce, runTags, setRunTags } from './runs';
-import { PARAM, TAG } from './tags';
+import { PARAM, POLICY_TAG_KEYS, TAG } from './tags';
 import { MODEL_ARTIFACT_PATH, TOKENIZER_DIR, layoutForTransformers } from './transformers-layout';
 
 export interface RegisterOptions {
@@ -114,11 +120,20 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
 
   // Idempotency: the same repo at the same commit with the same files is registered once
   // (`prepare` normally finds it first; this catches a version registered in between).
+  const identity: RunIdentity = { experimentId: run.info.experiment_id, modelName: opts.modelName, repo: manifest.repo, commitSha: manifest.commitSha, fileSet };
+  // The upload is complete: open multipart uploads left under this prefix (an adopted run's
+  // attempts that the upload did not resume) are garbage now.
+  const modelLoc = parseS3Uri(modelRoot);
+  const aborted = await abortOpenUploadsUnder(opts.s3, modelLoc.bucket, modelLoc.key).catch((e: unknown) => {
+    log.warn('Could not list/abort open multipart uploads under the run\'s prefix', { location: modelRoot, error: (e as Error).message });
+    return 0;
+  });
+  if (aborted) log.info(`Aborted ${aborted} open multipart uploads an earlier attempt left under ${modelRoot}`);
   const existing = await findRegisteredVersion(client, { modelName: opts.modelName, repo: manifest.repo, commitSha: manifest.commitSha, fileSet }, timeout);
   if (existing) {
     log.info('This commit is already registered: reusing the version', { model: opts.modelName, version: existing.version, commit: manifest.commitSha, fromRun: existing.run_id });
-    if (opts.alias) await setAlias(client, opts.modelName, opts.alias, existing.version);
-    await setRunTags(client, opts.runId, { [TAG.modelVersion]: existing.version, ...(existing.run_id !== opts.runId ? { [TAG.reusedVersion]: existing.version } : {}) });
+    await reuseVersion(client, opts, existing, run.info.artifact_uri);
+    await sweepQuietly(client, opts.s3, identity, existing);
     return {
       model_name: opts.modelName,
       version: existing.version,
@@ -235,6 +250,8 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     [TAG.commitSha]: manifest.commitSha,
     [TAG.fileSet]: fileSet,
     [TAG.requestedRevision]: manifest.requestedRevision,
+    // The policy decision prepare recorded on the run travels with the version.
+    ...Object.fromEntries(POLICY_TAG_KEYS.filter((k) => tags[k] !== undefined).map((k) => [k, tags[k]])),
   };
   const created = await createModelVersion(client, {
     name: opts.modelName,
@@ -249,7 +266,34 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   const have = versionTags(mv);
   const missing = Object.fromEntries(Object.entries(versionTagValues).filter(([k, v]) => have[k] !== v));
   if (Object.keys(missing).length) await setModelVersionTags(client, opts.modelName, mv.version, missing);
+  // Re-check: another mirror may have registered the same identity meanwhile. Version numbers are
+  // assigned in commit order, so every contender sees the lowest one: it wins, the others give
+  // theirs up (one version per commit).
+  const winner = (await identityVersions(client, identity))[0];
+  if (winner && winner.version !== mv.version && Number(winner.version) < Number(mv.version)) {
+    log.info(`Another mirror registered this commit as version ${winner.version} at the same time: removing version ${mv.version}, reusing ${winner.version}`, { model: opts.modelName });
+    await deleteModelVersion(client, opts.modelName, mv.version);
+    if (logged) {
+      await deleteLoggedModel(client, logged.info.model_id).catch((de: unknown) => log.warn('Could not delete the unused logged model', { modelId: logged?.info.model_id, error: (de as Error).message }));
+    }
+    const ready = winner.status === 'READY' ? winner : await waitForModelVersionReady(client, opts.modelName, winner.version, timeout);
+    await reuseVersion(client, opts, ready, run.info.artifact_uri);
+    return {
+      model_name: opts.modelName,
+      version: ready.version,
+      model_uri: `models:/${opts.modelName}/${ready.version}`,
+      source: ready.source,
+      run_id: ready.run_id ?? opts.runId,
+      model_id: ready.model_id || undefined,
+      commit_sha: manifest.commitSha,
+      file_set: fileSet,
+      bytes_copied: bytesCopied,
+      reused: true,
+      alias: opts.alias,
+    };
+  }
   if (opts.alias) await setAlias(client, opts.modelName, opts.alias, mv.version);
+  await sweepQuietly(client, opts.s3, identity, mv);
   await setRunTags(client, opts.runId, { [TAG.modelVersion]: mv.version });
   log.info('Registered model version', { model: opts.modelName, version: mv.version, alias: opts.alias, source: modelRoot });
   return {
@@ -265,4 +309,26 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     reused: false,
     alias: opts.alias,
   };
+}
+
+/**
+ * Points the alias and this run's tags at a version another run registered. This run's own files
+ * are then unreferenced: they are deleted (unless the version's source is this run's prefix,
+ * when two mirrors shared an adopted run).
+ */
+async function reuseVersion(client: MlflowClient, opts: RegisterOptions, mv: ModelVersion, artifactUri: string): Promise<void> {
+  if (opts.alias) await setAlias(client, opts.modelName, opts.alias, mv.version);
+  const fromOtherRun = mv.run_id !== opts.runId;
+  await setRunTags(client, opts.runId, { [TAG.modelVersion]: mv.version, ...(fromOtherRun ? { [TAG.reusedVersion]: mv.version } : {}) });
+  const root = artifactUri.replace(/\/+$/, '');
+  if (fromOtherRun && mv.source !== root && !mv.source.startsWith(`${root}/`)) {
+    const c = await clearRunFiles(opts.s3, artifactUri).catch((e: unknown) => {
+      log.warn('Could not delete this run\'s unused files', { location: root, error: (e as Error).message });
+      return undefined;
+    });
+    if (c) {
+      await setRunTags(client, opts.runId, { [TAG.swept]: new Date().toISOString(), [TAG.supersededBy]: `${mv.name}/${mv.version}` });
+      log.info(`Deleted this run's ${c.objects} uploaded objects (${c.bytes} bytes): version ${mv.version} already holds them`, { uploadsAborted: c.uploads });
+    }
+  }
 }

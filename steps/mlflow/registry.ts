@@ -159,14 +159,54 @@ export async function waitForModelVersionReady(client: MlflowClient, name: strin
 
 export async function setModelVersionTags(client: MlflowClient, name: string, version: string, tags: Record<string, string>): Promise<void> {
   for (const [key, value] of Object.entries(tags)) {
-    await client.post('/api/2.0/mlflow/model-versions/set-tag', { name, version, key, value }, { idempotent: true });
+    // Concurrent mirrors reusing one version set the same tag at once: see isUpsertRace.
+    await retryUpsertRace(`tag ${key} of ${name}/${version}`, () => client.post('/api/2.0/mlflow/model-versions/set-tag', { name, version, key, value }, { idempotent: true }));
+  }
+}
+
+/** The version an alias points at, or undefined. */
+export async function getAliasVersion(client: MlflowClient, name: string, alias: string): Promise<string | undefined> {
+  try {
+    const res = await client.get<{ model_version: ModelVersion }>('/api/2.0/mlflow/registered-models/alias', { name, alias });
+    return res.model_version?.version;
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * MLflow sets an alias or a version tag by reading the row and then inserting or updating it; two
+ * mirrors doing it at once race, and the loser gets a unique-constraint error (`UniqueViolation`,
+ * a 400). That is a conflict to retry, not bad input: the retry updates the row the other wrote.
+ */
+export function isUpsertRace(e: unknown): boolean {
+  return /UniqueViolation|IntegrityError|unique constraint|duplicate key/i.test((e as Error)?.message ?? '');
+}
+/** Retries `write` after an upsert race; `settled` (a re-read) may say the value is already there. */
+async function retryUpsertRace(what: string, write: () => Promise<unknown>, settled?: () => Promise<boolean>, attempts = 5): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (e) {
+      if (!isUpsertRace(e) || attempt >= attempts) throw e;
+      if (settled && await settled()) return;
+      log.info(`${what} was being written concurrently; writing it again`);
+      await new Promise((r) => setTimeout(r, 50 + Math.floor(Math.random() * 200) * attempt));
+    }
   }
 }
 
 export async function setAlias(client: MlflowClient, name: string, alias: string, version: string): Promise<void> {
   validateAlias(alias);
-  await client.post('/api/2.0/mlflow/registered-models/alias', { name, alias, version }, { idempotent: true });
+  await retryUpsertRace(
+    `alias ${alias} of ${name}`,
+    () => client.post('/api/2.0/mlflow/registered-models/alias', { name, alias, version }, { idempotent: true }),
+    async () => (await getAliasVersion(client, name, alias)) === version,
+  );
 }
+
 
 export async function deleteModelVersion(client: MlflowClient, name: string, version: string): Promise<void> {
   try {

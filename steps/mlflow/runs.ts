@@ -1,4 +1,5 @@
 // Runs: create, read, tag, log params, terminate.
+import { randomUUID } from 'node:crypto';
 import { ExitCode, UserError } from '../common/errors';
 import { type KeyValue, MlflowClient, fromKeyValues, isNotFound } from './client';
 
@@ -32,14 +33,40 @@ export interface CreateRunInput {
   readonly startTime?: number;
 }
 
+/**
+ * Tag holding a token this client made up for one create call: after an ambiguous failure
+ * (connection lost after sending, 5xx) a search for it tells whether MLflow created the object.
+ */
+export const CREATE_TOKEN_TAG = 'model_mirror.create_token';
+
+export function newCreateToken(): string {
+  return randomUUID();
+}
+
 export async function createRun(client: MlflowClient, input: CreateRunInput): Promise<Run> {
-  const res = await client.post<{ run: Run }>('/api/2.0/mlflow/runs/create', {
+  const token = newCreateToken();
+  const tags = { ...input.tags, [CREATE_TOKEN_TAG]: token };
+  const res = await client.create<{ run: Run }>('/api/2.0/mlflow/runs/create', {
     experiment_id: input.experimentId,
     run_name: input.runName,
     start_time: input.startTime ?? Date.now(),
-    tags: Object.entries(input.tags ?? {}).map(([key, value]) => ({ key, value: truncate(value, MAX_TAG_VALUE_LENGTH) })),
+    tags: Object.entries(tags).map(([key, value]) => ({ key, value: truncate(value, MAX_TAG_VALUE_LENGTH) })),
+  }, `run ${input.runName}`, async () => {
+    const found = await findRunByTag(client, input.experimentId, CREATE_TOKEN_TAG, token);
+    return found ? { run: found } : undefined;
   });
   return res.run;
+}
+
+/** The run of `experimentId` whose tag `key` is `value`, if any (deleted runs included). */
+export async function findRunByTag(client: MlflowClient, experimentId: string, key: string, value: string): Promise<Run | undefined> {
+  const res = await client.post<{ runs?: Run[] }>('/api/2.0/mlflow/runs/search', {
+    experiment_ids: [experimentId],
+    filter: `tags.\`${key}\` = '${value.replace(/'/g, "\\'")}'`,
+    run_view_type: 'ALL',
+    max_results: 1,
+  }, { idempotent: true });
+  return res.runs?.[0];
 }
 
 export async function getRun(client: MlflowClient, runId: string): Promise<Run> {

@@ -1,7 +1,8 @@
 // S3 client for MLflow's artifact store (AWS S3 or an S3-compatible server like SeaweedFS/MinIO).
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { HeadBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { ExitCode, UserError } from '../common/errors';
 import { log, registerSecret } from '../common/log';
+import { AvailabilityGate, PeerUnavailableError, unavailableReason, unavailableTimeoutMs } from '../common/retry';
 
 export interface S3Config {
   /** Custom endpoint (S3-compatible stores); undefined => AWS S3. */
@@ -89,6 +90,10 @@ export interface CreateS3ClientOptions extends S3Config {
   readonly maxAttempts?: number;
   /** Max sockets to the endpoint. @default 64 */
   readonly maxSockets?: number;
+  /** How long the store may stay unavailable before a request fails. @default unavailableTimeoutMs() */
+  readonly unavailableTimeoutMs?: number;
+  /** Longest wait between two probes while the store is unavailable. @default 10 s */
+  readonly maxRetryDelayMs?: number;
 }
 
 export function createS3Client(opts: CreateS3ClientOptions): S3Client {
@@ -121,5 +126,63 @@ export function createS3Client(opts: CreateS3ClientOptions): S3Client {
   };
   const client = new S3Client(config);
   LABELS.set(client, endpointLabel(opts));
+  waitOutRestarts(client, opts);
   return client;
+}
+
+/** Inputs of the HeadBucket probes the gate sends itself: they pass through it untouched. */
+const PROBES = new WeakSet<object>();
+
+function isReplayable(body: unknown): boolean {
+  return body === undefined || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+/**
+ * Makes every request of `client` wait out a restart of the store (connection refused/reset, DNS
+ * failure, timeouts, 502/503/504/429 after the SDK's own quick retries): one probing loop per
+ * client (HeadBucket on the failed request's bucket) with capped backoff, up to the budget. Then a
+ * request with a replayable body is sent again; one with a stream body fails with its original
+ * error at once, and its caller (uploadFile) retries it with a fresh stream, now that the store
+ * answers. Past the budget: PeerUnavailableError (exit 5), which no outer loop retries.
+ */
+function waitOutRestarts(client: S3Client, opts: CreateS3ClientOptions): void {
+  const peer = `S3 at ${opts.endpoint ?? NO_ENDPOINT_LABEL}`;
+  let probeBucket: string | undefined;
+  const gate = new AvailabilityGate(peer, async () => {
+    const input = { Bucket: probeBucket };
+    PROBES.add(input);
+    try {
+      await client.send(new HeadBucketCommand(input));
+      return undefined;
+    } catch (e) {
+      // Any answer but "unavailable" (403, 404 ...) means the store is up again.
+      return unavailableReason(e, statusOf(e));
+    }
+  }, {
+    budgetMs: () => opts.unavailableTimeoutMs ?? unavailableTimeoutMs(),
+    maxDelayMs: opts.maxRetryDelayMs,
+    report: (line) => log.warn(line),
+    onRecovered: (line) => log.info(line),
+  });
+  client.middlewareStack.add((next, context) => async (args) => {
+    const input = args.input as { Bucket?: unknown; Body?: unknown };
+    if (PROBES.has(input)) return next(args);
+    for (;;) {
+      try {
+        return await next(args);
+      } catch (e) {
+        const reason = (e as Error)?.name === 'AbortError' ? undefined : unavailableReason(e, statusOf(e));
+        if (!reason || typeof input.Bucket !== 'string') throw e;
+        probeBucket = input.Bucket;
+        if (!(await gate.waitUntilUp(`${reason} (${context.commandName ?? 'request'})`))) {
+          throw new PeerUnavailableError(`Cannot reach ${peer}: ${gate.outage?.gaveUpMessage() ?? reason}`, { cause: e });
+        }
+        if (!isReplayable(input.Body)) throw e;
+      }
+    }
+  }, { step: 'initialize', name: 'waitOutRestarts', priority: 'high' });
+}
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }

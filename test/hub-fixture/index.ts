@@ -5,7 +5,8 @@ import { buildRepos, type LargeStats, type RepoState } from './model';
 import { HubServer } from './server';
 
 export * from './types';
-export type { LargeStats, RepoState, StoredFile } from './model';
+export type { LargeStats, RepoState, ScanVerdict, StoredFile } from './model';
+export { POLICY_REPOS } from './model';
 export { GeneratedContent, hashCacheDir } from './large';
 
 export const DEFAULT_TOKEN = 'hf_fixturetoken0123456789';

@@ -27,6 +27,16 @@ export interface RepoState extends FixtureRepo {
   readonly commits: ReadonlyMap<string, Commit>;
   readonly createdAt: string;
   readonly author: string;
+  /** The Hub's scan verdict per path (`securityFileStatus`); absent paths are `safe`. */
+  readonly scan: Readonly<Record<string, ScanVerdict>>;
+}
+
+/** What the Hub's scanners say about one file (`securityFileStatus` on tree/paths-info with expand). */
+export interface ScanVerdict {
+  readonly status: 'safe' | 'unscanned' | 'caution' | 'suspicious' | 'unsafe';
+  /** Which scanner found it, and its message (e.g. the AV signature). */
+  readonly scanner?: 'avScan' | 'pickleImportScan';
+  readonly message?: string;
 }
 
 export const sha1 = (b: Buffer | string): string => crypto.createHash('sha1').update(b).digest('hex');
@@ -68,7 +78,7 @@ function repoState(
   id: string,
   commits: Commit[],
   refs: { branches: Record<string, string>; tags?: Record<string, string>; other?: Record<string, string> },
-  extra: { gated?: boolean; private?: boolean; pipelineTag?: string; libraryName?: string },
+  extra: { gated?: boolean; private?: boolean; pipelineTag?: string; libraryName?: string; scan?: Record<string, ScanVerdict> },
 ): RepoState {
   const byId = new Map(commits.map((c) => [c.sha, c]));
   const head = byId.get(refs.branches.main)!;
@@ -85,6 +95,7 @@ function repoState(
     commits: byId,
     createdAt: commits[0].date,
     author: id.split('/')[0],
+    scan: extra.scan ?? {},
   };
 }
 
@@ -356,6 +367,73 @@ async function largeRepo(largeFiles: Readonly<Record<string, number>>): Promise<
   return { repo: repoState(id, [c], { branches: { main: c.sha } }, { libraryName: 'transformers' }), stats };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Repos a mirroring policy refuses or trims (test/integration/policy.test.ts): each differs from
+// the tiny GPT-2 in one respect only.
+
+/** A stand-in for a torch.save() archive: the bytes are never unpickled, only counted. */
+function picklePlaceholder(name: string): Buffer {
+  return Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.from(`fixture pickle ${name}\n`.repeat(64))]);
+}
+
+function tinyVariant(id: string, title: string, change: (files: StoredFile[]) => StoredFile[], extra: Parameters<typeof repoState>[3] = {}): RepoState {
+  const files = change(tinyModelFiles(2).filter((f) => !f.path.startsWith('original/')));
+  const c = makeCommit(id, title, '2024-05-01T09:00:00.000Z', files);
+  return repoState(id, [c], { branches: { main: c.sha } }, { pipelineTag: 'text-generation', libraryName: 'transformers', ...extra });
+}
+
+export const POLICY_REPOS = {
+  /** Weights only as pytorch_model.bin (pickle). */
+  pickleOnly: 'policy/pickle-only',
+  /** model.safetensors plus pickle duplicates (pytorch_model.bin, training_args.bin). */
+  dualWeights: 'policy/dual-weights',
+  /** configuration/modeling *.py and an auto_map in config.json (trust_remote_code). */
+  remoteCode: 'policy/remote-code',
+  /** A model card without `license:`. */
+  noLicense: 'policy/no-license',
+  /** A file the Hub's AV scan marks unsafe. */
+  unsafeFile: 'policy/unsafe-file',
+  /** Licensed cc-by-nc-4.0 (for licence allowlists). */
+  nonCommercial: 'policy/non-commercial',
+} as const;
+
+function policyRepos(): RepoState[] {
+  const replace = (files: StoredFile[], p: string, f: StoredFile) => files.map((x) => (x.path === p ? f : x));
+  const readmeWith = (license: string | undefined, title: string) =>
+    memFile('README.md', readme(title).replace('license: apache-2.0\n', license ? `license: ${license}\n` : ''));
+  return [
+    tinyVariant(POLICY_REPOS.pickleOnly, 'Pickle weights only', (files) => [
+      ...files.filter((f) => f.path !== 'model.safetensors'),
+      memFile('pytorch_model.bin', picklePlaceholder('pytorch_model.bin'), true),
+    ], { scan: { 'pytorch_model.bin': { status: 'safe', scanner: 'pickleImportScan' } } }),
+    tinyVariant(POLICY_REPOS.dualWeights, 'safetensors and pickle weights', (files) => [
+      ...files,
+      memFile('pytorch_model.bin', picklePlaceholder('pytorch_model.bin'), true),
+      memFile('training_args.bin', picklePlaceholder('training_args.bin'), true),
+    ]),
+    tinyVariant(POLICY_REPOS.remoteCode, 'Custom modeling code', (files) => {
+      const config = JSON.parse(files.find((f) => f.path === 'config.json')!.data!.toString()) as Record<string, unknown>;
+      config.auto_map = { AutoConfig: 'configuration_tiny.TinyConfig', AutoModelForCausalLM: 'modeling_tiny.TinyForCausalLM' };
+      return [
+        ...replace(files, 'config.json', memFile('config.json', json(config))),
+        memFile('configuration_tiny.py', 'from transformers import GPT2Config\n\nclass TinyConfig(GPT2Config):\n    model_type = "tiny"\n'),
+        memFile('modeling_tiny.py', 'from transformers import GPT2LMHeadModel\n\nclass TinyForCausalLM(GPT2LMHeadModel):\n    pass\n'),
+      ];
+    }),
+    tinyVariant(POLICY_REPOS.noLicense, 'No licence stated', (files) => replace(files, 'README.md', readmeWith(undefined, 'no-license'))),
+    tinyVariant(POLICY_REPOS.unsafeFile, 'Add a data file', (files) => [...files, memFile('extras/danger.dat', 'Harmless bytes that the fixture\'s AV scanner reports as unsafe.\n')], {
+      scan: { 'extras/danger.dat': { status: 'unsafe', scanner: 'avScan', message: 'Eicar-Test-Signature' } },
+    }),
+    tinyVariant(POLICY_REPOS.nonCommercial, 'Non-commercial licence', (files) => replace(files, 'README.md', readmeWith('cc-by-nc-4.0', 'non-commercial'))),
+  ];
+}
+
+/** `license:` of a model card's YAML front matter (what the Hub reports as cardData.license). */
+export function cardLicense(readmeText: string | undefined): string | undefined {
+  const front = readmeText ? /^---\n([\s\S]*?)\n---/.exec(readmeText)?.[1] : undefined;
+  return front ? /^license:\s*(\S+)\s*$/m.exec(front)?.[1] : undefined;
+}
+
 export interface LargeStats {
   readonly path: string;
   readonly size: number;
@@ -366,7 +444,7 @@ export interface LargeStats {
 
 export async function buildRepos(largeFiles?: Readonly<Record<string, number>>): Promise<{ repos: Map<string, RepoState>; largeStats: LargeStats[] }> {
   const repos = new Map<string, RepoState>();
-  for (const r of [tinyModel(), gatedModel(), hostileModel()]) repos.set(r.id, r);
+  for (const r of [tinyModel(), gatedModel(), hostileModel(), ...policyRepos()]) repos.set(r.id, r);
   let largeStats: LargeStats[] = [];
   if (largeFiles && Object.keys(largeFiles).length) {
     const { repo, stats } = await largeRepo(largeFiles);

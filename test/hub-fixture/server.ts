@@ -3,7 +3,7 @@ import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FaultControls, RequestRecord } from './types';
-import type { Commit, RepoState, StoredFile } from './model';
+import { cardLicense, type Commit, type RepoState, type StoredFile } from './model';
 
 export interface ServerConfig {
   readonly repos: ReadonlyMap<string, RepoState>;
@@ -333,6 +333,8 @@ export class HubServer {
     const config = tryJson(c.files.get('config.json'));
     const st = c.files.get('model.safetensors');
     const params = st?.data ? safetensorsParams(st.data) : undefined;
+    const license = cardLicense(c.files.get('README.md')?.data?.toString());
+    const issues = files.filter((f) => this.scanOf(repo, f.path).status !== 'safe').map((f) => ({ path: f.path, level: this.scanOf(repo, f.path).status }));
     const full: Record<string, unknown> = {
       _id: sha1hex(`id:${repo.id}`).slice(0, 24),
       id: repo.id,
@@ -346,10 +348,11 @@ export class HubServer {
       gated: repo.gated ? 'manual' : false,
       downloads: 0,
       likes: 0,
-      tags: ['transformers', 'safetensors', ...(config?.model_type ? [String(config.model_type)] : []), ...(repo.pipelineTag ? [repo.pipelineTag] : []), 'license:apache-2.0', 'region:us'],
+      tags: ['transformers', 'safetensors', ...(config?.model_type ? [String(config.model_type)] : []), ...(repo.pipelineTag ? [repo.pipelineTag] : []), ...(license ? [`license:${license}`] : []), 'region:us'],
       pipeline_tag: repo.pipelineTag,
       library_name: repo.libraryName,
-      cardData: { license: 'apache-2.0', pipeline_tag: repo.pipelineTag, library_name: repo.libraryName },
+      // The README's front matter, as the Hub reports it: no `license` key when the card states none.
+      cardData: { ...(license ? { license } : {}), pipeline_tag: repo.pipelineTag, library_name: repo.libraryName },
       config: config ? { architectures: config.architectures, model_type: config.model_type } : undefined,
       transformersInfo: config ? { auto_model: 'AutoModelForCausalLM', pipeline_tag: repo.pipelineTag, processor: 'AutoTokenizer' } : undefined,
       safetensors: params ? { parameters: params, total: Object.values(params).reduce((a, b) => a + b, 0) } : undefined,
@@ -360,13 +363,17 @@ export class HubServer {
       ),
       spaces: [],
       usedStorage: files.reduce((a, f) => a + f.size, 0),
+      // `?securityStatus=true` (or expand=securityRepoStatus): the scan summary of the revision.
+      securityRepoStatus: { scansDone: true, filesWithIssues: issues },
     };
     const expand = u.searchParams.getAll('expand');
     let body = full;
+    if (!['1', 'true'].includes(u.searchParams.get('securityStatus') ?? '')) delete body.securityRepoStatus;
     if (expand.length) {
       // Like the Hub: with `expand`, only the requested properties (plus _id and id) are returned.
       body = { _id: full._id, id: full.id };
       for (const k of expand) if (k in full) body[k] = full[k];
+      if (expand.includes('securityRepoStatus')) body.securityRepoStatus = { scansDone: true, filesWithIssues: issues };
     }
     this.json(req, res, body);
   }
@@ -385,7 +392,24 @@ export class HubServer {
       ...(f.lfs ? { lfs: { oid: f.sha256, size: f.size, pointerSize: f.pointer!.length } } : {}),
       path: f.path,
       ...lastCommit,
-      ...(expand ? { securityFileStatus: { status: 'safe' } } : {}),
+      ...(expand ? { securityFileStatus: this.securityFileStatus(repo, f.path) } : {}),
+    };
+  }
+
+  private scanOf(repo: RepoState, p: string) {
+    return repo.scan[p] ?? { status: 'safe' as const };
+  }
+
+  /** The Hub's per-file scan record: the aggregate `status` and each scanner's own. */
+  private securityFileStatus(repo: RepoState, p: string): Record<string, unknown> {
+    const v = this.scanOf(repo, p);
+    const pickle = /\.(bin|pt|pth|ckpt|pkl|pickle)$/.test(p);
+    const scanner = (name: 'avScan' | 'pickleImportScan', fallback: string) =>
+      v.scanner === name ? { status: v.status, ...(v.message ? { message: v.message } : {}) } : { status: fallback };
+    return {
+      status: v.status,
+      avScan: scanner('avScan', 'safe'),
+      pickleImportScan: { ...scanner('pickleImportScan', pickle ? 'safe' : 'unscanned'), ...(pickle ? { pickleImports: [{ module: 'torch._utils', name: '_rebuild_tensor_v2', safety: 'innocuous' }] } : {}) },
     };
   }
 

@@ -74,7 +74,7 @@ export interface HubFixture {
   readonly lfsUrl: string;
   /** A token that passes gated checks. */
   readonly token: string;
-  /** Repos served: `test/tiny-model` (normal), `test/gated-model` (gated), `test/hostile-model` (tree has `../evil.txt`), plus `bench/large` when largeFiles is set. */
+  /** Repos served: `test/tiny-model` (normal), `test/gated-model` (gated), `test/hostile-model` (tree has `../evil.txt`), the `policy/*` repos (POLICY_REPOS), plus `bench/large` when largeFiles is set. */
   readonly repos: ReadonlyMap<string, FixtureRepo>;
   readonly faults: FaultControls;
   /** Every request served, for assertions like "no byte downloaded twice". */

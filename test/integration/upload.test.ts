@@ -201,9 +201,12 @@ describe('clear errors through the CLI', () => {
     const r = await cli(['upload', '--source', src, '--dest', `s3://${s3.bucket}/x`, '--s3-endpoint', 'http://127.0.0.1:1'], {
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      // A short restart budget (the default waits 3 minutes for the store to come back).
+      MODEL_MIRROR_UNAVAILABLE_TIMEOUT: '2',
     });
     expect(r.code).toBe(ExitCode.Unavailable);
     expect(r.stderr).toMatch(/Cannot reach S3 at http:\/\/127\.0\.0\.1:1/);
+    expect(r.stderr).toMatch(/--unavailable-timeout 2\)/);
   });
   test('bad destination -> Usage', async () => {
     const r = await cli(['upload', '--source', src, '--dest', 'mlflow/x', '--s3-endpoint', s3.endpoint], {});

@@ -24,7 +24,7 @@ describe('validateConfig', () => {
     expect(c.mlflow).toMatchObject({ replicas: 1, workers: 2, port: 5000 });
     expect(c.mlflow.autoscaling.enabled || c.mlflow.podDisruptionBudget.enabled || c.mlflow.networkPolicy.enabled || c.mlflow.ingress.enabled || c.mlflow.metrics.enabled).toBe(false);
     expect(c.secrets.writePlaintext).toBe(false);
-    expect(c.workflow.retry).toEqual({ limit: 4, policy: 'Always', backoffDuration: '10s', factor: 3, maxDuration: '30m', noRetryExitCodes: [2, 3, 4, 7, 8] });
+    expect(c.workflow.retry).toEqual({ limit: 4, policy: 'Always', backoffDuration: '10s', factor: 3, maxDuration: '30m', noRetryExitCodes: [2, 3, 4, 7, 8, 9] });
   });
 
   test.each([

@@ -228,9 +228,12 @@ describe('CLI bundle (as the image build makes it)', () => {
       // Help text wraps between words: every word of the description (the prose between the
       // usage line and the option list) is a word of the command's source. yargs' ESM build cut
       // words at a fixed column ("commit sh" / "a, lists").
-      const prose = r.stdout.split(/\n(?:Options|Positionals):/)[0].split('\n').slice(1).join(' ');
+      const prose = r.stdout.split(/\n(?:Options|Positionals):/)[0].replace(/^Commands:$/m, '').split('\n').slice(1).join(' '); // a group's own header is yargs'
       const words = (t: string) => new Set(t.split(/[\s'`"()]+/).map((w) => w.replace(/^[^\w$-]+|[^\w]+$/g, '')).filter((w) => w.length >= 3));
-      const source = words(read(`steps/commands/${name}.ts`));
+      // A command group (e.g. `models`) describes its subcommands in steps/commands/<name>/*.ts.
+      const groupDir = path.join(REPO_ROOT, 'steps/commands', name);
+      const groupFiles = fs.existsSync(groupDir) ? fs.readdirSync(groupDir).filter((f) => f.endsWith('.ts')).map((f) => `steps/commands/${name}/${f}`) : [];
+      const source = words([`steps/commands/${name}.ts`, ...groupFiles].map(read).join('\n'));
       expect({ name, notInSource: [...words(prose)].filter((w) => !source.has(w)) }).toEqual({ name, notInSource: [] });
     }
     // A missing option is a usage error (exit 2); the command itself never runs.

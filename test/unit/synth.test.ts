@@ -224,7 +224,7 @@ describe('WorkflowTemplate', () => {
 
   test('parameters with descriptions; model_id required', () => {
     const params = wt.spec.arguments.parameters;
-    expect(params.map((p: Obj) => p.name)).toEqual(['model_id', 'revision', 'model_name', 'task', 'allow_patterns', 'ignore_patterns', 'alias', 'experiment']);
+    expect(params.map((p: Obj) => p.name)).toEqual(['model_id', 'revision', 'model_name', 'task', 'allow_patterns', 'ignore_patterns', 'alias', 'experiment', 'policy_narrowing']);
     for (const p of params) expect(p.description).toBeTruthy();
     expect(params[0].value).toBeUndefined();
     expect(params.find((p: Obj) => p.name === 'revision').value).toBe('main');
@@ -292,7 +292,7 @@ describe('WorkflowTemplate', () => {
     for (const name of ['download', 'upload', 'register']) {
       expect(tmpl(name).retryStrategy).toEqual({
         limit: 4, retryPolicy: 'Always', backoff: { duration: '10s', factor: 3, maxDuration: '30m' },
-        expression: '!(lastRetry.exitCode in ["2", "3", "4", "7", "8"])',
+        expression: '!(lastRetry.exitCode in ["2", "3", "4", "7", "8", "9"])',
       });
     }
     expect(tmpl('prepare').retryStrategy).toBeUndefined();
