@@ -156,6 +156,14 @@ export class ObjectReader {
     return out;
   }
 
+  /** A list of mappings, each read with its own reader (`config.catalog.models[0]`). */
+  objectList(key: string): ObjectReader[] {
+    const v = this.get(key);
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) this.fail(key, `must be a list of mappings, got ${show(v)}`);
+    return v.map((item, i) => ObjectReader.of(`${this.field(key)}[${i}]`, item));
+  }
+
   /** Call once every field is read: anything left is a typo or a field this version lacks. */
   done(): void {
     const unknown = Object.keys(this.raw).filter((k) => !this.seen.has(k));

@@ -12,6 +12,7 @@ import {
   ConfigError, CRON, DNS_LABEL, DNS_LABEL_HINT, DNS_SUBDOMAIN, DNS_SUBDOMAIN_HINT, DURATION, DURATION_HINT,
   IMAGE, IMAGE_HINT, LABEL_KEY, LABEL_VALUE, ObjectReader, QUANTITY, QUANTITY_HINT, Raw, show,
 } from './config-reader';
+import { CatalogConfig, readCatalog } from './catalog/catalog-config';
 import pkg from '../package.json';
 import { PERMANENT_EXIT_CODES } from '../steps/common/errors';
 import { parsePolicyLayer, type PolicyLayer, PolicyValidationError } from '../steps/policy/policy';
@@ -25,7 +26,17 @@ export interface ResourcesConfig {
   readonly limits: { readonly cpu?: string; readonly memory: string };
 }
 
+/** An MLflow tracking server that is not ours: nothing MLflow or PostgreSQL is synthesized. */
+export interface ExternalMlflowConfig {
+  readonly trackingUri: string;
+  /** `token`: MLFLOW_TRACKING_TOKEN (Bearer); `basic`: MLFLOW_TRACKING_USERNAME/PASSWORD; both from existingSecret. */
+  readonly auth: 'none' | 'token' | 'basic';
+  readonly existingSecret: string;
+}
+
 export interface MlflowConfig {
+  /** Set: use that server instead of synthesizing one. */
+  readonly external?: ExternalMlflowConfig;
   /** Name of the Deployment, Service, ServiceAccount (and HPA/PDB/NetworkPolicy/Ingress). */
   readonly name: string;
   readonly image: string;
@@ -92,6 +103,14 @@ export interface S3Config {
   /** Key prefix under the bucket for MLflow's default artifact root. */
   readonly artifactPrefix: string;
   readonly region: string;
+  /**
+   * `staticKeys`: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from existingSecret. `podIdentity`: no
+   * keys anywhere; the pods' ServiceAccounts carry serviceAccountAnnotations (IRSA, workload
+   * identity) and the AWS SDK's default credential chain finds the credentials.
+   */
+  readonly auth: 'staticKeys' | 'podIdentity';
+  /** Annotations on the MLflow and workflow ServiceAccounts, e.g. eks.amazonaws.com/role-arn. */
+  readonly serviceAccountAnnotations: Readonly<Record<string, string>>;
   /** Secret holding AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (created by you unless writePlaintext). */
   readonly existingSecret: string;
   /** ConfigMap (emitted) holding the non-secret endpoint settings. */
@@ -149,6 +168,8 @@ export interface ModelMirrorConfig {
   readonly postgres: PostgresConfig;
   readonly mlflow: MlflowConfig;
   readonly workflow: WorkflowConfig;
+  /** Models kept mirrored by a CronWorkflow. @default - none (no CronWorkflow) */
+  readonly catalog?: CatalogConfig;
   /**
    * The mirroring policy, baked into the WorkflowTemplate (steps/policy/policy.ts). Undefined: no
    * policy, nothing is checked.
@@ -216,6 +237,8 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
     bucket: s3r.string('bucket', 'mlflow', { pattern: BUCKET, patternHint: 'must be an S3 bucket name (3-63 lowercase letters, digits, "-", ".")' }),
     artifactPrefix: s3r.string('artifactPrefix', 'artifacts', { pattern: S3_PREFIX, patternHint: 'must be an S3 key prefix without leading/trailing "/"' }),
     region: s3r.string('region', 'us-east-1', { pattern: /^[a-z0-9-]+$/, patternHint: 'must be a region name such as "us-east-1"' }),
+    auth: s3r.oneOf('auth', 'staticKeys', ['staticKeys', 'podIdentity'] as const),
+    serviceAccountAnnotations: s3r.stringMap('serviceAccountAnnotations', { keyPattern: LABEL_KEY, keyHint: 'is not a valid annotation key' }),
     existingSecret: s3r.string('existingSecret', 'model-mirror-s3', dnsName),
     endpointConfigMap: s3r.string('endpointConfigMap', 'model-mirror-s3-endpoint', dnsName),
     seaweedfsConfig: {
@@ -227,6 +250,9 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
     },
   };
   swr.done(); s3r.done();
+  if (s3.auth === 'podIdentity' && s3.seaweedfsConfig.enabled) {
+    throw new ConfigError('config.s3.seaweedfsConfig.enabled: the SeaweedFS identities config holds static keys; it cannot be used with s3.auth "podIdentity"');
+  }
   if (s3.seaweedfsConfig.enabled && !secrets.writePlaintext) {
     throw new ConfigError('config.s3.seaweedfsConfig.enabled: the SeaweedFS identities config contains the S3 secret key; set secrets.writePlaintext: true to write it to dist/');
   }
@@ -261,6 +287,9 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
     },
   };
   pext.done(); pbak.done(); pr.done();
+  if (postgres.backup.enabled && s3.auth === 'podIdentity') {
+    throw new ConfigError('config.postgres.backup.enabled: the backup job has no S3 identity with s3.auth "podIdentity" (it runs without a ServiceAccount of its own)');
+  }
   if (postgres.backup.enabled && postgres.mode !== 'in-cluster') {
     throw new ConfigError('config.postgres.backup.enabled: backups are only built for postgres.mode "in-cluster"; back up an external database with its own tooling');
   }
@@ -273,7 +302,16 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
   const metr = mr.child('metrics');
   const ingr = mr.child('ingress');
   const spr = mr.child('startupProbe');
+  const extr = mr.child('external');
+  const externalUri = extr.optionalString('trackingUri', { pattern: HTTP_URL, patternHint: 'must be an http(s) URL' });
+  const externalAuth = extr.oneOf('auth', 'none', ['none', 'token', 'basic'] as const);
+  const externalSecret = extr.string('existingSecret', 'model-mirror-mlflow-auth', dnsName);
+  extr.done();
+  if (!externalUri && externalAuth !== 'none') {
+    throw new ConfigError('config.mlflow.external.auth: needs mlflow.external.trackingUri (the auth is for an external MLflow server)');
+  }
   const mlflow: MlflowConfig = {
+    external: externalUri ? { trackingUri: externalUri.replace(/\/+$/, ''), auth: externalAuth, existingSecret: externalSecret } : undefined,
     name: mr.string('name', 'mlflow', dnsLabel),
     image: mr.string('image', DEFAULT_MLFLOW_IMAGE, image),
     imagePullPolicy: mr.oneOf('imagePullPolicy', 'IfNotPresent', PULL),
@@ -329,6 +367,16 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
     const replicas = mlflow.autoscaling.enabled ? mlflow.autoscaling.minReplicas : mlflow.replicas;
     if (mlflow.podDisruptionBudget.minAvailable >= replicas) {
       throw new ConfigError(`config.mlflow.podDisruptionBudget.minAvailable: must be less than the replica count (${replicas}) or no node could ever be drained, got ${mlflow.podDisruptionBudget.minAvailable}`);
+    }
+  }
+  if (mlflow.external) {
+    const local = [
+      ['mlflow.autoscaling.enabled', mlflow.autoscaling.enabled], ['mlflow.podDisruptionBudget.enabled', mlflow.podDisruptionBudget.enabled],
+      ['mlflow.networkPolicy.enabled', mlflow.networkPolicy.enabled], ['mlflow.ingress.enabled', mlflow.ingress.enabled],
+      ['postgres.backup.enabled', postgres.backup.enabled],
+    ] as const;
+    for (const [field, on] of local) {
+      if (on) throw new ConfigError(`config.${field}: applies to the in-cluster MLflow server, and mlflow.external.trackingUri is set (no server or database is synthesized)`);
     }
   }
   for (const arg of mlflow.extraArgs) {
@@ -391,6 +439,8 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
   };
   imgr.done(); hfr.done(); defr.done(); ttlr.done(); rr.done(); resr.done(); wmr.done(); wr.done();
 
+  const catalog = readCatalog(root.child('catalog'), { name: workflow.name, revision: workflow.defaults.revision });
+
   // --- policy (the same validator as the CLI's --policy-file)
   const rawPolicy = root.value('policy');
   let policy: PolicyLayer | undefined;
@@ -402,7 +452,7 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
   }
 
   root.done();
-  return { namespace, createNamespace, clusterDomain, instance, labels, secrets, s3, postgres, mlflow, workflow, ...(policy ? { policy } : {}) };
+  return { namespace, createNamespace, clusterDomain, instance, labels, secrets, s3, postgres, mlflow, workflow, catalog, ...(policy ? { policy } : {}) };
 }
 
 // --- loading -------------------------------------------------------------------------------------

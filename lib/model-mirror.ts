@@ -4,6 +4,9 @@ import { App, Chart } from 'cdk8s';
 import { Construct } from 'constructs';
 import { selectorLabels, standardLabels } from './common/labels';
 import type { ModelMirrorConfig } from './config';
+import { buildCatalog } from './catalog/catalog-cron-workflow';
+import type { CatalogCronWorkflow } from './catalog/catalog-cron-workflow';
+import { ExternalMlflow } from './mlflow/external-mlflow';
 import { MlflowAutoscaler } from './mlflow/mlflow-autoscaler';
 import { MlflowDisruptionBudget } from './mlflow/mlflow-disruption-budget';
 import { MlflowIngress } from './mlflow/mlflow-ingress';
@@ -31,10 +34,17 @@ export interface ModelMirrorProps {
 /** What was built, for the summary and for tests. */
 export interface ModelMirrorResult {
   readonly charts: readonly Chart[];
-  readonly mlflow: MlflowServer;
+  /** The in-cluster server; undefined with mlflow.external. */
+  readonly mlflow?: MlflowServer;
+  /** The URI the workflow pods use. */
+  readonly trackingUri: string;
+  /** What stores MLflow's data, for the summary. */
+  readonly trackingDescription: string;
   readonly workflow: MirrorWorkflowTemplate;
+  readonly catalog?: CatalogCronWorkflow;
   readonly ledger: SecretLedger;
-  readonly backendStore: IBackendStore;
+  /** The in-cluster server's database; undefined with mlflow.external. */
+  readonly backendStore?: IBackendStore;
   readonly workflowImage: string;
 }
 
@@ -68,7 +78,7 @@ export function buildModelMirror(app: App, props: ModelMirrorProps): ModelMirror
     ? { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey }
     : undefined;
   const s3 = new S3Credentials(s3Chart, 'Credentials', {
-    ...common, endpoint: c.s3.endpoint, region: c.s3.region, secretName: c.s3.existingSecret,
+    ...common, auth: c.s3.auth, serviceAccountAnnotations: c.s3.serviceAccountAnnotations, endpoint: c.s3.endpoint, region: c.s3.region, secretName: c.s3.existingSecret,
     configMapName: c.s3.endpointConfigMap, credentials: s3Keys, writePlaintext: plaintext, ledger,
   });
   if (c.s3.seaweedfsConfig.enabled) {
@@ -79,10 +89,14 @@ export function buildModelMirror(app: App, props: ModelMirrorProps): ModelMirror
     });
   }
 
-  // --- database
+  // --- database (none with an external MLflow: its owner runs its database)
+  const m = c.mlflow;
+  const external = m.external ? new ExternalMlflow(m.external, { namespace: c.namespace, ledger }) : undefined;
   const dbChart = chart('postgres');
-  let backendStore: IBackendStore;
-  if (c.postgres.mode === 'in-cluster') {
+  let backendStore: IBackendStore | undefined;
+  if (external) {
+    backendStore = undefined;
+  } else if (c.postgres.mode === 'in-cluster') {
     const pg = new PostgresDatabase(dbChart, 'Postgres', {
       ...common, name: c.postgres.name, image: c.postgres.image, imagePullPolicy: c.postgres.imagePullPolicy,
       database: c.postgres.database, user: c.postgres.user, secretName: c.postgres.existingSecret,
@@ -107,8 +121,7 @@ export function buildModelMirror(app: App, props: ModelMirrorProps): ModelMirror
 
   // --- MLflow
   const mlChart = chart('mlflow');
-  const m = c.mlflow;
-  const mlflow = new MlflowServer(mlChart, 'Server', {
+  const mlflow = external || !backendStore ? undefined : new MlflowServer(mlChart, 'Server', {
     ...common, backendStore, s3,
     defaultArtifactRoot: `s3://${c.s3.bucket}/${c.s3.artifactPrefix}`,
     name: m.name, image: m.image, imagePullPolicy: m.imagePullPolicy,
@@ -119,14 +132,14 @@ export function buildModelMirror(app: App, props: ModelMirrorProps): ModelMirror
     startupProbe: m.startupProbe, migrateOnStart: m.migrateOnStart,
     prometheusDir: m.metrics.enabled ? m.metrics.dir : undefined,
   });
-  if (m.autoscaling.enabled) {
+  if (mlflow && m.autoscaling.enabled) {
     new MlflowAutoscaler(mlChart, 'Autoscaler', {
       server: mlflow, minReplicas: m.autoscaling.minReplicas, maxReplicas: m.autoscaling.maxReplicas,
       targetCPUUtilizationPercentage: m.autoscaling.targetCPUUtilizationPercentage,
     });
   }
-  if (m.podDisruptionBudget.enabled) new MlflowDisruptionBudget(mlChart, 'DisruptionBudget', { server: mlflow, minAvailable: m.podDisruptionBudget.minAvailable });
-  if (m.ingress.enabled && m.ingress.host) {
+  if (mlflow && m.podDisruptionBudget.enabled) new MlflowDisruptionBudget(mlChart, 'DisruptionBudget', { server: mlflow, minAvailable: m.podDisruptionBudget.minAvailable });
+  if (mlflow && m.ingress.enabled && m.ingress.host) {
     new MlflowIngress(mlChart, 'Ingress', {
       server: mlflow, host: m.ingress.host, className: m.ingress.className, tlsSecretName: m.ingress.tlsSecretName, annotations: m.ingress.annotations,
     });
@@ -137,17 +150,20 @@ export function buildModelMirror(app: App, props: ModelMirrorProps): ModelMirror
   const w = c.workflow;
   const wfIds = { name: 'model-mirror', instance: c.instance, component: 'workflow', version: w.image.tag, extra: c.labels };
   const wfLabels = standardLabels(wfIds);
-  const rbac = new WorkflowRbac(wfChart, 'Rbac', { namespace: c.namespace, serviceAccountName: w.serviceAccountName, labels: wfLabels });
+  const rbac = new WorkflowRbac(wfChart, 'Rbac', {
+    namespace: c.namespace, serviceAccountName: w.serviceAccountName, labels: wfLabels, serviceAccountAnnotations: s3.serviceAccountAnnotations,
+  });
   const workflowPodLabels = selectorLabels(wfIds);
-  if (m.networkPolicy.enabled) {
+  if (mlflow && m.networkPolicy.enabled) {
     new MlflowNetworkPolicy(mlChart, 'NetworkPolicy', {
       server: mlflow, workflowPodLabels, ingressControllerNamespaces: m.networkPolicy.ingressControllerNamespaces,
     });
   }
   const workflowImage = `${w.image.registry}/${w.image.repository}:${w.image.tag}`;
+  const trackingUri = external ? external.trackingUri : mlflow!.trackingUri;
   const workflow = new MirrorWorkflowTemplate(wfChart, 'Template', {
     namespace: c.namespace, labels: wfLabels, name: w.name, image: workflowImage, imagePullPolicy: w.image.pullPolicy,
-    s3, mlflowTrackingUri: mlflow.trackingUri, serviceAccountName: rbac.serviceAccountName,
+    s3, mlflowTrackingUri: trackingUri, mlflowAuthEnv: external?.authEnv(), serviceAccountName: rbac.serviceAccountName,
     hfEndpoint: w.hfEndpoint, hfToken: { secretName: w.hfToken.existingSecret, key: w.hfToken.key, required: w.hfToken.required },
     defaults: w.defaults, storageSize: w.storageSize, storageClassName: w.storageClassName, activeDeadlineSeconds: w.activeDeadlineSeconds,
     ttl: w.ttl, podGC: w.podGC, retry: w.retry, lightResources: w.resources.light, transferResources: w.resources.transfer,
@@ -155,8 +171,13 @@ export function buildModelMirror(app: App, props: ModelMirrorProps): ModelMirror
     executorSecurityContext: w.executorSecurityContext,
     policy: c.policy,
     // Pod labels only when a NetworkPolicy must recognise the workflow pods.
-    podLabels: m.networkPolicy.enabled ? workflowPodLabels : undefined,
+    podLabels: mlflow && m.networkPolicy.enabled ? workflowPodLabels : undefined,
   });
+  const catalog = c.catalog ? buildCatalog(wfChart, 'Catalog', {
+    namespace: c.namespace, labels: wfLabels, catalog: c.catalog, workflowTemplate: workflow,
+    image: workflowImage, imagePullPolicy: w.image.pullPolicy, runAsUser: w.runAsUser, tmpSizeLimit: w.tmpSizeLimit,
+    resources: w.resources.light, executorSecurityContext: w.executorSecurityContext,
+  }) : undefined;
 
   // Optional HF token Secret: emitted only with plaintext opt-in and a token in env.
   const hfEmit = Boolean(plaintext && secrets.hfToken);
@@ -186,7 +207,8 @@ export function buildModelMirror(app: App, props: ModelMirrorProps): ModelMirror
   } else if (Object.values(secrets).some((v) => v !== undefined)) {
     ledger.note('secret values were found in MODEL_MIRROR_* env vars but NOT written (secrets.writePlaintext is false): create the Secrets listed below instead');
   }
-  return { charts, mlflow, workflow, ledger, backendStore, workflowImage };
+  const trackingDescription = external?.description ?? backendStore?.description ?? '';
+  return { charts, mlflow, trackingUri, trackingDescription, workflow, catalog, ledger, backendStore, workflowImage };
 }
 
 export const MODEL_MIRROR_VERSION = pkg.version;

@@ -13,7 +13,7 @@ export function synthSummary(outdir: string, loaded: LoadedConfig, result: Model
     const kinds = countKinds(fs.readFileSync(path.join(outdir, f), 'utf8'));
     lines.push(`  ${f}: ${kinds}`);
   }
-  lines.push(`  MLflow: ${result.mlflow.trackingUri} (${result.backendStore.description}; artifacts s3://${c.s3.bucket}/${c.s3.artifactPrefix} at ${c.s3.endpoint})`);
+  lines.push(`  MLflow: ${result.trackingUri} (${result.trackingDescription}; artifacts s3://${c.s3.bucket}/${c.s3.artifactPrefix} at ${c.s3.endpoint})`);
   lines.push(`  WorkflowTemplate ${result.workflow.name}: image ${result.workflowImage}`);
   const todo = result.ledger.requirements.filter((r) => !r.emitted);
   if (todo.length > 0) {

@@ -3,11 +3,14 @@
 // history starts from tables the server creates), so on a fresh database it is skipped and the
 // server creates the current schema itself on first start.
 
-/** Python run by the init container; argv[1] is the SQLAlchemy URL. Prints no secrets. */
+// The URL (with the database password) is read from the environment and handed to MLflow's own
+// `mlflow db upgrade` command in-process: neither this process nor a child has it in argv.
+
+/** Python run by the init container; the SQLAlchemy URL comes from MLFLOW_BACKEND_STORE_URI. Prints no secrets. */
 export const DB_UPGRADE_SCRIPT = [
-  'import subprocess, sys, time',
+  'import os, sys, time',
   'import sqlalchemy as sa',
-  'url = sys.argv[1]',
+  'url = os.environ["MLFLOW_BACKEND_STORE_URI"]',
   'for attempt in range(30):',
   '    try:',
   '        tables = sa.inspect(sa.create_engine(url)).get_table_names()',
@@ -20,5 +23,6 @@ export const DB_UPGRADE_SCRIPT = [
   'if "alembic_version" not in tables:',
   '    print("fresh database: mlflow server creates the schema on first start", flush=True)',
   '    sys.exit(0)',
-  'sys.exit(subprocess.call(["mlflow", "db", "upgrade", url]))',
+  'from mlflow.db import upgrade',
+  'upgrade.main(args=[url], prog_name="mlflow db upgrade")',
 ].join('\n');

@@ -6,7 +6,7 @@ import { Construct } from 'constructs';
 import { imageTag, selectorLabels, standardLabels } from '../common/labels';
 import { podSecurityContext, restrictedContainerSecurityContext, TMP_PATH, tmpMount, tmpVolume, toResourceRequirements } from '../common/security';
 import { DEFAULT_MLFLOW_IMAGE, ResourcesConfig } from '../config';
-import { BACKEND_STORE_ENV, IBackendStore } from '../postgres/backend-store';
+import { IBackendStore } from '../postgres/backend-store';
 import type { S3Credentials } from '../seaweedfs/s3-credentials';
 import { mlflowAllowedHosts } from './allowed-hosts';
 import { DB_UPGRADE_SCRIPT } from './db-upgrade';
@@ -93,7 +93,8 @@ export class MlflowServer extends Construct {
     });
     this.serverArgs = mlflowServerArgs({
       port: this.port,
-      backendStoreUri: `$(${BACKEND_STORE_ENV})`,
+      // No --backend-store-uri: MLflow reads MLFLOW_BACKEND_STORE_URI itself, so the password in that
+      // URL never reaches the process's argv.
       defaultArtifactRoot: props.defaultArtifactRoot,
       allowedHosts: this.allowedHosts,
       workers: props.workers ?? 2,
@@ -101,8 +102,9 @@ export class MlflowServer extends Construct {
       extraArgs: props.extraArgs,
     });
 
+    const saAnnotations = props.s3.serviceAccountAnnotations;
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
-      metadata: { name: this.name, namespace: props.namespace, labels },
+      metadata: { name: this.name, namespace: props.namespace, labels, annotations: Object.keys(saAnnotations).length > 0 ? { ...saAnnotations } : undefined },
       automountServiceAccountToken: false,
     });
 
@@ -142,7 +144,6 @@ export class MlflowServer extends Construct {
         image,
         imagePullPolicy: props.imagePullPolicy ?? 'IfNotPresent',
         command: ['python', '-c', DB_UPGRADE_SCRIPT],
-        args: [`$(${BACKEND_STORE_ENV})`],
         env: [...props.backendStore.backendStoreEnv(), { name: 'HOME', value: TMP_PATH }, { name: 'PYTHONDONTWRITEBYTECODE', value: '1' }],
         resources,
         securityContext: restrictedContainerSecurityContext(),

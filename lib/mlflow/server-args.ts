@@ -7,10 +7,11 @@ export interface MlflowServerArgsProps {
   /** @default 5000 */
   readonly port?: number;
   /**
-   * SQLAlchemy URL of the backend store. In the cluster it comes from a Secret through an env
-   * var, so pass a shell reference such as `$(MLFLOW_BACKEND_STORE_URI)`.
+   * SQLAlchemy URL of the backend store. Leave it out when it holds a password: `mlflow server`
+   * then reads MLFLOW_BACKEND_STORE_URI from its environment, and the URL stays out of argv
+   * (`ps`, /proc/<pid>/cmdline). @default - read from MLFLOW_BACKEND_STORE_URI
    */
-  readonly backendStoreUri: string;
+  readonly backendStoreUri?: string;
   /** e.g. `s3://mlflow/artifacts`. Clients write artifacts there directly. */
   readonly defaultArtifactRoot: string;
   /**
@@ -33,7 +34,7 @@ export function mlflowServerArgs(props: MlflowServerArgsProps): string[] {
     'server',
     '--host', props.host ?? '0.0.0.0',
     '--port', String(props.port ?? 5000),
-    '--backend-store-uri', props.backendStoreUri,
+    ...(props.backendStoreUri === undefined ? [] : ['--backend-store-uri', props.backendStoreUri]),
     '--default-artifact-root', props.defaultArtifactRoot,
     // Artifact serving is ON by default since MLflow 2.0 and would make the server proxy (and
     // rewrite) artifact URIs to mlflow-artifacts:/; clients must talk to S3 directly instead.

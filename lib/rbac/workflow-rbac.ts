@@ -8,6 +8,8 @@ export interface WorkflowRbacProps {
   /** @default 'model-mirror-workflow' */
   readonly serviceAccountName?: string;
   readonly labels: Readonly<Record<string, string>>;
+  /** On the ServiceAccount only (e.g. eks.amazonaws.com/role-arn for S3 podIdentity). @default {} */
+  readonly serviceAccountAnnotations?: Readonly<Record<string, string>>;
 }
 
 export class WorkflowRbac extends Construct {
@@ -22,7 +24,10 @@ export class WorkflowRbac extends Construct {
     this.serviceAccountName = name;
     const metadata = { name, namespace: props.namespace, labels: { ...props.labels } };
     // The executor authenticates with this account's token, so it stays mounted (the default).
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata });
+    const annotations = props.serviceAccountAnnotations ?? {};
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'ServiceAccount', {
+      metadata: { ...metadata, annotations: Object.keys(annotations).length > 0 ? { ...annotations } : undefined },
+    });
     this.role = new k8s.KubeRole(this, 'Role', {
       metadata,
       rules: [{ apiGroups: ['argoproj.io'], resources: ['workflowtaskresults'], verbs: ['create', 'patch'] }],

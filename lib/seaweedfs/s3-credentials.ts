@@ -1,6 +1,8 @@
 // How pods reach SeaweedFS's S3 API: a ConfigMap with the (non-secret) endpoint settings, and a
 // Secret with the access keys that is only referenced by default (the user creates it) and only
-// emitted, in plaintext, when the config opts in with secrets.writePlaintext.
+// emitted, in plaintext, when the config opts in with secrets.writePlaintext. With `podIdentity`
+// there are no keys at all: the ServiceAccounts carry the cloud's identity annotations and the
+// AWS SDK's default credential chain (web identity token, container endpoint, ...) finds them.
 import { k8s } from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { standardLabels } from '../common/labels';
@@ -9,7 +11,13 @@ import { SEAWEEDFS_VERSION } from '../versions';
 
 export const S3_SECRET_KEYS = { accessKeyId: 'AWS_ACCESS_KEY_ID', secretAccessKey: 'AWS_SECRET_ACCESS_KEY' } as const;
 
+export type S3Auth = 'staticKeys' | 'podIdentity';
+
 export interface S3CredentialsProps {
+  /** @default 'staticKeys' */
+  readonly auth?: S3Auth;
+  /** Annotations for the ServiceAccounts of pods that use S3 (podIdentity). @default {} */
+  readonly serviceAccountAnnotations?: Readonly<Record<string, string>>;
   readonly namespace: string;
   /** @default 'model-mirror' */
   readonly instance?: string;
@@ -35,6 +43,9 @@ export interface S3CredentialsProps {
 }
 
 export class S3Credentials extends Construct {
+  readonly auth: S3Auth;
+  /** Put these on the ServiceAccount of every pod that uses containerEnv() (empty unless podIdentity). */
+  readonly serviceAccountAnnotations: Readonly<Record<string, string>>;
   readonly secretName: string;
   readonly configMapName: string;
   readonly configMap: k8s.KubeConfigMap;
@@ -43,6 +54,8 @@ export class S3Credentials extends Construct {
 
   constructor(scope: Construct, id: string, props: S3CredentialsProps) {
     super(scope, id);
+    this.auth = props.auth ?? 'staticKeys';
+    this.serviceAccountAnnotations = this.auth === 'podIdentity' ? { ...(props.serviceAccountAnnotations ?? {}) } : {};
     this.secretName = props.secretName ?? 'model-mirror-s3';
     this.configMapName = props.configMapName ?? 'model-mirror-s3-endpoint';
     const endpoint = props.endpoint ?? 'http://seaweedfs-s3.seaweedfs.svc:8333';
@@ -60,6 +73,7 @@ export class S3Credentials extends Construct {
       },
     });
 
+    if (this.auth === 'podIdentity') return;
     const emit = Boolean(props.writePlaintext && props.credentials);
     if (emit && props.credentials) {
       this.secret = new k8s.KubeSecret(this, 'Secret', {
@@ -79,7 +93,7 @@ export class S3Credentials extends Construct {
     });
   }
 
-  /** Env for a container that talks to S3: endpoint/region from the ConfigMap, keys from the Secret. */
+  /** Env for a container that talks to S3: endpoint/region from the ConfigMap, keys from the Secret (staticKeys only). */
   containerEnv(): k8s.EnvVar[] {
     const fromConfigMap = (name: string): k8s.EnvVar => ({ name, valueFrom: { configMapKeyRef: { name: this.configMapName, key: name } } });
     const fromSecret = (name: string): k8s.EnvVar => ({ name, valueFrom: { secretKeyRef: { name: this.secretName, key: name } } });
@@ -88,8 +102,7 @@ export class S3Credentials extends Construct {
       fromConfigMap('AWS_ENDPOINT_URL_S3'),
       fromConfigMap('AWS_DEFAULT_REGION'),
       fromConfigMap('AWS_REGION'),
-      fromSecret(S3_SECRET_KEYS.accessKeyId),
-      fromSecret(S3_SECRET_KEYS.secretAccessKey),
+      ...(this.auth === 'staticKeys' ? [fromSecret(S3_SECRET_KEYS.accessKeyId), fromSecret(S3_SECRET_KEYS.secretAccessKey)] : []),
     ];
   }
 }

@@ -40,6 +40,8 @@ export interface MirrorWorkflowTemplateProps {
   readonly s3: S3Credentials;
   /** e.g. http://mlflow.model-mirror.svc.cluster.local:5000 */
   readonly mlflowTrackingUri: string;
+  /** Credentials for the tracking server (Secret refs; mlflow.external). @default - none */
+  readonly mlflowAuthEnv?: readonly k8s.EnvVar[];
   readonly serviceAccountName: string;
   /** @default 'model-mirror' */
   readonly name?: string;
@@ -141,6 +143,7 @@ export class MirrorWorkflowTemplate extends Construct {
 
     const baseEnv: k8s.EnvVar[] = [
       { name: 'MLFLOW_TRACKING_URI', value: props.mlflowTrackingUri },
+      ...(props.mlflowAuthEnv ?? []),
       ...props.s3.containerEnv(),
       { name: 'HF_ENDPOINT', value: props.hfEndpoint ?? 'https://huggingface.co' },
       { name: 'HF_HUB_DISABLE_TELEMETRY', value: '1' },

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { catalogSummaryCommand } from './catalog-summary';
 import { downloadCommand } from './download';
 import { finalizeCommand } from './finalize';
 import { mirrorCommand } from './mirror';
@@ -20,4 +21,6 @@ export const commands: CommandModule<any, any>[] = [
   mirrorCommand,
   // Day 2: registry operations on what the steps above produced.
   modelsCommand,
+  // Run by the catalog CronWorkflow.
+  catalogSummaryCommand,
 ];

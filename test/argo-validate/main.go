@@ -8,8 +8,11 @@
 //  3. Argo's own semantic validation (validate.ValidateWorkflowTemplate): template names,
 //     parameter references, steps, onExit, retry strategies, metrics, ...
 //
-// Usage: argo-validate --crd CRD.yaml FILE...   (multi-document YAML; non-WorkflowTemplate
-// documents are skipped). Exit 0 when every WorkflowTemplate is valid, 1 with the reasons on
+// CronWorkflows are checked too: their workflowSpec against the same schema, then Argo's
+// ValidateCronWorkflow.
+//
+// Usage: argo-validate --crd CRD.yaml FILE...   (multi-document YAML; documents other than
+// WorkflowTemplates and CronWorkflows are skipped). Exit 0 when every WorkflowTemplate is valid, 1 with the reasons on
 // stderr otherwise, 2 on usage errors.
 //
 // Argo v4 is not served by the Go module proxy this project can reach, so the Go validation comes
@@ -20,6 +23,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -96,12 +100,16 @@ func main() {
 				failed++
 				continue
 			}
-			if head.Kind != "WorkflowTemplate" {
+			if head.Kind != "WorkflowTemplate" && head.Kind != "CronWorkflow" {
 				continue
 			}
 			found++
-			where := fmt.Sprintf("%s: WorkflowTemplate %q", file, head.Metadata.Name)
-			if errs := check(doc, schema); len(errs) > 0 {
+			where := fmt.Sprintf("%s: %s %q", file, head.Kind, head.Metadata.Name)
+			checkDoc := check
+			if head.Kind == "CronWorkflow" {
+				checkDoc = checkCron
+			}
+			if errs := checkDoc(doc, schema); len(errs) > 0 {
 				failed++
 				for _, e := range errs {
 					fmt.Fprintf(os.Stderr, "%s: %s\n", where, e)
@@ -141,6 +149,40 @@ func check(doc []byte, schema map[string]interface{}) []string {
 		return []string{"strict decode: " + err.Error()}
 	}
 	if err := validate.ValidateWorkflowTemplate(noTemplates{}, noClusterTemplates{}, &wftmpl, nil, validate.ValidateOpts{}); err != nil {
+		return []string{"argo validation: " + err.Error()}
+	}
+	return nil
+}
+
+// checkCron checks a CronWorkflow: its workflowSpec against the same schema as a
+// WorkflowTemplate's spec (both are a WorkflowSpec; the CronWorkflow CRD is not committed), then
+// a strict decode and Argo's ValidateCronWorkflow (schedules, time zone, policy, the workflow).
+func checkCron(doc []byte, schema map[string]interface{}) []string {
+	templated = nil
+	var obj struct {
+		Metadata map[string]interface{} `json:"metadata"`
+		Spec     struct {
+			WorkflowSpec interface{} `json:"workflowSpec"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(doc, &obj); err != nil {
+		return []string{err.Error()}
+	}
+	asTemplate := map[string]interface{}{
+		"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate", "metadata": obj.Metadata, "spec": obj.Spec.WorkflowSpec,
+	}
+	if errs := checkSchema("", asTemplate, schema); len(errs) > 0 {
+		for i, e := range errs {
+			errs[i] = strings.Replace(e, "spec.", "spec.workflowSpec.", 1)
+		}
+		sort.Strings(errs)
+		return errs
+	}
+	var cron wfv1.CronWorkflow
+	if err := yaml.UnmarshalStrict(doc, &cron); err != nil {
+		return []string{"strict decode: " + err.Error()}
+	}
+	if err := validate.ValidateCronWorkflow(context.Background(), noTemplates{}, noClusterTemplates{}, &cron, nil); err != nil {
 		return []string{"argo validation: " + err.Error()}
 	}
 	return nil

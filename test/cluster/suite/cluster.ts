@@ -97,3 +97,40 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+const LOCK_DIR = path.join(CACHE, 'cluster/suite.lock');
+
+/**
+ * There is one cluster per machine and each suite file brings it up and down. When jest runs
+ * the files in parallel workers, the second waits here until the first has brought it down.
+ * A lock left by a process that no longer exists is taken over.
+ */
+export async function acquireClusterLock(timeoutMs = 60 * 60_000): Promise<void> {
+  fs.mkdirSync(path.dirname(LOCK_DIR), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      fs.mkdirSync(LOCK_DIR);
+      fs.writeFileSync(path.join(LOCK_DIR, 'pid'), String(process.pid));
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number(fs.readFileSync(path.join(LOCK_DIR, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+    let alive = false;
+    if (holder > 0) {
+      try { process.kill(holder, 0); alive = true; } catch { alive = false; }
+    }
+    if (!alive || holder === process.pid) {
+      fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`the cluster is held by process ${holder} (${LOCK_DIR}) for more than ${timeoutMs / 60_000} min`);
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+export function releaseClusterLock(): void {
+  const holder = Number(fs.readFileSync(path.join(LOCK_DIR, 'pid'), { encoding: 'utf8', flag: 'a+' }) || 0);
+  if (holder === process.pid) fs.rmSync(LOCK_DIR, { recursive: true, force: true });
+}

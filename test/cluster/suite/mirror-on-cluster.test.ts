@@ -14,10 +14,11 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startHubFixture, type StartedHubFixture } from '../../hub-fixture';
 import versions from '../../../versions.json';
 import {
-  ARGO_METRICS_URL, NODE_IP, addClusterHosts, argo, harness, kubectl, kubectlJson, waitFor,
+  ARGO_METRICS_URL, NODE_IP, acquireClusterLock, addClusterHosts, argo, harness, kubectl, kubectlJson, releaseClusterLock, waitFor,
 } from './cluster';
 import { NAMESPACE, applyAsUser, createArtifactBucket, deploySeaweedfs, mlflowApi, seaweedfsClient, synth, waitForProduct } from './product';
 import { imageArchives } from './images';
+import { HUB_NAME, LFS_NAME, baseConfig as sharedBaseConfig, imageName } from './config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = Record<string, any>;
@@ -26,8 +27,6 @@ const ARGO_VERSIONS = [`v${versions.argoWorkflows}`, `v${versions.argoWorkflowsP
 /** The MLflow minor before the pin: the upgrade path a platform team takes. */
 const PREVIOUS_MLFLOW = versions.mlflowPrevious;
 const MODEL = 'test/tiny-model';
-const HUB_NAME = 'hub.test';
-const LFS_NAME = 'cdn-lfs.hub.test';
 
 let hub: StartedHubFixture;
 let tmp: string;
@@ -35,24 +34,7 @@ let images: Record<string, string>;
 const timings: Record<string, number> = {};
 
 function baseConfig(mlflowImage?: string): Obj {
-  const port = new URL(hub.url).port;
-  return {
-    workflow: {
-      hfEndpoint: `http://${HUB_NAME}:${port}`,
-      storageSize: '1Gi',
-      // A single 2-core node: small requests so the workflow pods schedule next to MLflow.
-      resources: {
-        light: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
-        transfer: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '2', memory: '1Gi' } },
-      },
-    },
-    mlflow: {
-      ...(mlflowImage ? { image: mlflowImage } : {}),
-      workers: 1,
-      resources: { requests: { cpu: '100m', memory: '512Mi' }, limits: { cpu: '2', memory: '2Gi' } },
-    },
-    postgres: { storageSize: '1Gi', resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '1Gi' } } },
-  };
+  return sharedBaseConfig(hub.url, mlflowImage);
 }
 
 /** `argo submit --from workflowtemplate/model-mirror ... --wait`, as the README shows. */
@@ -117,6 +99,7 @@ function pvcsOf(workflowName: string): string[] {
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-cluster-'));
   images = imageArchives(PREVIOUS_MLFLOW);
+  await acquireClusterLock();
   let t = Date.now();
   harness('up.sh', ['--argo', ARGO_VERSIONS[0]]);
   timings.clusterUpMs = Date.now() - t;
@@ -133,15 +116,12 @@ beforeAll(async () => {
 afterAll(async () => {
   process.stderr.write(`cluster suite timings: ${JSON.stringify(timings)}\n`);
   await hub?.close();
-  if (process.env.MODEL_MIRROR_KEEP_CLUSTER !== '1') harness('down.sh');
+  try {
+    if (process.env.MODEL_MIRROR_KEEP_CLUSTER !== '1') harness('down.sh');
+  } finally {
+    releaseClusterLock();
+  }
 }, 5 * 60_000);
-
-/** The name the archive was built under (test/images and image/build.sh print name=path). */
-function imageName(archives: Record<string, string>, kind: string): string {
-  const hit = Object.keys(archives).find((n) => n.includes(kind));
-  if (!hit) throw new Error(`no ${kind} image among ${Object.keys(archives).join(', ')}`);
-  return hit;
-}
 
 describe(`the upgrade path: MLflow ${PREVIOUS_MLFLOW} -> ${versions.mlflow} (Argo ${ARGO_VERSIONS[0]})`, () => {
   let old: Obj;

@@ -1,0 +1,172 @@
+// The model catalog on the real cluster (Argo's default line): a config with `catalog:` is
+// synthesized and applied as a user would, then `argo submit --from cronworkflow/<name>` syncs
+// it now, twice. Entries: test/tiny-model at branch main (alias prod) and at tag v1.0, and a
+// model the Hub does not have. The first sync mirrors both real entries and refuses the third
+// without stopping them; the second moves nothing (no download, no upload, no run, no version)
+// and says so in its outputs and logs.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startHubFixture, type StartedHubFixture } from '../../hub-fixture';
+import versions from '../../../versions.json';
+import { NODE_IP, acquireClusterLock, addClusterHosts, argo, harness, kubectl, kubectlJson, releaseClusterLock, waitFor } from './cluster';
+import { HUB_NAME, LFS_NAME, baseConfig, imageName } from './config';
+import { imageArchives } from './images';
+import { NAMESPACE, applyAsUser, createArtifactBucket, deploySeaweedfs, mlflowApi, synth, waitForProduct } from './product';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Obj = Record<string, any>;
+
+const ARGO = `v${versions.argoWorkflows}`;
+const CATALOG = 'model-mirror-catalog';
+const MODEL = 'test/tiny-model';
+const ENTRIES = [
+  { model_id: MODEL, revision: 'main', model_name: 'catalog-tiny-main', alias: 'prod' },
+  { model_id: MODEL, revision: 'v1.0', model_name: 'catalog-tiny-v1' },
+  { model_id: 'test/no-such-model', revision: 'main', model_name: 'catalog-missing' },
+];
+
+let hub: StartedHubFixture;
+let tmp: string;
+const timings: Record<string, number> = {};
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-catalog-'));
+  const all = imageArchives(versions.mlflowPrevious);
+  await acquireClusterLock();
+  // Only what this file runs: not the previous MLflow minor.
+  const images = Object.fromEntries(Object.entries(all).filter(([name]) => !name.includes(`v${versions.mlflowPrevious}-`)));
+  let t = Date.now();
+  harness('up.sh', ['--argo', ARGO]);
+  timings.clusterUpMs = Date.now() - t;
+  hub = await startHubFixture({ host: NODE_IP, hubHostName: HUB_NAME, lfsHostName: LFS_NAME });
+  addClusterHosts(NODE_IP, [HUB_NAME, LFS_NAME]);
+  t = Date.now();
+  harness('import-image.sh', Object.values(images), {}, 10 * 60_000);
+  timings.imageImportMs = Date.now() - t;
+  deploySeaweedfs(imageName(images, 'seaweedfs'));
+  await createArtifactBucket();
+  t = Date.now();
+  // suspend: the schedule never fires during the test; `argo submit --from` still runs it.
+  const config = { ...baseConfig(hub.url), catalog: { schedule: '17 2 * * *', suspend: true, parallelism: 2, models: ENTRIES } };
+  applyAsUser(synth(config, path.join(tmp, 'dist')));
+  await waitForProduct();
+  timings.deployMs = Date.now() - t;
+}, 40 * 60_000);
+
+afterAll(async () => {
+  process.stderr.write(`catalog cluster timings: ${JSON.stringify(timings)}\n`);
+  await hub?.close();
+  try {
+    if (process.env.MODEL_MIRROR_KEEP_CLUSTER !== '1') harness('down.sh');
+  } finally {
+    releaseClusterLock();
+  }
+}, 5 * 60_000);
+
+const workflow = (name: string): Obj => kubectlJson('get', 'workflow', '-n', NAMESPACE, name);
+const nodes = (wf: Obj): Obj[] => Object.values(wf.status?.nodes ?? {});
+const explain = (wf: Obj): string => JSON.stringify({
+  name: wf.metadata?.name, phase: wf.status?.phase, message: wf.status?.message, outputs: wf.status?.outputs,
+  nodes: nodes(wf).map((n) => `${n.displayName} ${n.type} ${n.phase} ${n.message ?? ''}`),
+}, null, 1);
+const outputsOf = (wf: Obj): Record<string, string> =>
+  Object.fromEntries((wf.status?.outputs?.parameters ?? []).map((p: Obj) => [p.name, p.value]));
+
+/** `argo submit --from cronworkflow/<name> --wait`: one sync now, as the README shows. */
+async function syncNow(): Promise<{ wf: Obj; children: Obj[]; logs: string; ms: number }> {
+  const t = Date.now();
+  const r = await argo('submit', '-n', NAMESPACE, '--from', `cronworkflow/${CATALOG}`, '-o', 'name', '--wait');
+  const name = r.stdout.trim().split('\n')[0]?.trim();
+  if (!name) throw new Error(`argo submit printed no workflow name (exit ${r.status}): ${r.stderr}`);
+  const wf = await waitFor(`sync ${name} to complete`, () => {
+    const w = workflow(name);
+    return ['Succeeded', 'Failed', 'Error'].includes(w.status?.phase) ? w : undefined;
+  }, 10 * 60_000, 2000);
+  const ms = Date.now() - t;
+  const children = kubectlJson('get', 'workflows', '-n', NAMESPACE, '-l', `model-mirror.io/catalog-run=${name}`).items as Obj[];
+  const logs = (await argo('logs', '-n', NAMESPACE, name, '--no-color')).stdout;
+  return { wf, children, logs, ms };
+}
+
+const childFor = (children: Obj[], modelId: string, revision: string): Obj | undefined => children.find((c) => {
+  const p = Object.fromEntries((c.spec.arguments?.parameters ?? []).map((x: Obj) => [x.name, x.value]));
+  return p.model_id === modelId && p.revision === revision;
+});
+const podsOf = (wf: Obj, template: string): Obj[] => nodes(wf).filter((n) => n.type === 'Pod' && n.templateName === template);
+
+async function versionsOf(name: string): Promise<Obj[]> {
+  const r = await mlflowApi('GET', 'model-versions/search', { filter: `name='${name}'` });
+  return r.model_versions ?? [];
+}
+
+async function runCount(): Promise<number> {
+  const exp = (await mlflowApi('GET', 'experiments/get-by-name', { experiment_name: 'model-mirror' })).experiment;
+  const r = await mlflowApi('POST', 'runs/search', { experiment_ids: [exp.experiment_id], max_results: 1000 });
+  return (r.runs ?? []).length;
+}
+
+describe(`the model catalog as a CronWorkflow (Argo ${ARGO})`, () => {
+  let first: Awaited<ReturnType<typeof syncNow>>;
+
+  test('synth applied a CronWorkflow that Argo accepted, with the schedule from the config', () => {
+    const cron = kubectlJson('get', 'cronworkflow', '-n', NAMESPACE, CATALOG);
+    expect(cron.spec.schedules).toEqual(['17 2 * * *']);
+    expect(cron.spec.suspend).toBe(true);
+  });
+
+  test('the first sync mirrors both entries, refuses the missing model without stopping them, and summarises', async () => {
+    first = await syncNow();
+    timings.firstSyncMs = first.ms;
+    const { wf, children, logs } = first;
+    // The summary fails the sync because one entry was refused; the other entries ran to the end.
+    expect({ phase: wf.status.phase, explain: explain(wf) }).toMatchObject({ phase: 'Failed' });
+    expect(outputsOf(wf)).toMatchObject({ new: '2', unchanged: '0', refused: '1', failed: '0' });
+    const entries = JSON.parse(outputsOf(wf).entries) as Obj[];
+    expect(entries.map((e) => `${e.model_id}@${e.revision}:${e.outcome}`)).toEqual([
+      `${MODEL}@main:new`, `${MODEL}@v1.0:new`, 'test/no-such-model@main:refused',
+    ]);
+    expect(logs).toContain('catalog sync: 2 new, 0 unchanged, 1 refused, 0 failed');
+    expect(children).toHaveLength(3);
+    expect(childFor(children, MODEL, 'main')?.status.phase).toBe('Succeeded');
+    expect(childFor(children, MODEL, 'v1.0')?.status.phase).toBe('Succeeded');
+    expect(childFor(children, 'test/no-such-model', 'main')?.status.phase).toBe('Failed');
+
+    const repo = hub.repos.get(MODEL)!;
+    const main = (await mlflowApi('GET', 'registered-models/alias', { name: 'catalog-tiny-main', alias: 'prod' })).model_version;
+    expect(main.status).toBe('READY');
+    const v1 = await versionsOf('catalog-tiny-v1');
+    expect(v1.map((v) => v.status)).toEqual(['READY']);
+    const files = await mlflowApi('GET', 'artifacts/list', { run_id: main.run_id, path: 'model/model' });
+    const sizes = new Map((files.files ?? []).map((f: Obj) => [f.path, Number(f.file_size)]));
+    expect(sizes.get('model/model/model.safetensors')).toBe(repo.files.find((f) => f.path === 'model.safetensors')!.size);
+    expect(await versionsOf('catalog-missing')).toEqual([]);
+  }, 12 * 60_000);
+
+  test('a second sync moves nothing: no download or upload, no new run, no new version; it says unchanged', async () => {
+    const runsBefore = await runCount();
+    const second = await syncNow();
+    timings.secondSyncMs = second.ms;
+    const { wf, children, logs } = second;
+    expect(outputsOf(wf)).toMatchObject({ new: '0', unchanged: '2', refused: '1', failed: '0' });
+    expect(logs).toContain('catalog sync: 0 new, 2 unchanged, 1 refused, 0 failed');
+    for (const revision of ['main', 'v1.0']) {
+      const child = childFor(children, MODEL, revision)!;
+      expect({ revision, phase: child.status.phase }).toEqual({ revision, phase: 'Succeeded' });
+      for (const step of ['download', 'upload', 'register']) expect({ revision, step, pods: podsOf(child, step).length }).toEqual({ revision, step, pods: 0 });
+      expect(podsOf(child, 'verify').length).toBe(1);
+    }
+    expect(await runCount()).toBe(runsBefore);
+    expect((await versionsOf('catalog-tiny-main')).length).toBe(1);
+    expect((await versionsOf('catalog-tiny-v1')).length).toBe(1);
+    const main = (await mlflowApi('GET', 'registered-models/alias', { name: 'catalog-tiny-main', alias: 'prod' })).model_version;
+    expect(main.version).toBe('1');
+  }, 12 * 60_000);
+
+  test('the entries are Workflows owned by their sync (deleted with it)', () => {
+    const children = kubectlJson('get', 'workflows', '-n', NAMESPACE, '-l', `model-mirror.io/catalog=${CATALOG}`).items as Obj[];
+    expect(children.length).toBe(6);
+    for (const c of children) expect(c.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Workflow' });
+    expect(kubectl('get', 'pvc', '-n', NAMESPACE, '-l', 'workflows.argoproj.io/workflow', '-o', 'name').trim()).toBe('');
+  });
+});
