@@ -1,5 +1,6 @@
 // The product exactly as a user runs it, on a real Kubernetes v1.34 API server, kubelet and
-// containerd with a real Argo workflow-controller (both supported lines, one after the other):
+// containerd with a real Argo workflow-controller (both supported lines, one after the other; the
+// catalog CronWorkflow, catalog-checks.ts, on the default line):
 // `npm run synth`, the namespace, the `kubectl create secret` commands synth prints,
 // `kubectl apply -f dist/`, then `argo submit --from workflowtemplate/model-mirror` with the real
 // argo CLI. The images are the ones the manifests name: model-mirror built from the Dockerfile,
@@ -18,6 +19,7 @@ import {
 } from './cluster';
 import { NAMESPACE, applyAsUser, createArtifactBucket, deploySeaweedfs, mlflowApi, seaweedfsClient, synth, waitForProduct } from './product';
 import { imageArchives } from './images';
+import { CATALOG, catalogTests } from './catalog-checks';
 import { HUB_NAME, LFS_NAME, baseConfig as sharedBaseConfig, imageName } from './config';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -148,7 +150,8 @@ describe(`the upgrade path: MLflow ${PREVIOUS_MLFLOW} -> ${versions.mlflow} (Arg
   }, 15 * 60_000);
 
   test(`re-synth with the pin (${versions.mlflow}) and apply: the init container migrates, the server comes back Ready, the old version keeps its files`, async () => {
-    const s = synth(baseConfig(), path.join(tmp, 'dist-new'));
+    // With the catalog: its CronWorkflow is tested below, on this deployment.
+    const s = synth({ ...baseConfig(), catalog: CATALOG }, path.join(tmp, 'dist-new'));
     applyAsUser(s);
     const pod = await waitForProduct();
     expect(pod.spec.containers[0].image).toBe(`ghcr.io/mlflow/mlflow:v${versions.mlflow}-full`);
@@ -156,6 +159,10 @@ describe(`the upgrade path: MLflow ${PREVIOUS_MLFLOW} -> ${versions.mlflow} (Arg
     const still = await expectMirrored('tiny-upgrade', 'prod');
     expect(still.version.version).toBe(old.version.version);
   }, 20 * 60_000);
+});
+
+describe(`the model catalog as a CronWorkflow (Argo ${ARGO_VERSIONS[0]})`, () => {
+  catalogTests(() => hub, timings);
 });
 
 describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {

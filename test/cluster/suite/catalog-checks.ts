@@ -1,68 +1,27 @@
-// The model catalog on the real cluster (Argo's default line): a config with `catalog:` is
-// synthesized and applied as a user would, then `argo submit --from cronworkflow/<name>` syncs
-// it now, twice. Entries: test/tiny-model at branch main (alias prod) and at tag v1.0, and a
+// The model catalog on the real cluster, run inside the main cluster suite (mirror-on-cluster.test.ts)
+// on Argo's default line after the upgrade path, so it shares that file's cluster, images and
+// product instead of bringing up its own (minutes of CI). The suite synthesizes CATALOG with the
+// config (`catalog:`), applies it as a user would, then `argo submit --from cronworkflow/<name>`
+// syncs it now, twice. Entries: test/tiny-model at branch main (alias prod) and at tag v1.0, and a
 // model the Hub does not have. The first sync mirrors both real entries and refuses the third
 // without stopping them; the second moves nothing (no download, no upload, no run, no version)
 // and says so in its outputs and logs.
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { startHubFixture, type StartedHubFixture } from '../../hub-fixture';
-import versions from '../../../versions.json';
-import { NODE_IP, acquireClusterLock, addClusterHosts, argo, harness, kubectl, kubectlJson, releaseClusterLock, waitFor } from './cluster';
-import { HUB_NAME, LFS_NAME, baseConfig, imageName } from './config';
-import { imageArchives } from './images';
-import { NAMESPACE, applyAsUser, createArtifactBucket, deploySeaweedfs, mlflowApi, synth, waitForProduct } from './product';
+import type { StartedHubFixture } from '../../hub-fixture';
+import { argo, kubectl, kubectlJson, waitFor } from './cluster';
+import { NAMESPACE, mlflowApi } from './product';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Obj = Record<string, any>;
 
-const ARGO = `v${versions.argoWorkflows}`;
-const CATALOG = 'model-mirror-catalog';
+const CATALOG_NAME = 'model-mirror-catalog';
 const MODEL = 'test/tiny-model';
 const ENTRIES = [
   { model_id: MODEL, revision: 'main', model_name: 'catalog-tiny-main', alias: 'prod' },
   { model_id: MODEL, revision: 'v1.0', model_name: 'catalog-tiny-v1' },
   { model_id: 'test/no-such-model', revision: 'main', model_name: 'catalog-missing' },
 ];
-
-let hub: StartedHubFixture;
-let tmp: string;
-const timings: Record<string, number> = {};
-
-beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-catalog-'));
-  const all = imageArchives(versions.mlflowPrevious);
-  await acquireClusterLock();
-  // Only what this file runs: not the previous MLflow minor.
-  const images = Object.fromEntries(Object.entries(all).filter(([name]) => !name.includes(`v${versions.mlflowPrevious}-`)));
-  let t = Date.now();
-  harness('up.sh', ['--argo', ARGO]);
-  timings.clusterUpMs = Date.now() - t;
-  hub = await startHubFixture({ host: NODE_IP, hubHostName: HUB_NAME, lfsHostName: LFS_NAME });
-  addClusterHosts(NODE_IP, [HUB_NAME, LFS_NAME]);
-  t = Date.now();
-  harness('import-image.sh', Object.values(images), {}, 10 * 60_000);
-  timings.imageImportMs = Date.now() - t;
-  deploySeaweedfs(imageName(images, 'seaweedfs'));
-  await createArtifactBucket();
-  t = Date.now();
-  // suspend: the schedule never fires during the test; `argo submit --from` still runs it.
-  const config = { ...baseConfig(hub.url), catalog: { schedule: '17 2 * * *', suspend: true, parallelism: 2, models: ENTRIES } };
-  applyAsUser(synth(config, path.join(tmp, 'dist')));
-  await waitForProduct();
-  timings.deployMs = Date.now() - t;
-}, 40 * 60_000);
-
-afterAll(async () => {
-  process.stderr.write(`catalog cluster timings: ${JSON.stringify(timings)}\n`);
-  await hub?.close();
-  try {
-    if (process.env.MODEL_MIRROR_KEEP_CLUSTER !== '1') harness('down.sh');
-  } finally {
-    releaseClusterLock();
-  }
-}, 5 * 60_000);
+/** The `catalog:` config block; suspend: the schedule never fires during the test, `argo submit --from` still runs it. */
+export const CATALOG = { name: CATALOG_NAME, schedule: '17 2 * * *', suspend: true, parallelism: 2, models: ENTRIES };
 
 const workflow = (name: string): Obj => kubectlJson('get', 'workflow', '-n', NAMESPACE, name);
 const nodes = (wf: Obj): Obj[] => Object.values(wf.status?.nodes ?? {});
@@ -76,7 +35,7 @@ const outputsOf = (wf: Obj): Record<string, string> =>
 /** `argo submit --from cronworkflow/<name> --wait`: one sync now, as the README shows. */
 async function syncNow(): Promise<{ wf: Obj; children: Obj[]; logs: string; ms: number }> {
   const t = Date.now();
-  const r = await argo('submit', '-n', NAMESPACE, '--from', `cronworkflow/${CATALOG}`, '-o', 'name', '--wait');
+  const r = await argo('submit', '-n', NAMESPACE, '--from', `cronworkflow/${CATALOG_NAME}`, '-o', 'name', '--wait');
   const name = r.stdout.trim().split('\n')[0]?.trim();
   if (!name) throw new Error(`argo submit printed no workflow name (exit ${r.status}): ${r.stderr}`);
   const wf = await waitFor(`sync ${name} to complete`, () => {
@@ -106,11 +65,14 @@ async function runCount(): Promise<number> {
   return (r.runs ?? []).length;
 }
 
-describe(`the model catalog as a CronWorkflow (Argo ${ARGO})`, () => {
+/** The catalog tests; call inside a describe of the suite once the config with CATALOG is applied. */
+export function catalogTests(hubOf: () => StartedHubFixture, timings: Record<string, number>): void {
+  const hub = { get repos() { return hubOf().repos; } };
+
   let first: Awaited<ReturnType<typeof syncNow>>;
 
   test('synth applied a CronWorkflow that Argo accepted, with the schedule from the config', () => {
-    const cron = kubectlJson('get', 'cronworkflow', '-n', NAMESPACE, CATALOG);
+    const cron = kubectlJson('get', 'cronworkflow', '-n', NAMESPACE, CATALOG_NAME);
     expect(cron.spec.schedules).toEqual(['17 2 * * *']);
     expect(cron.spec.suspend).toBe(true);
   });
@@ -164,9 +126,9 @@ describe(`the model catalog as a CronWorkflow (Argo ${ARGO})`, () => {
   }, 12 * 60_000);
 
   test('the entries are Workflows owned by their sync (deleted with it)', () => {
-    const children = kubectlJson('get', 'workflows', '-n', NAMESPACE, '-l', `model-mirror.io/catalog=${CATALOG}`).items as Obj[];
+    const children = kubectlJson('get', 'workflows', '-n', NAMESPACE, '-l', `model-mirror.io/catalog=${CATALOG_NAME}`).items as Obj[];
     expect(children.length).toBe(6);
     for (const c of children) expect(c.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'Workflow' });
     expect(kubectl('get', 'pvc', '-n', NAMESPACE, '-l', 'workflows.argoproj.io/workflow', '-o', 'name').trim()).toBe('');
   });
-});
+}
