@@ -94,6 +94,23 @@ async function readJsonIfPresent<T>(file: string): Promise<T | undefined> {
   }
 }
 
+/** The result when this commit's version already existed (found first, or won a race): it is reused. */
+function reusedResult(opts: RegisterOptions, version: ModelVersion, commitSha: string, fileSet: string, bytesCopied: number): RegisterResult {
+  return {
+    model_name: opts.modelName,
+    version: version.version,
+    model_uri: `models:/${opts.modelName}/${version.version}`,
+    source: version.source,
+    run_id: version.run_id ?? opts.runId,
+    model_id: version.model_id || undefined,
+    commit_sha: commitSha,
+    file_set: fileSet,
+    bytes_copied: bytesCopied,
+    reused: true,
+    alias: opts.alias,
+  };
+}
+
 export async function registerModel(client: MlflowClient, opts: RegisterOptions): Promise<RegisterResult> {
   const { manifest } = opts;
   validateModelName(opts.modelName);
@@ -134,19 +151,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     log.info('This commit is already registered: reusing the version', { model: opts.modelName, version: existing.version, commit: manifest.commitSha, fromRun: existing.run_id });
     await reuseVersion(client, opts, existing, run.info.artifact_uri);
     await sweepQuietly(client, opts.s3, identity, existing);
-    return {
-      model_name: opts.modelName,
-      version: existing.version,
-      model_uri: `models:/${opts.modelName}/${existing.version}`,
-      source: existing.source,
-      run_id: existing.run_id ?? opts.runId,
-      model_id: existing.model_id || undefined,
-      commit_sha: manifest.commitSha,
-      file_set: fileSet,
-      bytes_copied: 0,
-      reused: true,
-      alias: opts.alias,
-    };
+    return reusedResult(opts, existing, manifest.commitSha, fileSet, 0);
   }
 
   // Describe the checkpoint from its own config files.
@@ -278,19 +283,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     }
     const ready = winner.status === 'READY' ? winner : await waitForModelVersionReady(client, opts.modelName, winner.version, timeout);
     await reuseVersion(client, opts, ready, run.info.artifact_uri);
-    return {
-      model_name: opts.modelName,
-      version: ready.version,
-      model_uri: `models:/${opts.modelName}/${ready.version}`,
-      source: ready.source,
-      run_id: ready.run_id ?? opts.runId,
-      model_id: ready.model_id || undefined,
-      commit_sha: manifest.commitSha,
-      file_set: fileSet,
-      bytes_copied: bytesCopied,
-      reused: true,
-      alias: opts.alias,
-    };
+    return reusedResult(opts, ready, manifest.commitSha, fileSet, bytesCopied);
   }
   if (opts.alias) await setAlias(client, opts.modelName, opts.alias, mv.version);
   await sweepQuietly(client, opts.s3, identity, mv);
