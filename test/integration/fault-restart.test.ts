@@ -243,7 +243,7 @@ it('SeaweedFS stopped ~40 s mid-upload and restarted: the upload resumes, the fi
   expect(down).toBeDefined();
   expect(res.stderr).not.toMatch(/^ERROR/m);
   expect(res.code).toBe(0);
-  expect(res.stderr).toMatch(/^WARN: waiting for S3 at http:\/\/127\.0\.0\.1:\d+: (connection refused|connection reset) \((UploadPart|PutObject|CreateMultipartUpload)Command\) \(0 s of 180 s; next attempt in [\d.]+ s\)$/m);
+  expect(res.stderr).toMatch(/^WARN: waiting for S3 at http:\/\/127\.0\.0\.1:\d+: (connection refused|connection reset|HTTP 50[234]) \((UploadPart|PutObject|CreateMultipartUpload)Command\) \(0 s of 180 s; next attempt in [\d.]+ s\)$/m);
   expect(res.stderr).toMatch(/^WARN: waiting for S3 at http:\/\/127\.0\.0\.1:\d+: connection refused \([1-9]\d* s of 180 s; next attempt in [\d.]+ s\)$/m);
   expect(res.stderr).toMatch(/^S3 at .* answers again after \d+ s of unavailability$/m);
   const r = res.json[0] as { run_id: string; files_checked: number };

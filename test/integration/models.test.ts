@@ -46,6 +46,12 @@ function keyOf(uri: string): string {
 }
 
 /** Objects and bytes under an s3:// prefix (or the whole bucket). */
+/** `s3://bucket/artifacts/<experiment>/` of a run's artifact URI: byte counts stay within this
+ * file's experiment, because other test files write into the same bucket at the same time. */
+function experimentRootOf(artifactUri: string): string {
+  return `${artifactUri.split('/').slice(0, -2).join('/')}/`;
+}
+
 async function usage(uri?: string): Promise<{ objects: number; bytes: number; keys: string[] }> {
   const prefix = uri ? keyOf(uri).replace(/\/?$/, '/') : '';
   const keys: string[] = [];
@@ -322,7 +328,7 @@ describe('resolve', () => {
 
 describe('cleanup and delete', () => {
   it('an aliased version is never deleted (exit 8), and a dry run changes nothing', async () => {
-    const before = await usage();
+    const before = await usage(experimentRootOf(mirrored.get('1')!.artifact_uri));
     const aliased = await cli(['models', 'delete', `${NAME}/2`, '--yes']);
     expect(aliased.code).toBe(8);
     expect(aliased.stderr).toMatch(/holds alias/);
@@ -339,13 +345,13 @@ describe('cleanup and delete', () => {
     expect(plan.remove[0].prefix).toBe(`${mirrored.get('1')!.artifact_uri}/`);
     const human = await cli(['models', 'delete', `${NAME}/1`]);
     expect(human.stdout).toMatch(new RegExp(`^Dry run: would delete 1 version\\(s\\) of '${NAME}' and ${v1.objects} objects, ${v1.bytes} bytes`, 'm'));
-    const after = await usage();
+    const after = await usage(experimentRootOf(mirrored.get('1')!.artifact_uri));
     expect(after).toEqual(before);
     expect(await versionsOf()).toEqual(['1', '2', '3']);
   });
 
   it('cleanup --keep 1 --yes deletes version 1, then its objects; the others keep theirs', async () => {
-    const before = await usage();
+    const before = await usage(experimentRootOf(mirrored.get('1')!.artifact_uri));
     const v1 = await usage(`${mirrored.get('1')!.artifact_uri}/`);
     const v2 = await usage(`${mirrored.get('2')!.artifact_uri}/`);
     const res = await cli(['models', 'cleanup', NAME, '--keep', '1', '--yes', '--json']);
@@ -354,7 +360,7 @@ describe('cleanup and delete', () => {
     expect(await versionsOf()).toEqual(['2', '3']);
     expect((await usage(`${mirrored.get('1')!.artifact_uri}/`)).objects).toBe(0);
     expect(await usage(`${mirrored.get('2')!.artifact_uri}/`)).toEqual(v2);
-    const after = await usage();
+    const after = await usage(experimentRootOf(mirrored.get('1')!.artifact_uri));
     expect(before.bytes - after.bytes).toBe(v1.bytes);
     expect(before.objects - after.objects).toBe(v1.objects);
   });
@@ -398,18 +404,19 @@ describe('cleanup and delete', () => {
     // Once that mirror failed, its prefix is an orphan.
     expect((await cli(['finalize', '--run-id', runId, '--workflow-status', 'Failed'])).code).toBe(0);
     const keep = await usage(`${mirrored.get('2')!.artifact_uri}/`);
-    const bucketBefore = await usage();
+    const experimentRoot = experimentRootOf(artifactUri);
+    const bucketBefore = await usage(experimentRoot);
     const dry = await cli(['models', 'cleanup', NAME, '--orphans', '--json']);
     const plan = dry.json[0] as Obj;
     expect(plan.orphans).toEqual([{ run_id: runId, run_status: 'FAILED', prefix: `${artifactUri}/`, objects: 1, bytes: partial.length, open_uploads: 0 }]);
-    expect(await usage()).toEqual(bucketBefore);
+    expect(await usage(experimentRoot)).toEqual(bucketBefore);
     const res = await cli(['models', 'cleanup', NAME, '--orphans', '--yes', '--json']);
     expect(res.code).toBe(0);
     expect((res.json[0] as Obj).bytes_deleted).toBe(partial.length);
     expect((await usage(`${artifactUri}/`)).objects).toBe(0);
     // The version still registered keeps every object.
     expect(await usage(`${mirrored.get('2')!.artifact_uri}/`)).toEqual(keep);
-    expect(bucketBefore.bytes - (await usage()).bytes).toBe(partial.length);
+    expect(bucketBefore.bytes - (await usage(experimentRoot)).bytes).toBe(partial.length);
   });
   it('when S3 refuses the object delete, the version is gone, the error names the prefix left, and --orphans removes it later', async () => {
     const partial = await mirror('main', ['--allow-patterns', 'config.json']);
