@@ -186,3 +186,39 @@ it('an unwritable --work-dir is a clear error (exit 7) and the run is FAILED', a
   const r = await failureReason(new MlflowClient({ url: peers.mlflow.url }), experiment, 'test/tiny-model');
   expect(r.status).toBe('FAILED');
 });
+
+it('a branch that moved gives a new version and the alias follows it; an unmoved branch costs nothing', async () => {
+  // What a catalog sync does for an entry at a branch (prepare decides the same way in the template).
+  const client = new MlflowClient({ url: peers.mlflow.url });
+  const name = `mirror-moving-${suffix}`;
+  const repo = hub.repos.get('test/tiny-model')!;
+  // The fixture's refs are read-only to the server's callers; the test moves the branch itself.
+  const branches = repo.branches as Record<string, string>;
+  const before = branches.main;
+  const next = repo.otherRefs['refs/pr/1']; // a later commit the fixture already has
+  expect(next).toBeDefined();
+  expect(next).not.toBe(before);
+  const args = ['mirror', 'test/tiny-model', '--revision', 'main', '--experiment', `mirror-exp-moving-${suffix}`, '--model-name', name, '--alias', 'prod', '--work-dir', path.join(work, 'dl-moving')];
+  try {
+    const first = await cli(args);
+    expect(first.code).toBe(0);
+    expect(first.json[0]).toMatchObject({ version: '1', commit_sha: before });
+
+    branches.main = next;
+    const moved = await cli(args);
+    expect(moved.stderr).not.toMatch(/^ERROR/m);
+    expect(moved.code).toBe(0);
+    expect(moved.json[0]).toMatchObject({ version: '2', commit_sha: next });
+    expect((moved.json[0] as { reused?: boolean }).reused).not.toBe(true);
+    const v2 = await getModelVersion(client, name, '2');
+    expect(v2.aliases).toContain('prod');
+    expect((await getModelVersion(client, name, '1')).aliases ?? []).not.toContain('prod');
+
+    const unmoved = await cli(args);
+    expect(unmoved.code).toBe(0);
+    expect(unmoved.json[0]).toMatchObject({ version: '2', reused: true });
+    expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(2);
+  } finally {
+    branches.main = before;
+  }
+});
