@@ -533,7 +533,8 @@ async function manyFilesScenario(o: { bundle: string; peers: Peers; work: string
     const bytes = fx.repos.get('bench/many')!.files.reduce((n, f) => n + f.size, 0);
     const wd = path.join(o.work, 'many-files');
     say(`many-files: mirroring ${o.count} files (${(bytes / 1e6).toFixed(1)} MB)`);
-    const r = await run(process.execPath, [o.bundle, 'mirror', 'bench/many', '--work-dir', wd, '--experiment', 'bench-many', '--model-name', `bench-many-${o.count}-${o.stamp}`], { env, log: o.logFile });
+    // Run the bundle itself, as the npm bin and the image do: its #! line carries the Node flags.
+    const r = await run(o.bundle, ['mirror', 'bench/many', '--work-dir', wd, '--experiment', 'bench-many', '--model-name', `bench-many-${o.count}-${o.stamp}`], { env, log: o.logFile });
     fs.rmSync(wd, { recursive: true, force: true });
     say(`many-files: exit ${r.code}, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMB?.toFixed(0)} MB`);
     return { model: `many-files-${o.count}`, phase: 'end-to-end', tool: 'model-mirror mirror', bytes, seconds: r.seconds, mbps: rate(bytes, r.seconds), peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0, note: `${o.count} files` };
