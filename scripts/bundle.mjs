@@ -178,6 +178,12 @@ try {
   const version = run(['--version']).trim();
   const expected = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
   if (version !== expected) throw new Error(`bundle: --version printed ${JSON.stringify(version)}, want ${expected}`);
+  // Started as the npm bin is (through its #! line, flags included), where this machine has the interpreter.
+  const interpreter = opts.shebang.split(/\s+/)[0];
+  if (fs.existsSync(interpreter) && (interpreter !== '/usr/bin/env' || /^\/usr\/bin\/env\s+node$/.test(opts.shebang))) {
+    const direct = execFileSync(copy, ['--version'], { cwd: smokeDir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' } }).trim();
+    if (direct !== expected) throw new Error(`bundle: ${copy} --version (through its #! line) printed ${JSON.stringify(direct)}, want ${expected}`);
+  }
 } finally {
   fs.rmSync(smokeDir, { recursive: true, force: true });
 }
