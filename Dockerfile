@@ -40,6 +40,8 @@ COPY tsconfig.json versions.json ./
 COPY scripts/bundle.mjs scripts/bundle.mjs
 COPY steps/ steps/
 COPY lib/ lib/
+# The bundle's #! line carries the Node flags of steps/common/node-flags.json (`#!/nodejs/bin/node
+# --max-semi-space-size=2`), so ENTRYPOINT and a pod's `command: [model-mirror]` both run with them.
 RUN npm run bundle -- --shebang /nodejs/bin/node \
  && mkdir -p /out/opt/model-mirror /out/usr/local/bin /out/work \
  && cp dist-cli/model-mirror.js dist-cli/THIRD_PARTY_LICENSES.txt /out/opt/model-mirror/ \

@@ -36,7 +36,11 @@ function models(size: 'small' | 'full'): ModelSpec[] {
     ];
 }
 
-const ALL_PHASES = ['egress', 'ingest', 'mm-download', 'mm-upload', 'rclone', 'py-download', 'py-upload', 'mm-mirror', 'variants', 'resume'] as const;
+const ALL_PHASES = ['egress', 'ingest', 'mm-download', 'mm-upload', 'rclone', 'py-download', 'py-upload', 'mm-mirror', 'variants', 'resume', 'many-files'] as const;
+/** Phases that run per model (the others run once). */
+const MODEL_PHASES: readonly Phase[] = ALL_PHASES.filter((p) => p !== 'many-files');
+/** Files of the many-files scenario (`--many-files N`): memory must stay flat in the file count (issue #17). */
+const MANY_FILES_DEFAULT = 20_000;
 type Phase = typeof ALL_PHASES[number];
 
 interface Row {
@@ -70,6 +74,7 @@ function args() {
   const a = process.argv.slice(2);
   let size: 'small' | 'full' = 'full';
   let phases: Phase[] = [...ALL_PHASES];
+  let manyFiles = MANY_FILES_DEFAULT;
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--size') {
       const v = a[++i];
@@ -78,11 +83,14 @@ function args() {
     } else if (a[i] === '--phases') {
       phases = a[++i].split(',') as Phase[];
       for (const p of phases) if (!ALL_PHASES.includes(p)) throw new Error(`unknown phase ${p}; known: ${ALL_PHASES.join(',')}`);
+    } else if (a[i] === '--many-files') {
+      manyFiles = Number(a[++i]);
+      if (!Number.isInteger(manyFiles) || manyFiles < 1) throw new Error('--many-files must be a positive integer');
     } else if (a[i] === '--no-variants') {
       phases = phases.filter((p) => p !== 'variants');
-    } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants)`);
+    } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants, --many-files N)`);
   }
-  return { size, phases };
+  return { size, phases, manyFiles };
 }
 
 const say = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -218,7 +226,7 @@ async function vacuum(master: string | undefined): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { size, phases } = args();
+  const { size, phases, manyFiles } = args();
   const has = (p: Phase) => phases.includes(p);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const resultsDir = path.join(ROOT, 'bench', 'results');
@@ -234,7 +242,8 @@ async function main(): Promise<void> {
     node: process.version,
     kernel: os.release(),
     tmpFreeGiB: Math.round(Number(execFileSync('df', ['-B1', '--output=avail', os.tmpdir()]).toString().split('\n')[1]) / GiB),
-    rclone: execFileSync('rclone', ['version']).toString().split('\n')[0],
+    // Only the rclone phase needs it (install.sh installs it; `--phases many-files` can run without).
+    rclone: (() => { try { return execFileSync('rclone', ['version']).toString().split('\n')[0]; } catch { return 'rclone not installed'; } })(),
   };
   say(`machine: ${JSON.stringify(facts)}`);
 
@@ -257,7 +266,8 @@ async function main(): Promise<void> {
   const resumes: ResumeRow[] = [];
   let fx: StartedHubFixture | undefined;
   try {
-    const modelList = models(size);
+    if (has('many-files')) rows.push(await manyFilesScenario({ bundle, peers, work, count: manyFiles, logFile: path.join(logDir, 'many-files.log'), stamp }));
+    const modelList = phases.some((p) => MODEL_PHASES.includes(p)) ? models(size) : [];
     for (const model of modelList) {
       const files = Object.entries(model.files);
       const totalBytes = files.reduce((n, [, s]) => n + s, 0);
@@ -494,6 +504,43 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(resultsDir, `${stamp}-${size}.json`), JSON.stringify({ size, facts, minutes, rows, resumes }, null, 2));
   process.stdout.write(`${md}\n`);
   say(`written ${path.relative(ROOT, mdFile)} (+ .json); ${minutes.toFixed(1)} min`);
+}
+
+/**
+ * `mirror` of a repo of `count` tiny files (the fixture's generated bench/many) against the real
+ * peers: what matters here is the tool's peak RSS (VmHWM of the child, from getrusage) and wall
+ * time, which must not grow with the number of files.
+ */
+async function manyFilesScenario(o: { bundle: string; peers: Peers; work: string; count: number; logFile: string; stamp: string }): Promise<Row> {
+  say(`== many-files: generating a ${o.count}-file repo`);
+  const fx = await startHubFixture({ manyFiles: o.count, treePageSize: 1000 });
+  try {
+    const { peers } = o;
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HF_ENDPOINT: fx.url,
+      AWS_ACCESS_KEY_ID: peers.s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: peers.s3.secretAccessKey,
+      AWS_REGION: peers.s3.region,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_ENDPOINT_URL_S3: peers.s3.endpoint,
+      MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,
+      MLFLOW_TRACKING_URI: peers.mlflow.url,
+      MODEL_MIRROR_LOG_FORMAT: 'json',
+      NO_PROXY: '127.0.0.1,localhost',
+    };
+    const bytes = fx.repos.get('bench/many')!.files.reduce((n, f) => n + f.size, 0);
+    const wd = path.join(o.work, 'many-files');
+    say(`many-files: mirroring ${o.count} files (${(bytes / 1e6).toFixed(1)} MB)`);
+    // Run the bundle itself, as the npm bin and the image do: its #! line carries the Node flags.
+    const r = await run(o.bundle, ['mirror', 'bench/many', '--work-dir', wd, '--experiment', 'bench-many', '--model-name', `bench-many-${o.count}-${o.stamp}`], { env, log: o.logFile });
+    fs.rmSync(wd, { recursive: true, force: true });
+    say(`many-files: exit ${r.code}, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMB?.toFixed(0)} MB`);
+    return { model: `many-files-${o.count}`, phase: 'end-to-end', tool: 'model-mirror mirror', bytes, seconds: r.seconds, mbps: rate(bytes, r.seconds), peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0, note: `${o.count} files` };
+  } finally {
+    await fx.close();
+  }
 }
 
 /** Starts `model-mirror <argv>` and SIGKILLs it once `progress()` reaches `at` bytes; returns the bytes seen then. */

@@ -5,8 +5,9 @@
 //   node scripts/bundle.mjs                       -> dist-cli/model-mirror.js (+ .map, notices, meta)
 //   node scripts/bundle.mjs --outfile /x/y.js     -> elsewhere (tests bundle into a temp dir)
 //   node scripts/bundle.mjs --shebang /nodejs/bin/node
-//                                                 -> first line `#!/nodejs/bin/node` (the distroless
+//                                                 -> first line `#!/nodejs/bin/node <flag>` (the distroless
 //                                                    runtime has no /usr/bin/env; see Dockerfile)
+//   The Node/V8 flags on the #! line and set at start come from steps/common/node-flags.json.
 //   node scripts/bundle.mjs --print-defaults      -> prints {"entry","outfile","shebang"} as JSON, builds nothing
 //
 // Decisions:
@@ -32,6 +33,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// Node/V8 flags of the CLI (memory flat in the number of files): one place, see the file.
+const NODE_FLAGS = JSON.parse(fs.readFileSync(path.join(ROOT, 'steps/common/node-flags.json'), 'utf8'));
 export const DEFAULTS = {
   entry: 'steps/cli.ts',
   outfile: 'dist-cli/model-mirror.js',
@@ -99,7 +102,28 @@ fs.writeFileSync(metaFile, JSON.stringify(result.metafile, null, 1) + '\n');
   if (!code.startsWith('#!')) throw new Error(`bundle: ${outfile} does not start with a #! line`);
   const body = code.slice(code.indexOf('\n') + 1);
   if (body.startsWith('#!')) throw new Error(`bundle: ${outfile} has two #! lines`);
-  fs.writeFileSync(outfile, `#!${opts.shebang}\n${body}`);
+  // The runtime flags go on line 2 after esbuild's "use strict" (which must stay the first statement).
+  const strict = body.startsWith('"use strict";') ? '"use strict";' : '';
+  fs.writeFileSync(outfile, `${shebangLine(opts.shebang, NODE_FLAGS.shebangArgs)}\n${strict}${runtimeFlagsStatement(NODE_FLAGS.runtimeV8Flags)}${body.slice(strict.length)}`);
+}
+
+/**
+ * `#!<interpreter> <flags>`. Through /usr/bin/env the flags need `env -S` to be split; a direct
+ * interpreter path gets the rest of the line as ONE argument (Linux), so it takes one flag at most.
+ */
+function shebangLine(interpreter, flags) {
+  if (!flags.length) return `#!${interpreter}`;
+  const viaEnv = /^\/usr\/bin\/env\s+/.exec(interpreter);
+  if (viaEnv) return `#!/usr/bin/env -S ${interpreter.slice(viaEnv[0].length).replace(/^-S\s+/, '')} ${flags.join(' ')}`;
+  if (flags.length > 1 || /\s/.test(interpreter)) {
+    throw new Error(`bundle: #!${interpreter} can carry one argument, not ${flags.join(' ')} (steps/common/node-flags.json shebangArgs)`);
+  }
+  return `#!${interpreter} ${flags[0]}`;
+}
+
+/** A statement on line 2, before the bundle's code (the line count, hence the source map, stays). */
+function runtimeFlagsStatement(flags) {
+  return flags.length ? ` require("node:v8").setFlagsFromString(${JSON.stringify(flags.join(' '))});` : '';
 }
 fs.chmodSync(outfile, 0o755);
 
@@ -154,6 +178,12 @@ try {
   const version = run(['--version']).trim();
   const expected = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
   if (version !== expected) throw new Error(`bundle: --version printed ${JSON.stringify(version)}, want ${expected}`);
+  // Started as the npm bin is (through its #! line, flags included), where this machine has the interpreter.
+  const interpreter = opts.shebang.split(/\s+/)[0];
+  if (fs.existsSync(interpreter) && (interpreter !== '/usr/bin/env' || /^\/usr\/bin\/env\s+node$/.test(opts.shebang))) {
+    const direct = execFileSync(copy, ['--version'], { cwd: smokeDir, encoding: 'utf8', env: { ...process.env, NODE_PATH: '' } }).trim();
+    if (direct !== expected) throw new Error(`bundle: ${copy} --version (through its #! line) printed ${JSON.stringify(direct)}, want ${expected}`);
+  }
 } finally {
   fs.rmSync(smokeDir, { recursive: true, force: true });
 }
@@ -161,5 +191,5 @@ try {
 const bytes = fs.statSync(outfile).size;
 say(
   `bundle: ${path.relative(process.cwd(), outfile) || outfile} ${(bytes / 1024 / 1024).toFixed(2)} MiB (${bytes} bytes), ` +
-    `${Object.keys(result.metafile.inputs).length} inputs from ${packages.size} packages, shebang #!${opts.shebang}`,
+    `${Object.keys(result.metafile.inputs).length} inputs from ${packages.size} packages, ${fs.readFileSync(outfile, 'utf8').split('\n', 1)[0]}`,
 );

@@ -102,25 +102,26 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
   });
 
   try {
-    const items = new Map<string, Item>();
+    // Each file's item is made when its turn comes: built up front and kept, 20,000 of them were
+    // megabytes held for the whole upload. Every key and path is still checked before anything goes.
+    const itemOf = (f: PendingFile): Item => ({
+      rel: f.path,
+      file: safeJoin(opts.source, f.path, 'manifest path'),
+      key: opts.keyOf(f.path),
+      size: f.size,
+      sha256: f.sha256 ?? '',
+      contentType: contentTypeFor(f.path),
+    });
     for (const f of pending.files) {
-      const key = opts.keyOf(f.path);
-      checkKeyLength(key);
-      items.set(f.path, {
-        rel: f.path,
-        file: safeJoin(opts.source, f.path, 'manifest path'),
-        key,
-        size: f.size,
-        sha256: f.sha256 ?? '',
-        contentType: contentTypeFor(f.path),
-      });
+      checkKeyLength(opts.keyOf(f.path));
+      safeJoin(opts.source, f.path, 'manifest path');
     }
     await untilAborted(session.listExisting(), controller.signal);
     const partSize = session.o.partSize;
     const uploadedSha = new Map<string, string>();
 
     const one = async (f: PendingFile, signal: AbortSignal): Promise<void> => {
-      const base = items.get(f.path)!;
+      const base = itemOf(f);
       for (;;) {
         try {
           const overlapped = f.sha256 !== undefined && f.size > (partSize ?? choosePartSize(f.size));
