@@ -11,6 +11,7 @@ import { commands } from '../../steps/commands';
 import { startHubFixture, type HubFixture } from '../hub-fixture';
 import { REPO_ROOT, synthesize } from '../argo-runner/synth';
 import { must, readOciArchive, runImage, runImageAsync, sh, unpackLayers, type OciImage, type RunOptions } from './oci';
+import NODE_FLAGS from '../../steps/common/node-flags.json';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
@@ -126,7 +127,7 @@ test('`model-mirror --help` works as the ENTRYPOINT (and is the default CMD)', (
 test('model-mirror is the bundle behind a symlink, run by #!/nodejs/bin/node; node is the pinned Node', () => {
   const r = node('const fs=require("fs");console.log(JSON.stringify({link:fs.readlinkSync("/usr/local/bin/model-mirror"),first:fs.readFileSync("/opt/model-mirror/model-mirror.js","utf8").split("\\n")[0],mode:(fs.statSync("/opt/model-mirror/model-mirror.js").mode&0o777).toString(8),licenses:fs.existsSync("/opt/model-mirror/THIRD_PARTY_LICENSES.txt")}))');
   expect(r.code).toBe(0);
-  expect(JSON.parse(r.stdout)).toEqual({ link: '/opt/model-mirror/model-mirror.js', first: '#!/nodejs/bin/node', mode: '755', licenses: true });
+  expect(JSON.parse(r.stdout)).toEqual({ link: '/opt/model-mirror/model-mirror.js', first: ['#!/nodejs/bin/node', ...NODE_FLAGS.shebangArgs].join(' '), mode: '755', licenses: true });
   const v = run({ entrypoint: ['/nodejs/bin/node'], args: ['--version'] });
   expect(v.code).toBe(0);
   expect(v.stdout.trim()).toMatch(new RegExp(`^v${versions.node}\\.`));

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { commands } from '../../steps/commands';
 import { REPO_ROOT } from '../argo-runner/synth';
 import { must, sh } from './oci';
+import NODE_FLAGS from '../../steps/common/node-flags.json';
 
 let dir: string;
 const npm = (...a: string[]) => sh('npm', a, { cwd: dir, timeout: 600_000 });
@@ -28,7 +29,7 @@ afterAll(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 test('npm ci bundles (prepare) and `npx model-mirror --help` works', () => {
   const ci = npm('ci', '--no-audit', '--no-fund', '--prefer-offline');
   expect(ci.status).toBe(0);
-  expect(fs.readFileSync(bundle(), 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+  expect(fs.readFileSync(bundle(), 'utf8').split('\n')[0]).toBe(['#!/usr/bin/env -S node', ...NODE_FLAGS.shebangArgs].join(' '));
   const r = sh('npx', ['--no-install', 'model-mirror', '--help'], { cwd: dir });
   expect(r.status).toBe(0);
   for (const c of commands) expect(r.stdout).toContain(`model-mirror ${String(Array.isArray(c.command) ? c.command[0] : c.command).split(/\s+/)[0]}`);

@@ -84,9 +84,13 @@ afterAll(async () => {
 // --- peers: stop now (from a log line), restart later ---
 
 /** SIGTERM to the peer's process group, synchronously: the next request of the mirror finds it gone. */
-function signalStop(proc: PeerProcess): void {
+/**
+ * SIGKILL for MLflow at a step boundary: its listener must be gone before the mirror's next
+ * request (a graceful SIGTERM lets that request finish first, and the outage misses the boundary).
+ */
+function signalStop(proc: PeerProcess, signal: NodeJS.Signals = 'SIGTERM'): void {
   try {
-    process.kill(-proc.pid, 'SIGTERM');
+    process.kill(-proc.pid, signal);
   } catch {
     // already gone
   }
@@ -113,10 +117,10 @@ async function restartSeaweedfs(): Promise<void> {
  * Stops `proc` now; in the background waits until it is gone, leaves it down until `downMs`
  * after the stop, then restarts it. Resolves with the seconds it did not answer.
  */
-function outage(proc: () => PeerProcess, downMs: number, restart: () => Promise<void>): Promise<number> {
+function outage(proc: () => PeerProcess, downMs: number, restart: () => Promise<void>, signal: NodeJS.Signals = 'SIGTERM'): Promise<number> {
   const stoppedAt = Date.now();
   const p = proc();
-  signalStop(p);
+  signalStop(p, signal);
   return (async () => {
     await p.stop(15_000);
     await sleep(Math.max(0, stoppedAt + downMs - Date.now()));
@@ -211,7 +215,7 @@ describe('MLflow restarted at a step boundary: the mirror waits and finishes', (
     let down: Promise<number> | undefined;
     const res = await mirror(mirrorArgs(name, workDir), {
       onLine: (line) => {
-        if (!down && trigger.test(line)) down = outage(() => mlflow.process, 0, restartMlflow);
+        if (!down && trigger.test(line)) down = outage(() => mlflow.process, 0, restartMlflow, 'SIGKILL');
       },
     });
     const downSeconds = await down;
@@ -258,7 +262,7 @@ it('MLflow down before register, longer than --unavailable-timeout: exit 5, run 
   const failed = await mirror(['--unavailable-timeout', '4', ...mirrorArgs(name, workDir)], {
     onLine: (line) => {
       if (!stopped && /^uploaded test\/tiny-model/.test(line)) {
-        signalStop(mlflow.process);
+        signalStop(mlflow.process, 'SIGKILL');
         stopped = mlflow.process.stop(15_000);
       }
     },
