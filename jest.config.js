@@ -29,4 +29,6 @@ module.exports = {
     { ...common, displayName: 'image', testMatch: ['<rootDir>/test/image/**/*.test.ts'] },
   ],
   testTimeout: 120000,
+  // The long cluster file starts first, beside the others (test/sequencer.js).
+  testSequencer: '<rootDir>/test/sequencer.js',
 };
