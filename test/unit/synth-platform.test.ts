@@ -1,24 +1,9 @@
 // Synth and config tests of the platform options: the model catalog (CronWorkflow), an external
 // MLflow (mlflow.external), S3 without static keys (s3.auth: podIdentity), and no secret in any
 // container's argv.
-import { Testing } from 'cdk8s';
-import YAML from 'yaml';
 import { ConfigError, validateConfig } from '../../lib/config';
-import { buildModelMirror, ModelMirrorResult } from '../../lib/model-mirror';
-import { readSecretValues } from '../../lib/secret-values';
+import { find, type Obj, synthObjects } from '../support/synth-objects';
 import { summarizeCatalog } from '../../steps/catalog/summary';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Obj = any;
-
-function synthObjects(rawConfig: unknown = {}, env: NodeJS.ProcessEnv = {}): { objects: Obj[]; yaml: string; result: ModelMirrorResult } {
-  const app = Testing.app();
-  const result = buildModelMirror(app, { config: validateConfig(rawConfig), secretValues: readSecretValues(env) });
-  const objects = result.charts.flatMap((c) => Testing.synth(c));
-  return { objects, yaml: objects.map((o) => YAML.stringify(o)).join('---\n'), result };
-}
-const find = (objects: Obj[], kind: string, name?: string): Obj | undefined =>
-  objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 
 /** Every container this deployment would start: Deployments, StatefulSets, CronJobs, Argo templates. */
 function containers(objects: Obj[]): Array<{ owner: string; c: Obj }> {

@@ -1,23 +1,6 @@
 // Unit tests of the synthesized manifests (cdk8s Testing.synth) and of main.ts's error handling.
-// Shared by the synth/config unit tests: build the charts from a raw config + env secrets.
-import { Testing } from 'cdk8s';
 import YAML from 'yaml';
-import { validateConfig } from '../../lib/config';
-import { buildModelMirror, ModelMirrorResult } from '../../lib/model-mirror';
-import { readSecretValues } from '../../lib/secret-values';
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Obj = any;
-
-function synthObjects(rawConfig: unknown = {}, env: NodeJS.ProcessEnv = {}): { objects: Obj[]; yaml: string; result: ModelMirrorResult } {
-  const app = Testing.app();
-  const result = buildModelMirror(app, { config: validateConfig(rawConfig), secretValues: readSecretValues(env) });
-  const objects = result.charts.flatMap((c) => Testing.synth(c));
-  return { objects, yaml: objects.map((o) => YAML.stringify(o)).join('---\n'), result };
-}
-
-const find = (objects: Obj[], kind: string, name?: string): Obj | undefined =>
-  objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+import { find, type Obj, synthObjects } from '../support/synth-objects';
 
 /** Every pod spec in the output (Deployments, StatefulSets, CronJobs) with its owner. */
 function podSpecs(objects: Obj[]): Array<{ owner: string; spec: Obj }> {
