@@ -101,7 +101,7 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
       return role === 'live' && owner && runTags(r)[TAG.leaseOwner] === owner ? 'adoptable' : role;
     };
     const roles = new Map(runs.map((r) => [r.info.run_id, roleOf(r)]));
-    const live = runs.filter((r) => roles.get(r.info.run_id) === 'live' && runTags(r)[TAG.leaseOwner] !== owner);
+    const live = runs.filter((r) => roles.get(r.info.run_id) === 'live'); // never our own: roleOf made that adoptable
     if (live.length) {
       const other = live[0];
       if (waitingFor !== other.info.run_id) {
