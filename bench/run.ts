@@ -13,6 +13,7 @@ import { startBench, stopBench } from '../test/peers/bench';
 import { PEERS_ROOT, type Peers } from '../test/peers/peers';
 import { benchS3Client } from '../test/peers/seaweedfs';
 import { startHubFixture, type StartedHubFixture } from '../test/hub-fixture';
+import { stepEnv } from '../test/support/step-env';
 
 const ROOT = path.resolve(__dirname, '..');
 const REPO = 'bench/large';
@@ -286,14 +287,10 @@ async function main(): Promise<void> {
         HF_HUB_DISABLE_TELEMETRY: '1',
         HF_HUB_DISABLE_PROGRESS_BARS: '1',
         HF_HOME: path.join(work, 'hf-home'),
-        AWS_ACCESS_KEY_ID: peers.s3.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: peers.s3.secretAccessKey,
-        AWS_REGION: peers.s3.region,
+        ...stepEnv(peers),
         AWS_DEFAULT_REGION: peers.s3.region,
         AWS_EC2_METADATA_DISABLED: 'true',
         AWS_ENDPOINT_URL_S3: peers.s3.endpoint,
-        MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,
-        MLFLOW_TRACKING_URI: peers.mlflow.url,
         MODEL_MIRROR_LOG_FORMAT: 'json',
         NO_PROXY: '127.0.0.1,localhost',
         no_proxy: '127.0.0.1,localhost',
@@ -520,13 +517,9 @@ async function manyFilesScenario(o: { bundle: string; peers: Peers; work: string
       PATH: process.env.PATH,
       HOME: process.env.HOME,
       HF_ENDPOINT: fx.url,
-      AWS_ACCESS_KEY_ID: peers.s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: peers.s3.secretAccessKey,
-      AWS_REGION: peers.s3.region,
+      ...stepEnv(peers),
       AWS_EC2_METADATA_DISABLED: 'true',
       AWS_ENDPOINT_URL_S3: peers.s3.endpoint,
-      MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,
-      MLFLOW_TRACKING_URI: peers.mlflow.url,
       MODEL_MIRROR_LOG_FORMAT: 'json',
       NO_PROXY: '127.0.0.1,localhost',
     };
