@@ -309,14 +309,18 @@ export class MirrorWorkflowTemplate extends Construct {
 
     // Exit handler. If prepare never produced a run id, Argo leaves the tag unsubstituted and
     // finalize sees the literal "{{workflow.outputs.parameters.run_id}}" (see the report/README).
+    // Its `failure_class` (permanent / transient / none) becomes a workflow output: the catalog's
+    // summary tells a refused entry (not on the Hub, policy) from one a later sync may fix.
     const finalize: Template = {
       name: 'finalize',
+      outputs: { parameters: [outputFile('finalize', 'failure_class', 'failure_class')] },
       container: container([
         'finalize',
         '--run-id', '{{workflow.outputs.parameters.run_id}}',
         '--workflow-status', '{{workflow.status}}',
         '--failures', '{{workflow.failures}}',
         '--model-name', MODEL_NAME_EXPRESSION,
+        '--output-dir', outputsDir('finalize'),
       ], light),
     };
 

@@ -62,8 +62,10 @@ function globalOutputs(text: unknown): Record<string, string> {
 /**
  * new: the Workflow Succeeded and registered a version. unchanged: it Succeeded reusing the
  * version (prepare found the same repo, commit and files: 0 bytes, no run). refused: it failed
- * before prepare made a run (not on the Hub, gated, refused by policy). failed: everything else,
- * including an entry that has no result at all (not submitted, or not watched to the end).
+ * before prepare made a run, with an exit code a retry cannot fix (not on the Hub, gated, refused
+ * by policy: the exit handler's `failure_class` output is `permanent`). failed: everything else,
+ * including MLflow or the Hub unavailable during prepare, and an entry that has no result at all
+ * (not submitted, or not watched to the end).
  */
 export function summarizeCatalog(entriesJson: string, resultsJson: string): CatalogSummary {
   const entries = parseJson(entriesJson, '--entries');
@@ -87,7 +89,7 @@ export function summarizeCatalog(entriesJson: string, resultsJson: string): Cata
       const version = outputs.model_version || undefined;
       let outcome: CatalogOutcome;
       if (phase === 'Succeeded') outcome = version ? 'new' : 'unchanged';
-      else if ((phase === 'Failed' || phase === 'Error') && !outputs.run_id) outcome = 'refused';
+      else if ((phase === 'Failed' || phase === 'Error') && !outputs.run_id && outputs.failure_class === 'permanent') outcome = 'refused';
       else outcome = 'failed';
       result = { model_id: modelId, revision, outcome, ...(version ? { version } : {}), ...(workflow ? { workflow } : {}), phase };
     }

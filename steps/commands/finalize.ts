@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { log } from '../common/log';
-import { printResult } from '../common/outputs';
-import { clientFromArgs, trackingUriOption } from '../mlflow/cli-options';
+import { classifyArgoFailures } from '../common/argo-failures';
+import { printResult, writeOutputs } from '../common/outputs';
+import { clientFromArgs, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { WORKFLOW_STATUSES, type WorkflowStatus, finalizeRun } from '../mlflow/finalize';
 
 interface FinalizeArgs {
@@ -10,6 +11,7 @@ interface FinalizeArgs {
   failures?: string;
   modelName?: string;
   trackingUri?: string;
+  outputDir?: string;
 }
 
 export const finalizeCommand: CommandModule<object, FinalizeArgs> = {
@@ -20,8 +22,13 @@ export const finalizeCommand: CommandModule<object, FinalizeArgs> = {
     .option('workflow-status', { type: 'string', choices: WORKFLOW_STATUSES as string[], demandOption: true, describe: 'Argo {{workflow.status}}' })
     .option('failures', { type: 'string', describe: 'Argo {{workflow.failures}} JSON (or text), recorded as model_mirror.failure_reason' })
     .option('model-name', { type: 'string', describe: 'Only clean up versions of this registered model' })
-    .option('tracking-uri', trackingUriOption) as never,
+    .option('tracking-uri', trackingUriOption)
+    .option('output-dir', outputDirOption) as never,
   handler: async (args) => {
+    // Whether a retry could help, for whoever reads the workflow's outputs (the catalog's summary
+    // counts a permanent failure before any run as "refused", anything else as "failed").
+    const failureClass = args.workflowStatus === 'Succeeded' ? 'none' : classifyArgoFailures(args.failures);
+    await writeOutputs(args.outputDir, { failure_class: failureClass });
     const runId = (args.runId ?? '').trim();
     if (!runId || runId.startsWith('{{')) {
       // The workflow failed before `prepare` created a run: nothing to close.

@@ -1,5 +1,6 @@
 // `finalize` (the workflow's exit handler): close the run, and on failure make sure no READY
 // model version points at the (possibly incomplete) files of this run.
+import { parseArgoFailures } from '../common/argo-failures';
 import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { type MlflowClient, isMlflowError } from './client';
@@ -27,43 +28,15 @@ export interface FinalizeResult {
   readonly failure_reason?: string;
 }
 
-interface ArgoFailure {
-  displayName?: string;
-  templateName?: string;
-  message?: string;
-  phase?: string;
-}
-
-/**
- * A one-line summary of Argo's `{{workflow.failures}}`, or the text itself. Argo passes the JSON
- * list Go-quoted (operator.go: `strconv.Quote(string(json.Marshal(failures)))`), i.e. a JSON string
- * holding the JSON list (`"null"` when nothing failed); a bare JSON list is accepted too.
- */
+/** A one-line summary of Argo's `{{workflow.failures}}` (see argo-failures.ts), or the text itself. */
 export function summarizeFailures(failures: string | undefined, status: WorkflowStatus): string {
-  let raw = (failures ?? '').trim();
-  if (raw.startsWith('"')) {
-    try {
-      const unquoted = JSON.parse(raw) as unknown;
-      if (typeof unquoted === 'string') raw = unquoted.trim();
-    } catch {
-      // not a quoted string: keep the text
-    }
-  }
-  if (!raw || raw === 'null' || raw.startsWith('{{')) return `workflow ${status}`;
-  try {
-    const parsed = JSON.parse(raw) as unknown;
-    if (Array.isArray(parsed)) {
-      const parts = (parsed as ArgoFailure[]).map((f) => {
-        const who = f.displayName || f.templateName || 'step';
-        return `${who}${f.phase ? ` (${f.phase})` : ''}: ${f.message ?? 'no message'}`;
-      });
-      if (parts.length) return parts.join('; ');
-      return `workflow ${status}`;
-    }
-  } catch {
-    // not JSON: keep the text
-  }
-  return raw;
+  const parsed = parseArgoFailures(failures);
+  if (parsed.kind === 'text') return parsed.text;
+  if (parsed.kind === 'none') return `workflow ${status}`;
+  return parsed.failures.map((f) => {
+    const who = f.displayName || f.templateName || 'step';
+    return `${who}${f.phase ? ` (${f.phase})` : ''}: ${f.message ?? 'no message'}`;
+  }).join('; ');
 }
 
 export async function finalizeRun(client: MlflowClient, opts: FinalizeOptions): Promise<FinalizeResult> {

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { printResult, writeOutputs } from '../../steps/common/outputs';
 import { joinUri, parseS3Uri } from '../../steps/mlflow/artifacts';
 import { summarizeFailures } from '../../steps/mlflow/finalize';
+import { classifyArgoFailures } from '../../steps/common/argo-failures';
 import { runNameFor } from '../../steps/mlflow/prepare';
 import { filterLiteral, validateAlias, validateModelName } from '../../steps/mlflow/registry';
 
@@ -84,5 +85,23 @@ describe('outputs', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe('classifyArgoFailures (finalize\'s failure_class output)', () => {
+  const failures = (...messages: string[]): string => JSON.stringify(JSON.stringify(messages.map((message, i) => ({ displayName: `step${i}`, message, phase: 'Failed' }))));
+  test.each([
+    [failures('Error (exit code 3)'), 'permanent'],
+    [failures('child \'x\' failed', 'Error (exit code 9)'), 'permanent'],
+    [failures('No more retries left', 'Error (exit code 5)', 'Error (exit code 5)'), 'transient'],
+    [failures('Error (exit code 3)', 'Error (exit code 1)'), 'transient'],
+    [failures('OOMKilled (exit code 137)'), 'transient'],
+    [failures('pod deleted'), 'transient'],
+    ['"null"', 'none'],
+    ['{{workflow.failures}}', 'none'],
+    ['verify: exit code 6', 'transient'],
+    ['prepare said: exit code 2', 'permanent'],
+  ])('%s -> %s', (text, expected) => {
+    expect(classifyArgoFailures(text)).toBe(expected);
   });
 });

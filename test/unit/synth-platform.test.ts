@@ -263,24 +263,29 @@ describe('catalog summary', () => {
   const entries = JSON.stringify([
     { model_id: 'a/new', revision: 'main' }, { model_id: 'a/same', revision: 'main' },
     { model_id: 'a/missing', revision: 'main' }, { model_id: 'a/broken', revision: 'v1' }, { model_id: 'a/lost', revision: 'main' },
+    { model_id: 'a/outage', revision: 'main' },
   ]);
   const out = (o: Record<string, string>): string => JSON.stringify(Object.entries(o).map(([name, value]) => ({ name, value })));
   const results = JSON.stringify([
     { model_id: 'a/same', revision: 'main', phase: 'Succeeded', workflow: 'model-mirror-b', outputs: out({ run_id: '', commit_sha: '' }) },
     { model_id: 'a/new', revision: 'main', phase: 'Succeeded', workflow: 'model-mirror-a', outputs: out({ run_id: 'r1', model_version: '3' }) },
-    { model_id: 'a/missing', revision: 'main', phase: 'Failed', workflow: 'model-mirror-c', outputs: '' },
+    { model_id: 'a/missing', revision: 'main', phase: 'Failed', workflow: 'model-mirror-c', outputs: out({ failure_class: 'permanent' }) },
+    // MLflow down during prepare: no run either, but a later sync may well succeed.
+    { model_id: 'a/outage', revision: 'main', phase: 'Failed', workflow: 'model-mirror-e', outputs: out({ failure_class: 'transient' }) },
     { model_id: 'a/broken', revision: 'v1', phase: 'Failed', workflow: 'model-mirror-d', outputs: out({ run_id: 'r2' }) },
   ]);
 
-  test('new, unchanged, refused, failed; an entry with no result at all is failed', () => {
+  test('new, unchanged, refused (permanent, before any run), failed (with a run, transient, or no result at all)', () => {
     const s = summarizeCatalog(entries, results);
-    expect(s.counts).toEqual({ new: 1, unchanged: 1, refused: 1, failed: 2 });
-    expect(s.entries.map((e) => `${e.model_id}:${e.outcome}`)).toEqual(['a/new:new', 'a/same:unchanged', 'a/missing:refused', 'a/broken:failed', 'a/lost:failed']);
+    expect(s.counts).toEqual({ new: 1, unchanged: 1, refused: 1, failed: 3 });
+    expect(s.entries.map((e) => `${e.model_id}:${e.outcome}`)).toEqual([
+      'a/new:new', 'a/same:unchanged', 'a/missing:refused', 'a/broken:failed', 'a/lost:failed', 'a/outage:failed',
+    ]);
     expect(s.entries[0].version).toBe('3');
     expect(s.entries[0].workflow).toBe('model-mirror-a');
   });
 
   test('no result at all (Argo left the tag unsubstituted) counts every entry as failed', () => {
-    expect(summarizeCatalog(entries, '{{steps.mirror.outputs.parameters}}').counts).toEqual({ new: 0, unchanged: 0, refused: 0, failed: 5 });
+    expect(summarizeCatalog(entries, '{{steps.mirror.outputs.parameters}}').counts).toEqual({ new: 0, unchanged: 0, refused: 0, failed: 6 });
   });
 });
