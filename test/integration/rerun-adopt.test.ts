@@ -199,6 +199,53 @@ it('a mirror failed by a Hub fault: the rerun reopens the FAILED run; an older f
   await s3.send(new AbortMultipartUploadCommand({ Bucket: bLoc.bucket, Key: `${bLoc.prefix}/model/model/${FILE1}`, UploadId: mpu.UploadId })).catch(() => undefined);
 });
 
+it('a mirror stopped by --deadline: the rerun reopens its FAILED run, keeps what reached disk and S3, and moves only the rest', async () => {
+  const name = `adopt-deadline-${suffix}`;
+  const experiment = `adopt-deadline-exp-${suffix}`;
+  const workDir = path.join(work, 'deadline');
+  // FILE2's connection drops after every MiB: it creeps, so the deadline passes mid-file.
+  hub.faults.dropAfterBytes(REPO, FILE2, MiB, 1000);
+  const stopped = await cli([...mirrorArgs(name, experiment, workDir), '--deadline', '6s']);
+  expect(stopped.code).toBe(5);
+  expect(stopped.stderr).toMatch(/The deadline \(--deadline 6s\) passed/);
+  hub.faults.reset();
+  const [a] = await runsOf(experiment);
+  expect(a.info.status).toBe('FAILED');
+
+  // What the stopped mirror left: bytes on disk (finished files and .part files) and in S3.
+  const sizeOf = (p: string) => fs.stat(p).then((st) => st.size, () => 0);
+  let onDisk = 0;
+  for (const f of [FILE1, FILE2]) onDisk += Math.max(await sizeOf(path.join(workDir, f)), await sizeOf(path.join(workDir, `${f}.part`)));
+  const { bucket, prefix } = locOf(a.info.artifact_uri);
+  const inS3 = await Promise.all([FILE1, FILE2].map((f) => s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}/model/model/${f}` })).then((h) => h.ContentLength ?? 0, () => 0)));
+  expect(onDisk).toBeGreaterThan(MiB); // it did get somewhere before the deadline
+  expect(onDisk).toBeLessThan(TOTAL);
+
+  const largeServed = () => hub.bytesServed(REPO, FILE1) + hub.bytesServed(REPO, FILE2);
+  const hubBefore = largeServed();
+  const t0 = Date.now();
+  const res = await cli(mirrorArgs(name, experiment, workDir));
+  const seconds = (Date.now() - t0) / 1000;
+  expect(res.stderr).not.toMatch(/^ERROR/m);
+  expect(res.code).toBe(0);
+  const out = res.json[res.json.length - 1] as Record<string, number | string | boolean>;
+  expect(out).toMatchObject({ run_id: a.info.run_id, adopted_from: 'FAILED', reused: false });
+  // The Hub sends exactly what was not on disk (the large files; the small ones are a few KB);
+  // S3 gets nothing it already held as an object.
+  const hubResent = largeServed() - hubBefore;
+  expect(hubResent).toBe(TOTAL - onDisk);
+  const objectsHeld = inS3[0] + inS3[1];
+  expect(out.bytes_skipped as number).toBeGreaterThanOrEqual(objectsHeld);
+  expect(out.bytes_uploaded as number).toBeLessThanOrEqual(TOTAL - objectsHeld + MiB); // + the small files
+  process.stdout.write(`[rerun-adopt] --deadline: first mirror left ${onDisk} B on disk and ${objectsHeld} B as objects; rerun fetched ${hubResent} B from the Hub, sent ${out.bytes_uploaded} B to S3 (resumed ${out.bytes_resumed}, skipped ${out.bytes_skipped}) in ${seconds.toFixed(1)} s\n`);
+
+  const runs = await runsOf(experiment);
+  expect(runs.map((r) => r.info.status)).toEqual(['FINISHED']);
+  expect(tagsOf(runs[0])['model_mirror.previous_failure']).toMatch(/deadline/);
+  expect(await openUploadsUnder(bucket, prefix)).toEqual([]);
+  expect(await searchModelVersions(client, `name='${name}'`)).toHaveLength(1);
+});
+
 it('the template path: prepare -> download -> upload -> register fails -> finalize; prepare again continues the same run and prefix', async () => {
   const name = `adopt-steps-${suffix}`;
   const experiment = `adopt-steps-exp-${suffix}`;

@@ -1,4 +1,5 @@
 // Free TCP ports on 127.0.0.1 for one bench run.
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 
 function listen(port: number): Promise<net.Server | undefined> {
@@ -13,18 +14,34 @@ function close(srv: net.Server): Promise<void> {
   return new Promise((resolve) => srv.close(() => resolve()));
 }
 
+/** The kernel's ephemeral range (outgoing connections take their source ports from it). */
+function ephemeralRange(): { lo: number; hi: number } {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo > 0 && hi >= lo) return { lo, hi };
+  } catch {
+    // not Linux: assume the IANA range
+  }
+  return { lo: 49152, hi: 65535 };
+}
+
 /**
- * `count` distinct free ports chosen by the kernel. All are held open until every one is picked,
- * so they differ from each other; something else may still grab one before the peer binds it,
- * which then shows up as a start failure naming that port.
+ * `count` distinct free ports, held open until every one is picked so they differ from each
+ * other. They are taken below the kernel's ephemeral range: a port from that range can become
+ * the source port of some client connection in the seconds before a slow peer (MLflow needs up
+ * to a minute on a loaded box) binds it, which failed bench starts with "address already in use".
+ * (The cluster suite's NodePorts, 30000-32767, are avoided too.)
  */
 export async function freePorts(count: number): Promise<number[]> {
+  // Also below Kubernetes' NodePort range (30000-32767), which the cluster suite's node uses.
+  const lo = Math.min(ephemeralRange().lo, 30000);
   const held: net.Server[] = [];
   try {
-    while (held.length < count) {
-      const srv = await listen(0);
-      if (!srv) throw new Error('Test bench: cannot bind a free port on 127.0.0.1');
-      held.push(srv);
+    for (let attempt = 0; held.length < count; attempt++) {
+      const below = lo > 12000 && attempt < 500;
+      const srv = await listen(below ? 10000 + Math.floor(Math.random() * (lo - 10000)) : 0);
+      if (srv) held.push(srv);
+      else if (!below) throw new Error('Test bench: cannot bind a free port on 127.0.0.1');
     }
     return held.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
