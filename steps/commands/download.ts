@@ -8,6 +8,7 @@ import { writeOutputs } from '../common/outputs';
 import { downloadModel } from '../hub/download-model';
 import { resolveHubConfig } from '../hub/hub-config';
 import { parsePatternList } from '../hub/patterns';
+import { chunkSizeOption, parseStreamOptions, streamsPerFileOption } from './stream-options';
 import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 
 export interface DownloadArgs extends PolicyArgs {
@@ -23,6 +24,8 @@ export interface DownloadArgs extends PolicyArgs {
   'idle-timeout': string;
   deadline?: string;
   'output-dir'?: string;
+  'streams-per-file': number;
+  'chunk-size': string;
 }
 
 export function positiveInt(name: string, v: unknown, max = 64): number {
@@ -69,6 +72,8 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
       .option('retries', { type: 'number', default: 5, describe: 'Retries per request on 429/5xx/dropped connections (backoff + jitter, honours Retry-After)' })
       .option('idle-timeout', idleTimeoutOption)
       .option('deadline', deadlineOption('download'))
+      .option('streams-per-file', streamsPerFileOption)
+      .option('chunk-size', chunkSizeOption)
       .option('output-dir', { type: 'string', describe: 'Write Argo output parameters here: commit_sha, total_bytes, file_count' })
       .example('$0 download --model-id openai-community/gpt2 --dest /data/gpt2', 'Whole repo at main')
       .example('$0 download --model-id meta-llama/Llama-3.2-1B --revision v1.0 --token-file /secrets/hf/token --dest /data/llama', 'Gated repo with a mounted token')
@@ -81,6 +86,7 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
       throw new UserError(`--retries must be an integer between 0 and 50 (got ${args.retries})`, { exitCode: ExitCode.Usage });
     }
     const idleTimeoutMs = parseDuration(args['idle-timeout'], '--idle-timeout');
+    const streams = parseStreamOptions(args['streams-per-file'], args['chunk-size']);
     const deadline = Deadline.start(args.deadline);
     const manifest = await downloadModel({
       modelId: args['model-id'],
@@ -94,6 +100,7 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
       retry: { retries },
       policy,
       idleTimeoutMs,
+      ...streams,
       signal: deadline?.signal,
     }).finally(() => deadline?.clear());
     await writeOutputs(args['output-dir'], {

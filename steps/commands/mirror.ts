@@ -28,6 +28,7 @@ import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { verifyRegistration } from '../mlflow/verify';
 import { type UploadModelOptions, type UploadResult, uploadModel } from '../s3/upload-model';
 import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
+import { chunkSizeOption, parseStreamOptions, streamsPerFileOption } from './stream-options';
 
 interface MirrorArgs extends PolicyArgs {
   modelId: string;
@@ -51,6 +52,8 @@ interface MirrorArgs extends PolicyArgs {
   overlap: boolean;
   idleTimeout: string;
   deadline?: string;
+  streamsPerFile: number;
+  chunkSize: string;
 }
 
 /** Default registered model name for a Hub id: `org/name` -> `org--name` (MLflow names cannot hold '/'). */
@@ -210,6 +213,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption)
     .option('idle-timeout', idleTimeoutOption)
+    .option('streams-per-file', streamsPerFileOption)
+    .option('chunk-size', chunkSizeOption)
     .option('deadline', deadlineOption('mirror (the Hub check, download and upload stop at once; register and verify are not started after it)'))
     .option('overlap', {
       type: 'boolean',
@@ -222,6 +227,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
     const idleTimeoutMs = parseDuration(args.idleTimeout, '--idle-timeout');
+    const streams = parseStreamOptions(args.streamsPerFile, args.chunkSize);
     const deadline = Deadline.start(args.deadline);
 
     const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
@@ -288,6 +294,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         concurrency: args.concurrency,
         policy,
         idleTimeoutMs,
+        ...streams,
         signal: deadline?.signal,
       };
       // Files go where mlflow.transformers expects them (see transformers-layout.ts).

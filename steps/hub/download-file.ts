@@ -16,7 +16,12 @@
 //    1 MiB batches while the next batch arrives (part-writer.ts); the socket pauses while 4 MiB
 //    wait for the disk;
 //  - `growing` (a GrowingFile) is told about bytes on disk, restarts, completion and failure, so
-//    mirror can upload a file while it downloads.
+//    mirror can upload a file while it downloads;
+//  - a file of at least two chunks is fetched as several Range requests at once
+//    (ranged-download.ts: positional writes, per-chunk resume record, in-order hash of the
+//    contiguous prefix); a server that answers Range with the whole body gets one stream here;
+//  - every request holds a slot of the shared StreamSlots (the process-wide cap on Hub streams);
+//  - a file above `wholeGetLimit` (50 GB) is never asked for without Range.
 import { promises as fs } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import * as path from 'node:path';
@@ -29,7 +34,13 @@ import { toHubUserError } from './errors';
 import { getFollowingRedirects, hubErrorFromMessage, retryableFromMessage } from './http-get';
 import { refuseFileAnswer } from './file-answer';
 import { DEFAULT_IDLE_TIMEOUT_MS, describeTarget, IdleTimeoutError, IdleTimer } from './idle-timeout';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_STREAMS_PER_FILE, planChunks, usesRangedStreams, WHOLE_GET_LIMIT } from './chunk-plan';
+import { contiguousPrefix, readChunkRecord, removeChunkRecord } from './chunk-state';
+import type { HubResponse } from './http-get';
 import { PartWriter } from './part-writer';
+import { rangedDownload } from './ranged-download';
+import { StreamSlots } from './stream-slots';
+import { GaveUp, IntegrityMismatch, localStorageError, NotTheFile } from './transfer-errors';
 import type { RepoFile } from './list-files';
 
 export interface DownloadFileOptions {
@@ -57,6 +68,14 @@ export interface DownloadFileOptions {
    * away, when the verified file is in place, and when the file finally fails.
    */
   readonly growing?: GrowingFile;
+  /** Range requests in flight at once for one file of at least two chunks (1: one stream). @default 8 */
+  readonly streamsPerFile?: number;
+  /** Bytes per Range request of a multi-stream file. @default 64 MiB */
+  readonly chunkSize?: number;
+  /** The process-wide cap on open Hub streams, shared with the other files. @default a cap of `streamsPerFile` for this file alone */
+  readonly streamSlots?: StreamSlots;
+  /** Above this size no request goes out without Range (for tests). @default 50 GB */
+  readonly wholeGetLimit?: number;
 }
 
 export type DownloadStatus = 'present' | 'downloaded' | 'resumed';
@@ -85,8 +104,6 @@ export function verifyDigests(file: RepoFile, digests: Digests): string | undefi
   return undefined;
 }
 
-class IntegrityMismatch extends Error {}
-
 /** Bytes gathered per write (one writev each). */
 const WRITE_BATCH = 1024 * 1024;
 /** Received-but-unwritten bytes at which the socket is paused (per file). */
@@ -105,17 +122,6 @@ async function exists(p: string): Promise<{ size: number } | undefined> {
   }
 }
 
-function localStorageError(e: unknown, file: string): unknown {
-  const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new UserError(`Disk full while writing ${file}`, { exitCode: ExitCode.LocalStorage, cause: e, hint: 'Give the download volume more space; rerun resumes where it stopped.' });
-  }
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new UserError(`Cannot write ${file}: ${code}`, { exitCode: ExitCode.LocalStorage, cause: e, hint: 'Check --dest is writable by this user.' });
-  }
-  return e;
-}
-
 interface TransferState {
   hasher: ContentHasher;
   /** Bytes in the part file == bytes fed to the hasher. */
@@ -129,6 +135,7 @@ async function restartPart(part: string, state: TransferState, opts: DownloadFil
   // Readers see the reset before the bytes go: they never read a part that is being replaced.
   opts.growing?.reset();
   await fs.rm(part, { force: true });
+  await removeChunkRecord(part); // after the part: a record never goes before its part
   state.hasher = new ContentHasher({ gitBlobSize: opts.file.lfs ? undefined : opts.file.size });
   state.offset = 0;
   opts.onProgress?.(-state.reported, false);
@@ -204,19 +211,12 @@ async function receiveBody(res: IncomingMessage, target: string, part: string, s
   }
 }
 
-/** A 2xx answer that is not the file (see file-answer.ts); `kind: 'type'` is never retried. */
-class NotTheFile extends RetryableError {
-  constructor(message: string, readonly kind: 'type' | 'length') {
-    super(message);
-    this.name = 'NotTheFile';
-  }
-}
-
 /** One GET of the missing bytes [offset, size) appended to `part`. Throws on any failure. */
-async function transferOnce(url: string, part: string, state: TransferState, opts: DownloadFileOptions): Promise<void> {
+async function transferOnce(url: string, part: string, state: TransferState, opts: DownloadFileOptions, answer?: HubResponse): Promise<void> {
   const size = opts.file.size;
-  const range = state.offset > 0 ? `bytes=${state.offset}-` : undefined;
-  const { res, url: answeredBy, redirected } = await getFollowingRedirects(url, { ...opts, headers: range ? { range } : undefined });
+  const alwaysRange = size > (opts.wholeGetLimit ?? WHOLE_GET_LIMIT);
+  const range = state.offset > 0 || alwaysRange ? `bytes=${state.offset}-` : undefined;
+  const { res, url: answeredBy, redirected } = answer ?? (await getFollowingRedirects(url, { ...opts, headers: range ? { range } : undefined }));
   const idleMs = opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const status = res.statusCode ?? 0;
   if (status === 416 && state.offset > 0) {
@@ -265,16 +265,10 @@ const GIB = 1024 ** 3;
  * GiB of the file, so a very large file on a flaky link that keeps making progress is not cut
  * short, while a host that never delivers still ends.
  */
-export function fileAttemptBudget(opts: Pick<DownloadFileOptions, 'retry' | 'maxRequests' | 'file'>): { retries: number; requests: number } {
+export function fileAttemptBudget(opts: Pick<DownloadFileOptions, 'retry' | 'maxRequests' | 'file'>, chunkCount = 0): { retries: number; requests: number } {
   const retries = opts.retry?.retries ?? 5;
-  return { retries, requests: Math.max(1, opts.maxRequests ?? 4 * (retries + 1) + Math.floor(opts.file.size / GIB)) };
-}
-
-/** The file's attempt budget ran out; `error` is the last failure. */
-class GaveUp extends Error {
-  constructor(readonly error: unknown, readonly requests: number, readonly stalls: number, readonly onDisk: number) {
-    super('gave up');
-  }
+  // A chunked file makes one request per chunk when nothing fails: those come on top.
+  return { retries, requests: Math.max(1, opts.maxRequests ?? 4 * (retries + 1) + Math.floor(opts.file.size / GIB) + chunkCount) };
 }
 
 function gaveUpError(g: GaveUp, file: RepoFile, opts: DownloadFileOptions): UserError {
@@ -313,6 +307,7 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
   // 1. Already there? Verify by hashing and keep it.
   const final = await exists(destPath);
   if (final) {
+    await removeChunkRecord(part); // left by a kill between publishing and cleaning up
     if (final.size === file.size) {
       const digests = await hashFile(destPath, { gitBlob, signal: opts.signal });
       if (!verifyDigests(file, digests)) {
@@ -332,19 +327,81 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
 
   const url = resolveUrl(opts.hubUrl, opts.repo, opts.commitSha, file.path);
   const attempts = Math.max(1, opts.integrityAttempts ?? 3);
-  const budget = fileAttemptBudget(opts);
-  // Requests made for this file so far (all integrity attempts): bounded whatever progress they make.
-  let requests = 0;
+  const streams = Math.max(1, Math.floor(opts.streamsPerFile ?? DEFAULT_STREAMS_PER_FILE));
+  const chunkSize = Math.max(1, Math.floor(opts.chunkSize ?? DEFAULT_CHUNK_SIZE));
+  // Set to undefined once the server is seen to ignore Range: the file then keeps one stream.
+  let chunks = usesRangedStreams(file.size, chunkSize, streams) ? planChunks(file.size, chunkSize) : undefined;
+  const slots = opts.streamSlots ?? new StreamSlots(streams);
+  const budget = fileAttemptBudget(opts, chunks?.length ?? 0);
+  const counter = { count: 0 };
   let transferredTotal = 0;
   let resumedAny = false;
   let lastMismatch = '';
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const state: TransferState = { hasher: new ContentHasher({ gitBlobSize: gitBlob ? file.size : undefined }), offset: 0, reported: 0, transferred: 0 };
+    let wholeBody: HubResponse | undefined;
+    if (chunks) {
+      // 2'. Several Range requests at once; the record of a previous run says what to keep.
+      let outcome;
+      try {
+        outcome = await rangedDownload({
+          url, hubUrl: opts.hubUrl, accessToken: opts.accessToken, file, part, chunks, streams, slots, retry: opts.retry, budget,
+          requests: counter, idleTimeoutMs: opts.idleTimeoutMs, onProgress: opts.onProgress, growing, signal: opts.signal,
+        });
+      } catch (e) {
+        if (e instanceof NotTheFile && e.kind === 'type') {
+          // As on the one-stream path: what is on disk may have come from there too.
+          growing?.reset();
+          await fs.rm(part, { force: true });
+          await removeChunkRecord(part);
+        }
+        throw e instanceof GaveUp ? gaveUpError(e, file, opts) : e instanceof NotTheFile ? notTheFileError(e, file) : toHubUserError(e, errCtx);
+      }
+      transferredTotal += outcome.transferred;
+      resumedAny ||= outcome.resumed;
+      state.reported = outcome.reported;
+      if (outcome.kind === 'complete') {
+        const mismatch = verifyDigests(file, outcome.digests);
+        if (!mismatch) {
+          try {
+            await fs.rename(part, destPath);
+          } catch (e) {
+            throw localStorageError(e, destPath);
+          }
+          await removeChunkRecord(part);
+          growing?.completed(outcome.digests);
+          return { ...outcome.digests, path: file.path, lfs: file.lfs, status: resumedAny ? 'resumed' : 'downloaded', bytesTransferred: transferredTotal };
+        }
+        lastMismatch = mismatch;
+        log.warn(`${file.path}: downloaded bytes do not match the Hub's published hash (${mismatch}); discarding${attempt < attempts ? ' and downloading again' : ''} (attempt ${attempt}/${attempts})`);
+        growing?.reset();
+        await fs.rm(part, { force: true });
+        await removeChunkRecord(part);
+        opts.onProgress?.(-state.reported, false);
+        resumedAny = false;
+        continue;
+      }
+      // The server answered Range with the whole body: take it from byte 0 over this one stream.
+      wholeBody = outcome.answer;
+      chunks = undefined;
+      await restartPart(part, state, opts);
+    } else {
+      // A part left by the ranged path may have holes: keep its contiguous prefix only.
+      const partSize = (await exists(part))?.size ?? 0;
+      const record = await readChunkRecord(part, file.size, partSize);
+      if (record.kind !== 'none') {
+        const keep = record.kind === 'ranges' ? contiguousPrefix(record.ranges) : 0;
+        if (partSize > keep) await fs.truncate(part, keep).catch((e) => {
+          throw localStorageError(e, part);
+        });
+        await removeChunkRecord(part);
+      }
+    }
     // 2. A leftover part from an interrupted run: hash it, then resume after it.
     const partInfo = await exists(part);
     if (partInfo && partInfo.size > file.size) {
       await fs.rm(part, { force: true });
-    } else if (partInfo && partInfo.size > 0) {
+    } else if (partInfo && partInfo.size > 0 && !wholeBody) {
       await hashFileInto(part, state.hasher, { signal: opts.signal });
       state.offset = partInfo.size;
       state.reported = partInfo.size;
@@ -361,20 +418,29 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
       let stalls = 0;
       let highWater = state.offset;
       while (!(state.offset === file.size && file.size > 0)) {
-        requests++;
+        counter.count++;
+        const answer = wholeBody;
+        wholeBody = undefined;
+        let release: (() => void) | undefined;
         try {
-          await transferOnce(url, part, state, opts);
+          release = await slots.acquire(opts.signal);
+          await transferOnce(url, part, state, opts, answer);
           break;
         } catch (e) {
+          answer?.res.destroy();
           if (e instanceof IntegrityMismatch || opts.signal?.aborted || !isRetryableError(e) || (e instanceof NotTheFile && e.kind === 'type')) throw e;
           if (state.offset > highWater) {
             highWater = state.offset;
             stalls = 0;
           } else stalls++;
-          if (stalls > budget.retries || requests >= budget.requests) throw new GaveUp(e, requests, stalls, state.offset);
+          if (stalls > budget.retries || counter.count >= budget.requests) throw new GaveUp(e, counter.count, stalls, state.offset);
+          release?.();
+          release = undefined;
           const delayMs = retryDelay(Math.max(1, stalls), e, opts.retry);
-          log.warn(`${file.path}: ${describeRetryError(e)}; retrying in ${(delayMs / 1000).toFixed(1)}s (request ${requests}/${budget.requests}, ${stalls}/${budget.retries} without progress, ${state.offset}/${file.size} bytes on disk)`);
+          log.warn(`${file.path}: ${describeRetryError(e)}; retrying in ${(delayMs / 1000).toFixed(1)}s (request ${counter.count}/${budget.requests}, ${stalls}/${budget.retries} without progress, ${state.offset}/${file.size} bytes on disk)`);
           await sleep(delayMs, opts.signal);
+        } finally {
+          release?.();
         }
       }
     } catch (e) {

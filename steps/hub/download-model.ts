@@ -12,7 +12,9 @@ import { log } from '../common/log';
 import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest, type ManifestFile } from '../common/manifest';
 import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/progress';
 import { mapLimit, type RetryOptions } from '../common/retry';
+import { DEFAULT_MAX_HUB_STREAMS } from './chunk-plan';
 import { downloadFile, type DownloadFileResult } from './download-file';
+import { StreamSlots } from './stream-slots';
 import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
 import { listSelectedFiles, type RepoFile } from './list-files';
@@ -51,6 +53,14 @@ export interface DownloadModelOptions {
   /** The mirroring policy prepare applied: the same files are selected (pickle duplicates skipped), or the repo is refused (exit 9). */
   readonly policy?: Policy;
   /** Called once, after listing and the path/disk checks, before any transfer starts. */
+  /** Range requests in flight at once per big file (1: one stream per file). @default 8 */
+  readonly streamsPerFile?: number;
+  /** Bytes per Range request of a multi-stream file; files under two chunks use one stream. @default 64 MiB */
+  readonly chunkSize?: number;
+  /** Open Hub streams in all, shared by the files in flight (at least `concurrency`). @default 16 */
+  readonly maxHubStreams?: number;
+  /** Above this size no request goes out without Range (for tests). @default 50 GB */
+  readonly wholeGetLimit?: number;
   readonly onPlan?: (
     plan: ReadonlyArray<{ readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile }>,
     source: { readonly repo: string; readonly commitSha: string },
@@ -170,6 +180,7 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   let results: DownloadFileResult[];
   try {
     opts.onPlan?.(planned, { repo, commitSha: resolved.commitSha });
+    const streamSlots = new StreamSlots(Math.max(concurrency, opts.maxHubStreams ?? DEFAULT_MAX_HUB_STREAMS));
     results = await mapLimit(order, concurrency, async (t, _i, signal) => {
       const r = await downloadFile({
         hubUrl,
@@ -184,6 +195,10 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
         onProgress: (delta, transferred) => progress.advance(delta, { transferred }),
         signal,
         growing: t.growing,
+        streamsPerFile: opts.streamsPerFile,
+        chunkSize: opts.chunkSize,
+        streamSlots,
+        wholeGetLimit: opts.wholeGetLimit,
       });
       progress.fileDone();
       log.debug(`${r.status} ${t.file.path}`, { size: r.size });

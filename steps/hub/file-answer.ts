@@ -21,6 +21,8 @@ export interface FileAnswer {
   readonly headers: IncomingHttpHeaders;
   /** Bytes already on disk (the Range start asked for; 0 without Range). */
   readonly offset: number;
+  /** Exclusive end of the Range asked for (a chunk). @default size */
+  readonly end?: number;
   /** Path and size as the tree listed them. */
   readonly path: string;
   readonly size: number;
@@ -50,13 +52,14 @@ export function refuseFileAnswer(a: FileAnswer): RefusedAnswer | undefined {
     if (m && m[3] !== '*' && Number(m[3]) !== a.size) {
       return { kind: 'length', reason: `Content-Range ${range} for a file of ${a.size} bytes` };
     }
-    if (m && Number(m[2]) !== a.size - 1) {
-      return { kind: 'length', reason: `Content-Range ${range} that does not reach the end of ${a.size} bytes` };
+    const end = a.end ?? a.size;
+    if (m && Number(m[2]) !== end - 1) {
+      return { kind: 'length', reason: end === a.size ? `Content-Range ${range} that does not reach the end of ${a.size} bytes` : `Content-Range ${range} where bytes ${a.offset}-${end - 1} were asked for` };
     }
   }
   const length = a.headers['content-length'];
   if (length !== undefined && /^\d+$/.test(length.trim())) {
-    const expected = a.status === 206 ? a.size - a.offset : a.size;
+    const expected = a.status === 206 ? (a.end ?? a.size) - a.offset : a.size;
     if (Number(length) !== expected) {
       return { kind: 'length', reason: `Content-Length ${Number(length)} where ${expected} bytes of the ${a.size}-byte file were expected` };
     }

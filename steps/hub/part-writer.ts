@@ -22,6 +22,8 @@ export class PartWriter {
     private readonly batchSize: number,
     /** Called in order after each write resolved, with the buffers written. */
     private readonly onWritten: (buffers: readonly Buffer[], bytes: number) => void,
+    /** Write at this offset and onwards (positional writes); undefined appends at the file's position. */
+    private position?: number,
   ) {}
 
   /** Bytes received but not yet on disk (gathered + being written). */
@@ -52,11 +54,13 @@ export class PartWriter {
       if (this.failure) return;
       try {
         // writev may write less than asked (like writev(2)): finish the rest.
-        let done = (await this.fh.writev(buffers)).bytesWritten;
+        const at = this.position;
+        let done = (await this.fh.writev(buffers, at)).bytesWritten;
         if (done < bytes) {
           const all = Buffer.concat(buffers, bytes);
-          while (done < bytes) done += (await this.fh.write(all, done, bytes - done)).bytesWritten;
+          while (done < bytes) done += (await this.fh.write(all, done, bytes - done, at === undefined ? undefined : at + done)).bytesWritten;
         }
+        if (at !== undefined) this.position = at + bytes;
       } catch (e) {
         this.failure = { error: e };
         return;

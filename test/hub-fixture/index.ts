@@ -32,6 +32,8 @@ export interface ExtendedHubFixtureOptions extends HubFixtureOptions {
   readonly hubHostName?: string;
   /** Host name of the LFS redirect target (a different name for the same server). @default 'localhost' */
   readonly lfsHostName?: string;
+  /** Answer Range requests for file bodies with 200 and the whole body (a CDN quirk). @default false */
+  readonly rangeAnswersWhole?: boolean;
 }
 
 export async function startHubFixture(opts: ExtendedHubFixtureOptions = {}): Promise<StartedHubFixture> {
@@ -42,6 +44,7 @@ export async function startHubFixture(opts: ExtendedHubFixtureOptions = {}): Pro
     tokens,
     treePageSize: opts.treePageSize ?? 50,
     resolveCacheRedirect: opts.resolveCacheRedirect ?? true,
+    rangeAnswersWhole: opts.rangeAnswersWhole,
   });
   await server.listen(opts.port ?? 0, opts.host, { hub: opts.hubHostName, lfs: opts.lfsHostName });
   return {

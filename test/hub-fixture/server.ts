@@ -11,6 +11,8 @@ export interface ServerConfig {
   readonly treePageSize: number;
   /** Like today's huggingface.co: non-LFS resolves answer 307 to `/api/resolve-cache/...` on the same host. */
   readonly resolveCacheRedirect: boolean;
+  /** Answer every Range request on file bodies with 200 and the whole body, like some CDNs. */
+  readonly rangeAnswersWhole?: boolean;
 }
 
 interface MutableRecord {
@@ -21,6 +23,8 @@ interface MutableRecord {
   status: number;
   bytesSent: number;
   authorization: boolean;
+  startedAt: number;
+  endedAt?: number;
 }
 
 type FaultKind = 'drop' | 'corrupt' | 'serverError' | 'missing';
@@ -171,7 +175,9 @@ export class HubServer {
       status: 0,
       bytesSent: 0,
       authorization: req.headers.authorization !== undefined,
+      startedAt: performance.now(),
     };
+    res.on('close', () => (rec.endedAt = performance.now()));
     this.requests.push(rec);
     const origWriteHead = res.writeHead.bind(res);
     res.writeHead = ((...args: Parameters<typeof res.writeHead>) => {
@@ -601,7 +607,7 @@ export class HubServer {
     repo: RepoState, file: StoredFile, data: Buffer | null, headers: Record<string, string>,
   ): Promise<void> {
     const size = data ? data.length : file.size;
-    const range = parseRange(req.headers.range, size);
+    const range = this.cfg.rangeAnswersWhole ? null : parseRange(req.headers.range, size);
     if (range === 'unsatisfiable') {
       res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}`, 'Content-Length': '0', 'Content-Type': 'text/plain' });
       res.end();

@@ -70,6 +70,9 @@ export interface RequestRecord {
   readonly status: number;
   readonly bytesSent: number;
   readonly authorization: boolean;
+  /** performance.now() when the request arrived and when its answer closed (undefined while open). */
+  readonly startedAt: number;
+  readonly endedAt?: number;
 }
 
 export interface HubFixture {
