@@ -20,29 +20,28 @@ interface Waiter {
   readonly reject: (e: unknown) => void;
 }
 
+// One is made per file of a download plan, 20,000 for a 20,000-file repo, so it holds no promise,
+// closure or string of its own until a consumer waits on it (memory flat in the file count).
 export class GrowingFile {
-  /** Where the producer appends until the file is verified. */
-  readonly partPath: string;
   private available = 0;
   private generationNo = 0;
   private finished?: Digests;
   private error?: unknown;
-  private waiters: Waiter[] = [];
-  private readonly digestPromise: Promise<Digests>;
-  private settleDigest!: { resolve: (d: Digests) => void; reject: (e: unknown) => void };
+  private waiters?: Waiter[];
+  /** Made when a consumer first asks for `digest`. */
+  private digestPromise?: Promise<Digests>;
+  private settleDigest?: { resolve: (d: Digests) => void; reject: (e: unknown) => void };
 
   constructor(
     /** Final path (`partPath` is renamed to it once verified). */
     readonly path: string,
     /** Size the tree lists. */
     readonly size: number,
-  ) {
-    this.partPath = `${path}.part`;
-    this.digestPromise = new Promise<Digests>((resolve, reject) => {
-      this.settleDigest = { resolve, reject };
-    });
-    // A consumer may never ask for the digest (e.g. it gave up earlier): no unhandled rejection.
-    this.digestPromise.catch(() => undefined);
+  ) {}
+
+  /** Where the producer appends until the file is verified. */
+  get partPath(): string {
+    return `${this.path}.part`;
   }
 
   // ---- producer side ----
@@ -59,8 +58,8 @@ export class GrowingFile {
     if (this.finished || this.error) return;
     this.available = 0;
     this.generationNo++;
-    const waiters = this.waiters;
-    this.waiters = [];
+    const waiters = this.waiters ?? [];
+    this.waiters = undefined;
     for (const w of waiters) w.reject(new GrowingFileReset(this.path));
   }
 
@@ -70,17 +69,19 @@ export class GrowingFile {
     this.finished = digests;
     this.available = this.size;
     this.wake();
-    this.settleDigest.resolve(digests);
+    this.settleDigest?.resolve(digests);
+    this.settleDigest = undefined;
   }
 
   /** The producer gave up on this file. */
   failed(error: unknown): void {
     if (this.finished || this.error) return;
     this.error = error;
-    const waiters = this.waiters;
-    this.waiters = [];
+    const waiters = this.waiters ?? [];
+    this.waiters = undefined;
     for (const w of waiters) w.reject(error);
-    this.settleDigest.reject(error);
+    this.settleDigest?.reject(error);
+    this.settleDigest = undefined;
   }
 
   // ---- consumer side ----
@@ -106,6 +107,17 @@ export class GrowingFile {
 
   /** Resolves with the verified digests; rejects when the producer fails. */
   get digest(): Promise<Digests> {
+    if (!this.digestPromise) {
+      if (this.finished) this.digestPromise = Promise.resolve(this.finished);
+      else if (this.error !== undefined) this.digestPromise = Promise.reject(this.error);
+      else {
+        this.digestPromise = new Promise<Digests>((resolve, reject) => {
+          this.settleDigest = { resolve, reject };
+        });
+      }
+      // A consumer may stop listening (e.g. it gave up earlier): no unhandled rejection.
+      this.digestPromise.catch(() => undefined);
+    }
     return this.digestPromise;
   }
 
@@ -116,7 +128,7 @@ export class GrowingFile {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
+        this.waiters = this.waiters?.filter((w) => w !== waiter);
         reject(signal!.reason);
       };
       const waiter: Waiter = {
@@ -131,7 +143,7 @@ export class GrowingFile {
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
+      (this.waiters ??= []).push(waiter);
     });
   }
 
@@ -160,12 +172,12 @@ export class GrowingFile {
   }
 
   private wake(): void {
-    if (!this.waiters.length) return;
+    if (!this.waiters?.length) return;
     const still: Waiter[] = [];
     for (const w of this.waiters) {
       if (w.end <= this.available) w.resolve();
       else still.push(w);
     }
-    this.waiters = still;
+    this.waiters = still.length ? still : undefined;
   }
 }

@@ -35,10 +35,32 @@ export interface Manifest {
   readonly libraryName?: string;
 }
 
+/** Files serialized per write: the JSON of 20,000 files is never one string (memory flat in the file count). */
+const FILES_PER_WRITE = 500;
+
+/** Writes the same text as `JSON.stringify(manifest, null, 2)`, the file list a slice at a time. */
 export async function writeManifest(dir: string, manifest: Manifest): Promise<string> {
   const file = path.join(dir, MANIFEST_FILE);
   const tmp = `${file}.tmp-${process.pid}`;
-  await fs.writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
+  if (!manifest.files.length) {
+    await fs.writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
+    await fs.rename(tmp, file);
+    return file;
+  }
+  const [head, tail] = JSON.stringify({ ...manifest, files: [0] }, null, 2).split('\n    0\n');
+  const out = await fs.open(tmp, 'w');
+  try {
+    await out.write(`${head}\n`);
+    for (let i = 0; i < manifest.files.length; i += FILES_PER_WRITE) {
+      const slice = manifest.files.slice(i, i + FILES_PER_WRITE);
+      const last = i + FILES_PER_WRITE >= manifest.files.length;
+      const text = slice.map((f) => `    ${JSON.stringify(f, null, 2).replace(/\n/g, '\n    ')}`).join(',\n');
+      await out.write(`${text}${last ? '' : ','}\n`);
+    }
+    await out.write(`${tail}\n`);
+  } finally {
+    await out.close();
+  }
   await fs.rename(tmp, file); // atomic: a reader never sees half a manifest
   return file;
 }

@@ -113,6 +113,65 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
   }
 }
 
+type PlannedFile = { readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile };
+
+/**
+ * The plan of a download: every path checked (safe, not the manifest, no case collision, no
+ * symlink on the way), `dest` created, and the disk checked for the bytes still missing. In a
+ * function of its own so that nothing but the plan outlives the checks.
+ */
+async function checkTargets(
+  repo: string, dest: string, files: readonly RepoFile[], opts: Pick<DownloadModelOptions, 'diskMarginBytes' | 'statfs'>,
+): Promise<{ planned: PlannedFile[]; totalBytes: number; present: number }> {
+  const fulls = files.map((f) => safeJoin(dest, f.path, 'repo file'));
+  const planned: PlannedFile[] = [];
+  const seen = new Set<string>();
+  for (const [i, file] of files.entries()) {
+    const full = fulls[i];
+    if (file.path === MANIFEST_FILE) {
+      throw new UserError(`${repo} contains a file named ${MANIFEST_FILE}, which model-mirror writes itself`, {
+        exitCode: ExitCode.LocalStorage,
+        hint: `Exclude it with --ignore-patterns ${MANIFEST_FILE}.`,
+      });
+    }
+    const key = full.toLowerCase();
+    if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${file.path}`, { exitCode: ExitCode.LocalStorage });
+    seen.add(key);
+    // destPath and the GrowingFile's path are one string.
+    const growing = new GrowingFile(full, file.size);
+    planned.push({ file, destPath: growing.path, growing });
+  }
+  seen.clear();
+  try {
+    await fs.mkdir(dest, { recursive: true });
+  } catch (e) {
+    throw new UserError(`Cannot create --dest ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: ExitCode.LocalStorage, cause: e });
+  }
+  for (const t of planned) await assertNoSymlinkComponents(dest, t.file.path);
+  let totalBytes = 0;
+  let present = 0;
+  for (const t of planned) {
+    totalBytes += t.file.size;
+    present += await bytesOnDisk(t.destPath, t.file.size);
+  }
+  await assertEnoughDiskSpace(dest, totalBytes - present, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
+  return { planned, totalBytes, present };
+}
+
+/** Indexes of `files`, biggest first (ties in repo order). */
+function biggestFirst(files: readonly RepoFile[]): number[] {
+  const order = Array.from(files, (_f, i) => i);
+  return order.sort((a, b) => files[b].size - files[a].size || a - b);
+}
+
+/** The manifest's line for a verified file; the hashes are the listing's strings where it had them. */
+function manifestEntry(file: RepoFile, r: DownloadFileResult): ManifestFile {
+  const sha256 = file.lfs && file.sha256 === r.sha256 ? file.sha256 : r.sha256;
+  if (file.lfs) return { path: file.path, size: r.size, sha256, lfs: true };
+  const gitBlobSha1 = file.gitBlobSha1 === r.gitBlobSha1 ? file.gitBlobSha1 : r.gitBlobSha1;
+  return { path: file.path, size: r.size, sha256, gitBlobSha1, lfs: false };
+}
+
 async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reached, stats?: { value?: DownloadStats }): Promise<Manifest> {
   const started = Date.now();
   const repo = validateModelId(opts.modelId);
@@ -138,33 +197,9 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
     ? [...(await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: selected })).files]
     : selected;
 
-  // 3. Every path must be safe before anything is written.
+  // 3. Every path must be safe before anything is written. 4. Enough disk for what is missing?
   const dest = path.resolve(opts.dest);
-  const targets = files.map((f) => ({ file: f, full: safeJoin(dest, f.path, 'repo file') }));
-  const seen = new Set<string>();
-  for (const t of targets) {
-    if (t.file.path === MANIFEST_FILE) {
-      throw new UserError(`${repo} contains a file named ${MANIFEST_FILE}, which model-mirror writes itself`, {
-        exitCode: ExitCode.LocalStorage,
-        hint: `Exclude it with --ignore-patterns ${MANIFEST_FILE}.`,
-      });
-    }
-    const key = t.full.toLowerCase();
-    if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${t.file.path}`, { exitCode: ExitCode.LocalStorage });
-    seen.add(key);
-  }
-  try {
-    await fs.mkdir(dest, { recursive: true });
-  } catch (e) {
-    throw new UserError(`Cannot create --dest ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: ExitCode.LocalStorage, cause: e });
-  }
-  for (const t of targets) await assertNoSymlinkComponents(dest, t.file.path);
-
-  // 4. Enough disk for what is still missing?
-  const totalBytes = files.reduce((n, f) => n + f.size, 0);
-  let present = 0;
-  for (const t of targets) present += await bytesOnDisk(t.full, t.file.size);
-  await assertEnoughDiskSpace(dest, totalBytes - present, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
+  const { planned, totalBytes, present } = await checkTargets(repo, dest, files, opts);
   log.info(`downloading ${files.length} files (${formatBytes(totalBytes)}) of ${repo}@${resolved.commitSha.slice(0, 12)} to ${dest}`, {
     concurrency,
     alreadyOnDisk: present,
@@ -172,16 +207,19 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
 
   // 5. Download, biggest first so the tail is short. A consumer of the plan (mirror's overlapped
   // upload) follows each file through its GrowingFile; on any failure every file not yet complete
-  // fails too, so no consumer waits forever.
-  const planned = targets.map((t) => ({ file: t.file, destPath: t.full, growing: new GrowingFile(t.full, t.file.size) }));
+  // fails too, so no consumer waits forever. Each file's manifest entry is made as it completes
+  // (no per-file result kept besides it: memory flat in the file count).
   const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress });
   reached.progress = progress;
-  const order = [...planned].sort((a, b) => b.file.size - a.file.size);
-  let results: DownloadFileResult[];
+  const order = biggestFirst(files);
+  const manifestFiles = new Array<ManifestFile>(files.length);
+  let transferred = 0;
+  let filesPresent = 0;
   try {
     opts.onPlan?.(planned, { repo, commitSha: resolved.commitSha });
     const streamSlots = new StreamSlots(Math.max(concurrency, opts.maxHubStreams ?? DEFAULT_MAX_HUB_STREAMS));
-    results = await mapLimit(order, concurrency, async (t, _i, signal) => {
+    await mapLimit(order, concurrency, async (i, _j, signal) => {
+      const t = planned[i];
       const r = await downloadFile({
         hubUrl,
         accessToken: opts.accessToken,
@@ -192,7 +230,7 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
         retry: opts.retry,
         idleTimeoutMs: opts.idleTimeoutMs,
         integrityAttempts: opts.integrityAttempts,
-        onProgress: (delta, transferred) => progress.advance(delta, { transferred }),
+        onProgress: (delta, moved) => progress.advance(delta, { transferred: moved }),
         signal,
         growing: t.growing,
         streamsPerFile: opts.streamsPerFile,
@@ -202,7 +240,9 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
       });
       progress.fileDone();
       log.debug(`${r.status} ${t.file.path}`, { size: r.size });
-      return r;
+      transferred += r.bytesTransferred;
+      if (r.status === 'present') filesPresent++;
+      manifestFiles[i] = manifestEntry(t.file, r);
     }, opts.signal);
   } catch (e) {
     for (const p of planned) p.growing.failed(e);
@@ -212,11 +252,6 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   progress.finish();
 
   // 6. Manifest, in repo order.
-  const byPath = new Map(results.map((r) => [r.path, r]));
-  const manifestFiles: ManifestFile[] = files.map((f) => {
-    const r = byPath.get(f.path)!;
-    return { path: f.path, size: r.size, sha256: r.sha256, ...(f.lfs ? {} : { gitBlobSha1: r.gitBlobSha1 }), lfs: f.lfs };
-  });
   const manifest: Manifest = {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     repo,
@@ -233,14 +268,12 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   await writeManifest(dest, manifest);
 
   const seconds = (Date.now() - started) / 1000;
-  const transferred = results.reduce((n, r) => n + r.bytesTransferred, 0);
-  const filesPresent = results.filter((r) => r.status === 'present').length;
   log.info(`downloaded ${repo}@${resolved.commitSha.slice(0, 12)}: ${files.length} files, ${formatBytes(totalBytes)} verified`, {
     transferred: formatBytes(transferred),
     alreadyPresent: filesPresent,
     seconds: Number(seconds.toFixed(1)),
     rate: formatRate(seconds > 0 ? transferred / seconds : 0),
   });
-  if (stats) stats.value = { filesPresent, filesDownloaded: results.length - filesPresent, bytesTransferred: transferred, seconds };
+  if (stats) stats.value = { filesPresent, filesDownloaded: files.length - filesPresent, bytesTransferred: transferred, seconds };
   return manifest;
 }

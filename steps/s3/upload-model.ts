@@ -77,7 +77,8 @@ export interface UploadResult {
   /** Bytes of parts an interrupted run left in S3, reused without sending them again. */
   readonly bytesResumed: number;
   readonly manifestKey: string;
-  readonly objects: readonly UploadedObject[];
+  /** mirror-manifest.json as uploaded (or found already there). Other objects are counted, not listed. */
+  readonly manifestObject: UploadedObject;
   readonly seconds: number;
 }
 
@@ -166,19 +167,18 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
     }
     session.o.progress.finish();
     const seconds = (Date.now() - started) / 1000;
-    const objects = session.objects;
-    const uploaded = objects.filter((o) => !o.skipped).length;
+    const uploaded = session.objectsUploaded;
     const result: UploadResult = {
       bucket: loc.bucket,
       prefix: loc.prefix,
       endpoint: opts.client ? undefined : cfg.endpoint,
       objectsUploaded: uploaded,
-      objectsSkipped: objects.length - uploaded,
+      objectsSkipped: session.objectsSkipped,
       bytesUploaded: session.bytesUploaded,
       bytesSkipped: session.bytesSkipped,
       bytesResumed: session.bytesResumed,
       manifestKey: mItem.key,
-      objects,
+      manifestObject: session.manifestObject!,
       seconds,
     };
     log.info(`uploaded ${repo ?? 'the model'}${commitSha ? `@${commitSha.slice(0, 12)}` : ''} to s3://${loc.bucket}/${loc.prefix}`, {

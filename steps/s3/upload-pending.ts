@@ -118,16 +118,18 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
     }
     await untilAborted(session.listExisting(), controller.signal);
     const partSize = session.o.partSize;
-    const uploadedSha = new Map<string, string>();
+    // The sha256 each file went up with, by its index in pending.files (the digests' own strings).
+    const uploadedSha = new Array<string>(pending.files.length);
 
-    const one = async (f: PendingFile, signal: AbortSignal): Promise<void> => {
+    const one = async (i: number, signal: AbortSignal): Promise<void> => {
+      const f = pending.files[i];
       const base = itemOf(f);
       for (;;) {
         try {
           const overlapped = f.sha256 !== undefined && f.size > (partSize ?? choosePartSize(f.size));
           if (overlapped) {
             const it = { ...base, sha256: f.sha256! };
-            uploadedSha.set(f.path, it.sha256);
+            uploadedSha[i] = it.sha256;
             if (await session.isAlreadyThere(it)) session.recordSkipped(it);
             else await session.upload(it, { bytes: growingBytes(f.growing), verified: verifiedDigest(f.growing), signal });
           } else {
@@ -138,7 +140,7 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
               throw integrityError(`${f.path}: the download verified ${d.size} bytes with sha256 ${d.sha256.slice(0, 12)}…, expected ${f.size}${f.sha256 ? `, ${f.sha256.slice(0, 12)}…` : ''}`);
             }
             const it = { ...base, sha256: d.sha256 };
-            uploadedSha.set(f.path, it.sha256);
+            uploadedSha[i] = it.sha256;
             if (await session.isAlreadyThere(it)) session.recordSkipped(it);
             else await session.upload(it, { bytes: localFileBytes(it.file), verified: Promise.resolve(d), signal });
           }
@@ -156,8 +158,8 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
       // In the download's order (biggest first), a bounded number at a time: most of them wait for
       // their bytes, and one waiting coroutine per file made memory grow with the file count
       // (20,000 files: hundreds of MB). The part budget bounds the transfers.
-      const order = [...pending.files].sort((a, b) => b.size - a.size);
-      await mapLimit(order, PENDING_FILES_IN_FLIGHT, (f, _i, signal) => one(f, signal), controller.signal);
+      const order = Array.from(pending.files, (_f, i) => i).sort((a, b) => pending.files[b].size - pending.files[a].size || a - b);
+      await mapLimit(order, PENDING_FILES_IN_FLIGHT, (i, _j, signal) => one(i, signal), controller.signal);
     } catch (e) {
       if (downloadFailure) throw downloadFailure.error;
       if (e instanceof SourceFailed) {
@@ -189,16 +191,16 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
 }
 
 /** The finished download must be exactly what was uploaded: same files, sizes and sha256. */
-function checkManifest(manifest: Manifest, pending: PendingDownload, uploadedSha: ReadonlyMap<string, string>): void {
+function checkManifest(manifest: Manifest, pending: PendingDownload, uploadedSha: readonly string[]): void {
   if ((pending.repo !== undefined && manifest.repo !== pending.repo) || (pending.commitSha !== undefined && manifest.commitSha !== pending.commitSha)) {
     throw integrityError(`the download's manifest is for ${manifest.repo}@${manifest.commitSha}, not ${pending.repo}@${pending.commitSha}`);
   }
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
   const problems: string[] = [];
-  for (const f of pending.files) {
+  for (const [i, f] of pending.files.entries()) {
     const m = listed.get(f.path);
     if (!m) problems.push(`${f.path} is missing from it`);
-    else if (m.size !== f.size || m.sha256 !== uploadedSha.get(f.path)) problems.push(`${f.path} differs (${m.size} bytes, sha256 ${m.sha256.slice(0, 12)}…)`);
+    else if (m.size !== f.size || m.sha256 !== uploadedSha[i]) problems.push(`${f.path} differs (${m.size} bytes, sha256 ${m.sha256.slice(0, 12)}…)`);
     listed.delete(f.path);
   }
   for (const p of listed.keys()) problems.push(`${p} was not uploaded`);

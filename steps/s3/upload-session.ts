@@ -81,7 +81,13 @@ export interface SessionOptions {
 }
 
 export class UploadSession {
-  readonly objects: UploadedObject[] = [];
+  /**
+   * Counts, not a list: 20,000 objects' records were megabytes held to the end of the upload. The
+   * manifest's record is kept (it is uploaded last and callers report it).
+   */
+  objectsUploaded = 0;
+  objectsSkipped = 0;
+  manifestObject?: UploadedObject;
   bytesUploaded = 0;
   bytesSkipped = 0;
   bytesResumed = 0;
@@ -133,7 +139,8 @@ export class UploadSession {
     this.o.progress.advance(it.size, { transferred: false });
     this.o.progress.fileDone();
     this.bytesSkipped += it.size;
-    this.objects.push({ key: it.key, size: it.size, sha256: it.sha256, skipped: true });
+    this.objectsSkipped++;
+    if (it.rel === MANIFEST_FILE) this.manifestObject = { key: it.key, size: it.size, sha256: it.sha256, skipped: true };
     log.debug(`unchanged, skipped: ${it.key}`);
   }
 
@@ -173,6 +180,7 @@ export class UploadSession {
     this.bytesUploaded += r.bytesSent;
     this.bytesResumed += r.bytesResumed;
     if (r.bytesResumed) log.info(`resumed ${it.key}: reused ${r.bytesResumed} bytes an earlier run left in S3`);
-    this.objects.push({ key: it.key, size: it.size, sha256: it.sha256, skipped: false, ...(r.bytesResumed ? { bytesResumed: r.bytesResumed } : {}) });
+    this.objectsUploaded++;
+    if (it.rel === MANIFEST_FILE) this.manifestObject = { key: it.key, size: it.size, sha256: it.sha256, skipped: false, ...(r.bytesResumed ? { bytesResumed: r.bytesResumed } : {}) };
   }
 }
