@@ -6,6 +6,7 @@ import { mirrorCommand } from './mirror';
 import { modelsCommand } from './models';
 import { prepareCommand } from './prepare';
 import { registerCommand } from './register';
+import { transferCommand } from './transfer';
 import { uploadCommand } from './upload';
 import { verifyCommand } from './verify';
 
@@ -15,6 +16,8 @@ export const commands: CommandModule<any, any>[] = [
   prepareCommand,
   downloadCommand,
   uploadCommand,
+  // download + upload overlapped: the template's transfer step.
+  transferCommand,
   registerCommand,
   verifyCommand,
   finalizeCommand,

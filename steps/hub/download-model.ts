@@ -55,6 +55,21 @@ export interface DownloadModelOptions {
     plan: ReadonlyArray<{ readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile }>,
     source: { readonly repo: string; readonly commitSha: string },
   ) => void;
+  /**
+   * Files already complete at the destination (a bounded-scratch transfer's rerun): looked up once
+   * after listing; the ones returned are not downloaded, their sha256 comes from there and their
+   * size / git blob sha1 from the tree, so the manifest is still complete.
+   */
+  readonly alreadyStored?: (
+    files: readonly RepoFile[],
+    source: { readonly repo: string; readonly commitSha: string },
+  ) => Promise<ReadonlyMap<string, { readonly sha256: string }>>;
+  /**
+   * Bounded scratch disk: waits before a file's download until the disk has room for it (the
+   * caller deletes each file once it is stored elsewhere). The disk check then asks room for the
+   * `concurrency` largest files instead of the whole model. @default - the whole model stays on disk
+   */
+  readonly scratch?: { readonly acquire: (destPath: string, signal: AbortSignal) => Promise<void> };
 }
 
 export interface DownloadStats {
@@ -76,6 +91,23 @@ async function bytesOnDisk(full: string, size: number): Promise<number> {
     }
   }
   return 0;
+}
+
+/** What became of one file: downloadFile's result, or `stored` (not downloaded: see `alreadyStored`). */
+type FileOutcome = Omit<DownloadFileResult, 'status'> & { readonly status: DownloadFileResult['status'] | 'stored' };
+
+/** Sum of the `n` largest sizes: the disk a bounded scratch needs for `n` files in flight. */
+export function largestSum(sizes: readonly number[], n: number): number {
+  return [...sizes].sort((a, b) => b - a).slice(0, n).reduce((a, b) => a + b, 0);
+}
+
+/** A file already stored at the destination: its digests without a download (see `alreadyStored`). */
+function storedResult(file: RepoFile, sha256: string, growing: GrowingFile, progress: Progress): FileOutcome {
+  const digests = { size: file.size, sha256, ...(file.lfs ? {} : { gitBlobSha1: file.gitBlobSha1 }) };
+  growing.completed(digests);
+  progress.advance(file.size, { transferred: false });
+  progress.fileDone();
+  return { ...digests, path: file.path, lfs: file.lfs, status: 'stored', bytesTransferred: 0 };
 }
 
 /** How far a download got, for the message when its --deadline passes. */
@@ -127,6 +159,8 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   const files = opts.policy
     ? [...(await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: selected })).files]
     : selected;
+  const stored = opts.alreadyStored ? await opts.alreadyStored(files, { repo, commitSha: resolved.commitSha }) : new Map<string, { sha256: string }>();
+  if (stored.size) log.info(`${stored.size} of ${files.length} files are already stored at the destination: not downloaded again`);
 
   // 3. Every path must be safe before anything is written.
   const dest = path.resolve(opts.dest);
@@ -150,11 +184,13 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   }
   for (const t of targets) await assertNoSymlinkComponents(dest, t.file.path);
 
-  // 4. Enough disk for what is still missing?
+  // 4. Enough disk for what is still missing? With a bounded scratch, only for the files in flight.
   const totalBytes = files.reduce((n, f) => n + f.size, 0);
   let present = 0;
-  for (const t of targets) present += await bytesOnDisk(t.full, t.file.size);
-  await assertEnoughDiskSpace(dest, totalBytes - present, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
+  for (const t of targets) if (!stored.has(t.file.path)) present += await bytesOnDisk(t.full, t.file.size);
+  const missing = targets.filter((t) => !stored.has(t.file.path)).reduce((n, t) => n + t.file.size, 0) - present;
+  const needed = opts.scratch ? Math.min(missing, largestSum(targets.filter((t) => !stored.has(t.file.path)).map((t) => t.file.size), concurrency)) : missing;
+  await assertEnoughDiskSpace(dest, needed, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
   log.info(`downloading ${files.length} files (${formatBytes(totalBytes)}) of ${repo}@${resolved.commitSha.slice(0, 12)} to ${dest}`, {
     concurrency,
     alreadyOnDisk: present,
@@ -167,10 +203,13 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress });
   reached.progress = progress;
   const order = [...planned].sort((a, b) => b.file.size - a.file.size);
-  let results: DownloadFileResult[];
+  let results: FileOutcome[];
   try {
     opts.onPlan?.(planned, { repo, commitSha: resolved.commitSha });
     results = await mapLimit(order, concurrency, async (t, _i, signal) => {
+      const kept = stored.get(t.file.path);
+      if (kept) return storedResult(t.file, kept.sha256, t.growing, progress);
+      await opts.scratch?.acquire(t.destPath, signal);
       const r = await downloadFile({
         hubUrl,
         accessToken: opts.accessToken,
@@ -219,7 +258,7 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
 
   const seconds = (Date.now() - started) / 1000;
   const transferred = results.reduce((n, r) => n + r.bytesTransferred, 0);
-  const filesPresent = results.filter((r) => r.status === 'present').length;
+  const filesPresent = results.filter((r) => r.status === 'present' || r.status === 'stored').length;
   log.info(`downloaded ${repo}@${resolved.commitSha.slice(0, 12)}: ${files.length} files, ${formatBytes(totalBytes)} verified`, {
     transferred: formatBytes(transferred),
     alreadyPresent: filesPresent,
