@@ -150,14 +150,14 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     })
     .option('bounded-scratch', boundedScratchOption)) as never,
   handler: async (args) => {
+    if (args.boundedScratch && !args.overlap) {
+      throw new UserError('--bounded-scratch needs the overlapped transfer: drop --no-overlap', { exitCode: ExitCode.Usage });
+    }
     const modelName = args.modelName || defaultModelName(args.modelId);
     const policy = policyFromArgs(args);
     const client = clientFromArgs(args);
     const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
     const idleTimeoutMs = parseDuration(args.idleTimeout, '--idle-timeout');
-    if (args.boundedScratch && !args.overlap) {
-      throw new UserError('--bounded-scratch needs the overlapped transfer: drop --no-overlap', { exitCode: ExitCode.Usage });
-    }
     const deadline = Deadline.start(args.deadline);
 
     const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));

@@ -34,6 +34,7 @@ let hub: StartedHubFixture;
 let tmp: string;
 let bundle: string;
 let wft: Obj;
+let boundedWft: Obj;
 let configMaps: Record<string, Record<string, string>>;
 let secrets: Record<string, Record<string, string>>;
 let mlflowEnv: Record<string, string>;
@@ -66,8 +67,8 @@ const tagsOf = (run: Obj): Record<string, string> => Object.fromEntries((run.dat
 
 // --- runner helpers ---------------------------------------------------------------------------
 
-function submit(parameters: Record<string, string>, extra: Partial<RunOptions> = {}): Promise<RunResult> {
-  return runWorkflowTemplate(wft, {
+function submit(parameters: Record<string, string>, extra: Partial<RunOptions> = {}, template: Obj = wft): Promise<RunResult> {
+  return runWorkflowTemplate(template, {
     bundle,
     parameters,
     secrets,
@@ -218,15 +219,20 @@ beforeAll(async () => {
   };
   const configFile = path.join(tmp, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(config));
-  const synth = synthesize({
+  const synthWith = (file: string) => synthesize({
     env: {
-      MODEL_MIRROR_CONFIG: configFile, MODEL_MIRROR_SET: undefined,
+      MODEL_MIRROR_CONFIG: file, MODEL_MIRROR_SET: undefined,
       MODEL_MIRROR_S3_ACCESS_KEY_ID: undefined, MODEL_MIRROR_S3_SECRET_ACCESS_KEY: undefined, MODEL_MIRROR_HF_TOKEN: undefined,
     },
   });
+  const synth = synthWith(configFile);
   const wfts = synth.workflowTemplates.filter((t) => t.metadata?.name === 'model-mirror');
   expect(wfts).toHaveLength(1);
   wft = wfts[0];
+  // The same config with a bounded scratch volume (workflow.scratch), for test 4.
+  const boundedFile = path.join(tmp, 'config-bounded.json');
+  fs.writeFileSync(boundedFile, JSON.stringify({ ...config, workflow: { ...config.workflow, scratch: { bounded: true, size: '1Gi' } } }));
+  boundedWft = synthWith(boundedFile).workflowTemplates.find((t) => t.metadata?.name === 'model-mirror')!;
 
   // ConfigMaps: the synthesized objects. Secrets: test values for exactly what the template references.
   const refs = dummyStoresFor(wft);
@@ -489,4 +495,29 @@ it('a transfer killed mid-way resumes on retry without re-sending finished objec
     s3.destroy();
     await tap.close();
   }
+}, 300_000);
+
+// --- 4. bounded scratch -------------------------------------------------------------------------
+
+it('workflow.scratch.bounded: the transfer step leaves only the manifest and the files register reads on the PVC; the version is READY and verified', async () => {
+  const modelName = `wf-bounded-${suffix}`;
+  const transfer = boundedWft.spec.templates.find((t: Obj) => t.name === 'transfer');
+  expect(transfer.container.args).toContain('--bounded-scratch');
+  expect(boundedWft.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('1Gi');
+  const r = await submit({ model_id: MODEL, model_name: modelName, experiment: `wf-e2e-${suffix}` }, {}, boundedWft);
+  expect(r.status).toBe('Succeeded');
+  expect(r.nodes.map((n) => [n.displayName, n.phase])).toEqual([
+    ['prepare', 'Succeeded'], ['transfer', 'Succeeded'], ['register', 'Succeeded'], ['verify', 'Succeeded'], ['verify-existing', 'Skipped'],
+  ]);
+  const modelDir = path.join(r.volumes.work, 'model');
+  const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'mirror-manifest.json'), 'utf8'));
+  expect(manifest.files.length).toBeGreaterThan(3);
+  const left = fs.readdirSync(modelDir, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(modelDir, f)).isFile()).sort();
+  expect(left).toEqual(['config.json', 'mirror-manifest.json', 'tokenizer_config.json'].filter((f) => f === 'mirror-manifest.json' || manifest.files.some((m: Obj) => m.path === f)));
+  expect(node(r, 'transfer').stderr + node(r, 'transfer').stdout).toMatch(/bounded scratch: at most \d+ files were on disk at once/);
+  const { model_version: mv } = await mlflow<{ model_version: Obj }>('GET', 'model-versions/get', { name: modelName, version: node(r, 'register').outputs.version });
+  expect(mv.status).toBe('READY');
+  const weights = await listArtifacts(node(r, 'prepare').outputs.run_id, 'model/model');
+  expect(Number(weights.get(`model/model/${LFS_FILE}`)?.file_size)).toBe(hub.content(MODEL, LFS_FILE).length);
+  expect(r.exitHandler!.workflowStatus).toBe('Succeeded');
 }, 300_000);
