@@ -307,6 +307,7 @@ export class MirrorWorkflowTemplate extends Construct {
         parameters: [
           outputFile('transfer', 'total_bytes'), outputFile('transfer', 'commit_sha', 'commit_sha'), outputFile('transfer', 'bytes_downloaded'),
           outputFile('transfer', 'bytes_uploaded'), outputFile('transfer', 'objects_uploaded'), outputFile('transfer', 'objects_skipped'),
+          outputFile('transfer', 'transfer_seconds'),
         ],
       },
       container: container([

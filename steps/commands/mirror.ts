@@ -237,6 +237,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       };
       let manifest: Manifest;
       let uploaded: UploadResult;
+      const transferStarted = Date.now();
       if (args.overlap) {
         const moved = await transferOverlapped({ download: downloadOpts, upload: uploadOpts, boundedScratch: args.boundedScratch ? scratchForRegister : undefined });
         manifest = moved.manifest;
@@ -246,6 +247,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         step = 'upload';
         uploaded = await uploadModel(uploadOpts);
       }
+      // Download + upload wall time, comparable with the `transfer` step's transfer_seconds.
+      const transferSeconds = (Date.now() - transferStarted) / 1000;
 
       step = 'register';
       deadline?.check('before register');
@@ -282,6 +285,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         bytes_uploaded: uploaded.bytesUploaded,
         bytes_resumed: uploaded.bytesResumed,
         bytes_skipped: uploaded.bytesSkipped,
+        transfer_seconds: Number(transferSeconds.toFixed(2)),
       };
       await writeOutputs(args.outputDir, {
         run_id: prep.run_id,

@@ -95,7 +95,7 @@ export const transferCommand: CommandModule<object, TransferArgs> = {
       .option('deadline', deadlineOption('transfer (download and upload)'))
       .option('output-dir', {
         type: 'string',
-        describe: 'Write Argo output parameters here: those of download (commit_sha, total_bytes, file_count) and upload (bytes_uploaded, objects_uploaded, objects_skipped), and bytes_downloaded (received from the Hub by this run)',
+        describe: 'Write Argo output parameters here: those of download (commit_sha, total_bytes, file_count) and upload (bytes_uploaded, objects_uploaded, objects_skipped), bytes_downloaded (received from the Hub by this run) and transfer_seconds',
       })
       .example('$0 transfer --model-id openai-community/gpt2 --dest /work/model --s3-destination s3://mlflow/artifacts/1/abc/artifacts', 'What the Argo transfer step runs')
       .example('$0 transfer --model-id org/big --dest /scratch/big --s3-destination s3://bucket/big --bounded-scratch', 'A model larger than the scratch volume')) as unknown as Argv<TransferArgs>,
@@ -156,6 +156,7 @@ export const transferCommand: CommandModule<object, TransferArgs> = {
       bytes_uploaded: moved.upload.bytesUploaded,
       objects_uploaded: moved.upload.objectsUploaded,
       objects_skipped: moved.upload.objectsSkipped,
+      transfer_seconds: Number(moved.seconds.toFixed(2)),
     });
   },
 };

@@ -52,11 +52,14 @@ export interface OverlappedTransferResult {
   readonly upload: UploadResult;
   /** With a bounded scratch: the most files on disk at once. */
   readonly peakFilesOnDisk?: number;
+  /** Wall time from the Hub check to the last object in S3. */
+  readonly seconds: number;
 }
 
 /** Downloads and uploads one model at once; rejects with a StepFailure naming the side that failed. */
 export async function transferOverlapped(opts: OverlappedTransferOptions): Promise<OverlappedTransferResult> {
   const { download, upload } = opts;
+  const started = Date.now();
   const stop = new AbortController();
   // Which side failed on its own (the other side then fails too, because of it).
   let firstFailure: 'download' | 'upload' | undefined;
@@ -140,7 +143,10 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
     if (d.status === 'rejected') throw new StepFailure('download', d.reason);
     if (u.status === 'rejected') throw new StepFailure('upload', u.reason);
     if (slots) log.info(`bounded scratch: at most ${slots.peak} files were on disk at once in ${dest}`);
+    const seconds = (Date.now() - started) / 1000;
+    log.info(`transferred ${download.modelId}: download and upload overlapped`, { seconds: Number(seconds.toFixed(1)) });
     return {
+      seconds,
       manifest: (d as PromiseFulfilledResult<Manifest>).value,
       upload: (u as PromiseFulfilledResult<UploadResult>).value,
       ...(slots ? { peakFilesOnDisk: slots.peak } : {}),

@@ -245,7 +245,7 @@ describe('WorkflowTemplate', () => {
     expect(tmpl('transfer').container.args).not.toContain('--bounded-scratch');
     // The outputs of download and upload together: register/verify and the metrics read them.
     expect(tmpl('transfer').outputs.parameters.map((p: Obj) => p.name)).toEqual([
-      'total_bytes', 'commit_sha', 'bytes_downloaded', 'bytes_uploaded', 'objects_uploaded', 'objects_skipped',
+      'total_bytes', 'commit_sha', 'bytes_downloaded', 'bytes_uploaded', 'objects_uploaded', 'objects_skipped', 'transfer_seconds',
     ]);
     expect(tmpl('transfer').outputs.parameters.find((p: Obj) => p.name === 'commit_sha').globalName).toBe('commit_sha');
     expect(tmpl('mirror').steps[1][0].arguments.parameters.find((p: Obj) => p.name === 's3_destination').value).toBe('{{steps.prepare.outputs.parameters.s3_destination}}');
