@@ -45,6 +45,8 @@ export interface DownloadModelOptions {
   readonly statfs?: StatFsFn;
   /** @default 'bar' on a TTY, else 'log' */
   readonly progress?: ProgressMode;
+  /** Write progress to $ARGO_PROGRESS_FILE (off when another side of the same step reports it). @default true */
+  readonly argoProgress?: boolean;
   readonly signal?: AbortSignal;
   /** For the metadata calls (revision, tree); file bodies go through node:http (http-get.ts). */
   readonly fetchImpl?: typeof fetch;
@@ -200,7 +202,7 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   // upload) follows each file through its GrowingFile; on any failure every file not yet complete
   // fails too, so no consumer waits forever.
   const planned = targets.map((t) => ({ file: t.file, destPath: t.full, growing: new GrowingFile(t.full, t.file.size) }));
-  const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress });
+  const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress, ...(opts.argoProgress === false ? { argoProgressFile: '' } : {}) });
   reached.progress = progress;
   const order = [...planned].sort((a, b) => b.file.size - a.file.size);
   let results: FileOutcome[];

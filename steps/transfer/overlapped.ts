@@ -94,6 +94,8 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
     const downloading = downloadModel({
       ...download,
       progress: quietDownload,
+      // The Argo UI shows one N/M: the upload's, which follows each file from download to S3.
+      argoProgress: false,
       signal: stop.signal,
       onPlan: (files, source) => planned({ files, source }),
       ...(bounded && slots ? {
