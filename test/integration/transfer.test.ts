@@ -203,13 +203,16 @@ it('prepare -> transfer -> register -> verify: a READY version whose files load 
   expect(r.snapshot.output_ids).toEqual(r.original.output_ids);
   for (const [p, data] of original) expect([p, r.download.files[`model/${p}`]]).toEqual([p, sha256(data)]);
 
-  // A rerun of the step (an Argo retry after success) moves nothing: every object is skipped.
+  // A rerun of the step (an Argo retry after success) moves no file: every object is skipped, only
+  // the manifest (written anew, with its own createdAt) goes again.
   const before = hub.bytesServed(TINY);
   const again = await cli(['transfer', '--model-id', TINY, '--dest', dir, '--s3-destination', prep.s3_destination, '--output-dir', outDir]);
   expect(again.code).toBe(0);
   expect(hub.bytesServed(TINY)).toBe(before);
-  expect(Number(await out('objects_uploaded'))).toBe(0);
-  expect(Number(await out('bytes_uploaded'))).toBe(0);
+  expect(Number(await out('bytes_downloaded'))).toBe(0);
+  expect(Number(await out('objects_skipped'))).toBe(manifest.files.length);
+  expect(Number(await out('objects_uploaded'))).toBe(1);
+  expect(Number(await out('bytes_uploaded'))).toBe((await fs.stat(path.join(dir, 'mirror-manifest.json'))).size);
 }, 600_000);
 
 // --- 2. bounded scratch -------------------------------------------------------------------------
