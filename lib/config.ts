@@ -134,8 +134,15 @@ export interface WorkflowConfig {
   /** Optional HF token Secret, exposed to download as HF_TOKEN (optional ref: pods start without it). */
   readonly hfToken: { readonly existingSecret: string; readonly key: string; readonly required: boolean };
   readonly defaults: { readonly revision: string; readonly experiment: string };
-  /** Size of each run's scratch PVC (fixed per template: Argo cannot template a PVC size). */
+  /** Size of each run's scratch PVC (fixed per template: Argo cannot template a PVC size); `scratch.size` when set. */
   readonly storageSize: string;
+  /** `overlapped`: one transfer step (download and upload at once); `sequential`: download, then upload. */
+  readonly transfer: 'overlapped' | 'sequential';
+  /**
+   * `bounded`: the transfer step deletes each file once it is in S3 and verified, so the PVC
+   * (`size`, else storageSize) needs the largest files in flight, not the whole model.
+   */
+  readonly scratch: { readonly bounded: boolean };
   readonly storageClassName?: string;
   readonly activeDeadlineSeconds: number;
   readonly ttl: { readonly secondsAfterCompletion: number; readonly secondsAfterSuccess: number; readonly secondsAfterFailure: number };
@@ -392,6 +399,16 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
   const rr = wr.child('retry');
   const resr = wr.child('resources');
   const wmr = wr.child('metrics');
+  const scr = wr.child('scratch');
+  const transferMode = wr.oneOf('transfer', 'overlapped', ['overlapped', 'sequential'] as const);
+  const scratchBounded = scr.boolean('bounded', false);
+  const scratchSize = scr.optionalString('size', quantity);
+  if (scratchBounded && transferMode !== 'overlapped') {
+    throw new ConfigError('config.workflow.scratch.bounded needs config.workflow.transfer: overlapped (the sequential download step keeps the whole model on the volume)');
+  }
+  if (scratchSize !== undefined && wr.value('storageSize') !== undefined) {
+    throw new ConfigError('config.workflow.scratch.size and config.workflow.storageSize both set the scratch volume size: set one');
+  }
   const workflow: WorkflowConfig = {
     name: wr.string('name', 'model-mirror', dnsLabel),
     image: {
@@ -411,7 +428,9 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
       revision: defr.string('revision', 'main', { pattern: /^[^\s]+$/, patternHint: 'must be a branch, tag or commit without spaces' }),
       experiment: defr.string('experiment', 'model-mirror'),
     },
-    storageSize: wr.string('storageSize', '50Gi', quantity),
+    storageSize: scratchSize ?? wr.string('storageSize', '50Gi', quantity),
+    transfer: transferMode,
+    scratch: { bounded: scratchBounded },
     storageClassName: wr.optionalString('storageClassName', dnsName),
     activeDeadlineSeconds: wr.integer('activeDeadlineSeconds', 6 * 3600, { min: 60 }),
     ttl: {
@@ -437,7 +456,7 @@ export function validateConfig(raw: unknown): ModelMirrorConfig {
     metrics: { enabled: wmr.boolean('enabled', true) },
     executorSecurityContext: wr.oneOf('executorSecurityContext', 'podSpecPatch', ['podSpecPatch', 'controller'] as const),
   };
-  imgr.done(); hfr.done(); defr.done(); ttlr.done(); rr.done(); resr.done(); wmr.done(); wr.done();
+  imgr.done(); hfr.done(); defr.done(); ttlr.done(); rr.done(); resr.done(); wmr.done(); scr.done(); wr.done();
 
   const catalog = readCatalog(root.child('catalog'), { name: workflow.name, revision: workflow.defaults.revision });
 

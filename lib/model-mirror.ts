@@ -169,6 +169,7 @@ export function buildModelMirror(app: App, props: ModelMirrorProps): ModelMirror
     ttl: w.ttl, podGC: w.podGC, retry: w.retry, lightResources: w.resources.light, transferResources: w.resources.transfer,
     runAsUser: w.runAsUser, tmpSizeLimit: w.tmpSizeLimit, metrics: w.metrics.enabled,
     executorSecurityContext: w.executorSecurityContext,
+    transfer: w.transfer, boundedScratch: w.scratch.bounded,
     policy: c.policy,
     // Pod labels only when a NetworkPolicy must recognise the workflow pods.
     podLabels: mlflow && m.networkPolicy.enabled ? workflowPodLabels : undefined,

@@ -1,6 +1,13 @@
-// The `model-mirror` Argo WorkflowTemplate: steps prepare -> download -> upload -> register ->
-// verify, each a container running the model-mirror CLI on a per-run PVC mounted at /work, with
-// an exit handler (finalize) that records the outcome on the MLflow run.
+// The `model-mirror` Argo WorkflowTemplate: steps prepare -> transfer -> register -> verify (or,
+// with `transfer: 'sequential'`, prepare -> download -> upload -> register -> verify), each a
+// container running the model-mirror CLI on a per-run PVC mounted at /work, with an exit handler
+// (finalize) that records the outcome on the MLflow run.
+//
+// The transfer step is one container running `model-mirror transfer` (download and upload
+// overlapped in one process), not a containerSet of `download` and `upload`: the handoff of
+// verified bytes is in-process (GrowingFile), where two processes would have to poll half-written
+// files; its log shows both sides' progress; a retried attempt resumes both sides (`.part` files
+// on the PVC, open multipart uploads under the run's prefix).
 //
 // It uses only: steps/container templates, inputs/outputs parameters (valueFrom.path),
 // arguments.parameters, retryStrategy, onExit, volumeClaimTemplates, volumes (emptyDir),
@@ -99,7 +106,18 @@ export interface MirrorWorkflowTemplateProps {
    * layer, which the CLI ANDs with it, so a submission can only narrow. @default - none
    */
   readonly policy?: PolicyLayer;
+  /** One `transfer` step (download and upload overlapped), or the `download` and `upload` steps. @default 'overlapped' */
+  readonly transfer?: TransferMode;
+  /**
+   * The transfer step deletes each file once it is in S3 and verified (`--bounded-scratch`): the
+   * PVC (storageSize) then needs the largest files in flight, not the whole model. Only with
+   * `transfer: 'overlapped'`. @default false
+   */
+  readonly boundedScratch?: boolean;
 }
+
+/** How the model moves: one overlapped `transfer` step, or `download` then `upload`. */
+export type TransferMode = 'overlapped' | 'sequential';
 
 export type ExecutorSecurityContextSource = 'podSpecPatch' | 'controller';
 
@@ -281,6 +299,36 @@ export class MirrorWorkflowTemplate extends Construct {
         bytesCounter('model_mirror_uploaded_bytes_total', 'Bytes uploaded to S3 by model-mirror (objects already present are not counted)', 'bytes_uploaded')),
     };
 
+    // download and upload in one step (see the file comment); the same outputs as both.
+    const transferStep: Template = {
+      name: 'transfer',
+      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing, 's3_destination'),
+      outputs: {
+        parameters: [
+          outputFile('transfer', 'total_bytes'), outputFile('transfer', 'commit_sha', 'commit_sha'), outputFile('transfer', 'bytes_downloaded'),
+          outputFile('transfer', 'bytes_uploaded'), outputFile('transfer', 'objects_uploaded'), outputFile('transfer', 'objects_skipped'),
+          outputFile('transfer', 'transfer_seconds'),
+        ],
+      },
+      container: container([
+        'transfer',
+        '--model-id', input(PARAM.modelId),
+        '--revision', input(PARAM.revision),
+        '--dest', MODEL_DIR,
+        '--s3-destination', input('s3_destination'),
+        '--allow-patterns', input(PARAM.allowPatterns),
+        '--ignore-patterns', input(PARAM.ignorePatterns),
+        ...policyArgs(),
+        ...(props.boundedScratch ? ['--bounded-scratch'] : []),
+        '--output-dir', outputsDir('transfer'),
+      ], transfer, hubEnv),
+      retryStrategy,
+      // The same series as the two steps it replaces: the step label says which path ran.
+      metrics: metrics(stepDuration('transfer'),
+        bytesCounter('model_mirror_downloaded_bytes_total', 'Bytes downloaded from the HuggingFace Hub by model-mirror', 'total_bytes'),
+        bytesCounter('model_mirror_uploaded_bytes_total', 'Bytes uploaded to S3 by model-mirror (objects already present are not counted)', 'bytes_uploaded')),
+    };
+
     const register: Template = {
       name: 'register',
       inputs: inputs('run_id', 'model_name', PARAM.task, PARAM.alias),
@@ -329,6 +377,19 @@ export class MirrorWorkflowTemplate extends Construct {
     // Quoted on both sides: govaluate reads a bare `true` as a boolean, never equal to 'true'.
     const TRANSFER = "'{{steps.prepare.outputs.parameters.reused}}' != 'true'";
     const REUSED = "'{{steps.prepare.outputs.parameters.reused}}' == 'true'";
+    const sourceArgs = [
+      p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
+      p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
+      p(PARAM.policyNarrowing, wfParam(PARAM.policyNarrowing)),
+    ];
+    const s3Destination = p('s3_destination', '{{steps.prepare.outputs.parameters.s3_destination}}');
+    const overlapped = (props.transfer ?? 'overlapped') === 'overlapped';
+    const transferSteps: argo.WorkflowTemplateSpecTemplatesSteps[][] = overlapped
+      ? [[{ name: 'transfer', template: 'transfer', when: TRANSFER, arguments: { parameters: [...sourceArgs, s3Destination] } }]]
+      : [
+        [{ name: 'download', template: 'download', when: TRANSFER, arguments: { parameters: sourceArgs } }],
+        [{ name: 'upload', template: 'upload', when: TRANSFER, arguments: { parameters: [s3Destination] } }],
+      ];
     const mirror: Template = {
       name: 'mirror',
       steps: [
@@ -344,20 +405,7 @@ export class MirrorWorkflowTemplate extends Construct {
             ],
           },
         }],
-        [{
-          name: 'download', template: 'download', when: TRANSFER,
-          arguments: {
-            parameters: [
-              p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
-              p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
-              p(PARAM.policyNarrowing, wfParam(PARAM.policyNarrowing)),
-            ],
-          },
-        }],
-        [{
-          name: 'upload', template: 'upload', when: TRANSFER,
-          arguments: { parameters: [p('s3_destination', '{{steps.prepare.outputs.parameters.s3_destination}}')] },
-        }],
+        ...transferSteps,
         [{
           name: 'register', template: 'register', when: TRANSFER,
           arguments: {
@@ -437,7 +485,7 @@ export class MirrorWorkflowTemplate extends Construct {
             },
           ],
         } : undefined,
-        templates: [mirror, prepare, download, upload, register, verify, finalize],
+        templates: [mirror, prepare, ...(overlapped ? [transferStep] : [download, upload]), register, verify, finalize],
       },
     });
   }

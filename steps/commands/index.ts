@@ -34,6 +34,9 @@ export const commands: AnyCommand[] = [
     () => (require('./download') as typeof import('./download')).downloadCommand),
   lazyCommand('upload', 'Upload a downloaded model (with its manifest) to S3, skipping objects already there',
     () => (require('./upload') as typeof import('./upload')).uploadCommand),
+  // download + upload overlapped: the template's transfer step.
+  lazyCommand('transfer', 'Download a model from the Hub and upload it to S3 at the same time (download + upload in one step)',
+    () => (require('./transfer') as typeof import('./transfer')).transferCommand),
   lazyCommand('register', 'Write the MLmodel next to the uploaded files and register a model version (idempotent per commit)',
     () => (require('./register') as typeof import('./register')).registerCommand),
   lazyCommand('verify', 'Check via MLflow that the version is READY and every mirrored file is in the run\'s artifacts with its size',

@@ -9,7 +9,6 @@ import { ExitCode, isUserError, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { printResult, writeOutputs } from '../common/outputs';
 import type { Manifest } from '../common/manifest';
-import type { ProgressMode } from '../common/progress';
 import { Deadline, parseDuration } from '../common/abort';
 import { downloadModel, type DownloadModelOptions } from '../hub/download-model';
 import { deadlineOption, idleTimeoutOption } from './download';
@@ -27,6 +26,8 @@ import { type LoggedModelMode, registerModel } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { verifyRegistration } from '../mlflow/verify';
 import { type UploadModelOptions, type UploadResult, uploadModel } from '../s3/upload-model';
+import { StepFailure, transferOverlapped } from '../transfer/overlapped';
+import { boundedScratchOption, scratchForRegister } from './transfer';
 import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 import { chunkSizeOption, parseStreamOptions, streamsPerFileOption } from './stream-options';
 
@@ -50,6 +51,7 @@ interface MirrorArgs extends PolicyArgs {
   outputDir?: string;
   trackingUri?: string;
   overlap: boolean;
+  boundedScratch: boolean;
   idleTimeout: string;
   deadline?: string;
   streamsPerFile: number;
@@ -120,76 +122,6 @@ async function closeLeftoverRun(
   await clearRunState(workDir);
 }
 
-type DownloadPlan = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[0];
-type PlanSource = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[1];
-
-/** Which step of an overlapped download + upload failed first. */
-class StepFailure extends Error {
-  constructor(readonly step: 'download' | 'upload', readonly error: unknown) {
-    super(`${step} failed`);
-  }
-}
-
-/**
- * Download and upload at the same time: each file's parts go to S3 as soon as they are on disk
- * (GrowingFile), so the model moves at the pace of the slower side instead of the sum of both.
- * The first failure stops the other side; the error says which side it was.
- */
-async function downloadAndUploadOverlapped(download: DownloadModelOptions, upload: UploadModelOptions): Promise<{ manifest: Manifest; upload: UploadResult }> {
-  const stop = new AbortController();
-  // Which side failed on its own (the other side then fails too, because of it).
-  let firstFailure: 'download' | 'upload' | undefined;
-  // A --deadline stops both sides; the download's error says how far it got.
-  const deadline = download.signal;
-  const onDeadline = () => {
-    firstFailure ??= 'download';
-    stop.abort(deadline?.reason);
-  };
-  if (deadline?.aborted) onDeadline();
-  else deadline?.addEventListener('abort', onDeadline, { once: true });
-  const failed = (side: 'download' | 'upload') => (e: unknown): never => {
-    firstFailure ??= side;
-    if (!stop.signal.aborted) stop.abort(e);
-    throw e;
-  };
-  let planned!: (plan: { files: DownloadPlan; source: PlanSource }) => void;
-  const plan = new Promise<{ files: DownloadPlan; source: PlanSource }>((resolve) => { planned = resolve; });
-  // Two bars on one terminal would overwrite each other: the upload's is the end-to-end one.
-  const quietDownload: ProgressMode | undefined = process.stderr.isTTY ? 'none' : undefined;
-  const downloading = downloadModel({ ...download, progress: quietDownload, signal: stop.signal, onPlan: (files, source) => planned({ files, source }) }).catch(failed('download'));
-  // The plan comes before any byte moves; a download that fails earlier never plans.
-  let files: DownloadPlan;
-  let source: PlanSource;
-  try {
-    ({ files, source } = await Promise.race([plan, downloading.then(() => { throw new Error('download finished without a plan'); })]));
-  } catch (e) {
-    throw new StepFailure('download', e);
-  }
-  const uploading = uploadModel({
-    ...upload,
-    signal: stop.signal,
-    pending: {
-      repo: source.repo,
-      commitSha: source.commitSha,
-      files: files.map((f) => ({ path: f.file.path, size: f.file.size, sha256: f.file.lfs ? f.file.sha256 : undefined, growing: f.growing })),
-      manifest: downloading,
-    },
-  }).catch((e) => {
-    // A download failure reaches the upload through the files it waits on: not the upload's fault.
-    if (firstFailure === 'download' || files.some((f) => f.growing.hasFailed)) {
-      firstFailure ??= 'download';
-      throw e;
-    }
-    return failed('upload')(e);
-  });
-  const [d, u] = await Promise.allSettled([downloading, uploading]);
-  deadline?.removeEventListener('abort', onDeadline);
-  if (firstFailure === 'upload' && u.status === 'rejected') throw new StepFailure('upload', u.reason);
-  if (d.status === 'rejected') throw new StepFailure('download', d.reason);
-  if (u.status === 'rejected') throw new StepFailure('upload', u.reason);
-  return { manifest: (d as PromiseFulfilledResult<Manifest>).value, upload: (u as PromiseFulfilledResult<UploadResult>).value };
-}
-
 export const mirrorCommand: CommandModule<object, MirrorArgs> = {
   command: 'mirror <model-id>',
   describe: 'Mirror one model end to end: prepare, download, upload, register, verify, finalize',
@@ -220,8 +152,12 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       type: 'boolean',
       default: true,
       describe: 'Upload each file\'s parts while it is still downloading (--no-overlap: download everything, then upload)',
-    })) as never,
+    })
+    .option('bounded-scratch', boundedScratchOption)) as never,
   handler: async (args) => {
+    if (args.boundedScratch && !args.overlap) {
+      throw new UserError('--bounded-scratch needs the overlapped transfer: drop --no-overlap', { exitCode: ExitCode.Usage });
+    }
     const modelName = args.modelName || defaultModelName(args.modelId);
     const policy = policyFromArgs(args);
     const client = clientFromArgs(args);
@@ -308,8 +244,9 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       };
       let manifest: Manifest;
       let uploaded: UploadResult;
+      const transferStarted = Date.now();
       if (args.overlap) {
-        const moved = await downloadAndUploadOverlapped(downloadOpts, uploadOpts);
+        const moved = await transferOverlapped({ download: downloadOpts, upload: uploadOpts, boundedScratch: args.boundedScratch ? scratchForRegister : undefined });
         manifest = moved.manifest;
         uploaded = moved.upload;
       } else {
@@ -317,6 +254,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         step = 'upload';
         uploaded = await uploadModel(uploadOpts);
       }
+      // Download + upload wall time, comparable with the `transfer` step's transfer_seconds.
+      const transferSeconds = (Date.now() - transferStarted) / 1000;
 
       step = 'register';
       deadline?.check('before register');
@@ -353,6 +292,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         bytes_uploaded: uploaded.bytesUploaded,
         bytes_resumed: uploaded.bytesResumed,
         bytes_skipped: uploaded.bytesSkipped,
+        transfer_seconds: Number(transferSeconds.toFixed(2)),
       };
       await writeOutputs(args.outputDir, {
         run_id: prep.run_id,

@@ -47,6 +47,8 @@ export interface DownloadModelOptions {
   readonly statfs?: StatFsFn;
   /** @default 'bar' on a TTY, else 'log' */
   readonly progress?: ProgressMode;
+  /** Write progress to $ARGO_PROGRESS_FILE (off when another side of the same step reports it). @default true */
+  readonly argoProgress?: boolean;
   readonly signal?: AbortSignal;
   /** For the metadata calls (revision, tree); file bodies go through node:http (http-get.ts). */
   readonly fetchImpl?: typeof fetch;
@@ -65,6 +67,21 @@ export interface DownloadModelOptions {
     plan: ReadonlyArray<{ readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile }>,
     source: { readonly repo: string; readonly commitSha: string },
   ) => void;
+  /**
+   * Files already complete at the destination (a bounded-scratch transfer's rerun): looked up once
+   * after listing; the ones returned are not downloaded, their sha256 comes from there and their
+   * size / git blob sha1 from the tree, so the manifest is still complete.
+   */
+  readonly alreadyStored?: (
+    files: readonly RepoFile[],
+    source: { readonly repo: string; readonly commitSha: string },
+  ) => Promise<ReadonlyMap<string, { readonly sha256: string }>>;
+  /**
+   * Bounded scratch disk: waits before a file's download until the disk has room for it (the
+   * caller deletes each file once it is stored elsewhere). The disk check then asks room for the
+   * `concurrency` largest files instead of the whole model. @default - the whole model stays on disk
+   */
+  readonly scratch?: { readonly acquire: (destPath: string, signal: AbortSignal) => Promise<void> };
 }
 
 export interface DownloadStats {
@@ -86,6 +103,23 @@ async function bytesOnDisk(full: string, size: number): Promise<number> {
     }
   }
   return 0;
+}
+
+/** What became of one file: downloadFile's result, or `stored` (not downloaded: see `alreadyStored`). */
+type FileOutcome = Omit<DownloadFileResult, 'status'> & { readonly status: DownloadFileResult['status'] | 'stored' };
+
+/** Sum of the `n` largest sizes: the disk a bounded scratch needs for `n` files in flight. */
+export function largestSum(sizes: readonly number[], n: number): number {
+  return [...sizes].sort((a, b) => b - a).slice(0, n).reduce((a, b) => a + b, 0);
+}
+
+/** A file already stored at the destination: its digests without a download (see `alreadyStored`). */
+function storedResult(file: RepoFile, sha256: string, growing: GrowingFile, progress: Progress): FileOutcome {
+  const digests = { size: file.size, sha256, ...(file.lfs ? {} : { gitBlobSha1: file.gitBlobSha1 }) };
+  growing.completed(digests);
+  progress.advance(file.size, { transferred: false });
+  progress.fileDone();
+  return { ...digests, path: file.path, lfs: file.lfs, status: 'stored', bytesTransferred: 0 };
 }
 
 /** How far a download got, for the message when its --deadline passes. */
@@ -121,7 +155,13 @@ type PlannedFile = { readonly file: RepoFile; readonly destPath: string; readonl
  * function of its own so that nothing but the plan outlives the checks.
  */
 async function checkTargets(
-  repo: string, dest: string, files: readonly RepoFile[], opts: Pick<DownloadModelOptions, 'diskMarginBytes' | 'statfs'>,
+  repo: string, dest: string, files: readonly RepoFile[],
+  opts: Pick<DownloadModelOptions, 'diskMarginBytes' | 'statfs'> & {
+    /** Files already complete at the destination: not downloaded, so they need no disk. */
+    readonly stored: ReadonlyMap<string, unknown>;
+    /** Bounded scratch: room for this many of the largest missing files, not for all of them. */
+    readonly inFlight?: number;
+  },
 ): Promise<{ planned: PlannedFile[]; totalBytes: number; present: number }> {
   const fulls = files.map((f) => safeJoin(dest, f.path, 'repo file'));
   const planned: PlannedFile[] = [];
@@ -150,11 +190,18 @@ async function checkTargets(
   for (const t of planned) await assertNoSymlinkComponents(dest, t.file.path);
   let totalBytes = 0;
   let present = 0;
+  let missing = 0;
+  const missingSizes: number[] = [];
   for (const t of planned) {
     totalBytes += t.file.size;
+    if (opts.stored.has(t.file.path)) continue;
     present += await bytesOnDisk(t.destPath, t.file.size);
+    missing += t.file.size;
+    if (opts.inFlight) missingSizes.push(t.file.size);
   }
-  await assertEnoughDiskSpace(dest, totalBytes - present, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
+  missing -= present;
+  const needed = opts.inFlight ? Math.min(missing, largestSum(missingSizes, opts.inFlight)) : missing;
+  await assertEnoughDiskSpace(dest, needed, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
   return { planned, totalBytes, present };
 }
 
@@ -165,7 +212,7 @@ function biggestFirst(files: readonly RepoFile[]): number[] {
 }
 
 /** The manifest's line for a verified file; the hashes are the listing's strings where it had them. */
-function manifestEntry(file: RepoFile, r: DownloadFileResult): ManifestFile {
+function manifestEntry(file: RepoFile, r: FileOutcome): ManifestFile {
   const sha256 = file.lfs && file.sha256 === r.sha256 ? file.sha256 : r.sha256;
   if (file.lfs) return { path: file.path, size: r.size, sha256, lfs: true };
   const gitBlobSha1 = file.gitBlobSha1 === r.gitBlobSha1 ? file.gitBlobSha1 : r.gitBlobSha1;
@@ -196,10 +243,12 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   const files = opts.policy
     ? [...(await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: selected })).files]
     : selected;
+  const stored = opts.alreadyStored ? await opts.alreadyStored(files, { repo, commitSha: resolved.commitSha }) : new Map<string, { sha256: string }>();
+  if (stored.size) log.info(`${stored.size} of ${files.length} files are already stored at the destination: not downloaded again`);
 
   // 3. Every path must be safe before anything is written. 4. Enough disk for what is missing?
   const dest = path.resolve(opts.dest);
-  const { planned, totalBytes, present } = await checkTargets(repo, dest, files, opts);
+  const { planned, totalBytes, present } = await checkTargets(repo, dest, files, { ...opts, stored, inFlight: opts.scratch ? concurrency : undefined });
   log.info(`downloading ${files.length} files (${formatBytes(totalBytes)}) of ${repo}@${resolved.commitSha.slice(0, 12)} to ${dest}`, {
     concurrency,
     alreadyOnDisk: present,
@@ -209,7 +258,7 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   // upload) follows each file through its GrowingFile; on any failure every file not yet complete
   // fails too, so no consumer waits forever. Each file's manifest entry is made as it completes
   // (no per-file result kept besides it: memory flat in the file count).
-  const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress });
+  const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress, ...(opts.argoProgress === false ? { argoProgressFile: '' } : {}) });
   reached.progress = progress;
   const order = biggestFirst(files);
   const manifestFiles = new Array<ManifestFile>(files.length);
@@ -220,6 +269,13 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
     const streamSlots = new StreamSlots(Math.max(concurrency, opts.maxHubStreams ?? DEFAULT_MAX_HUB_STREAMS));
     await mapLimit(order, concurrency, async (i, _j, signal) => {
       const t = planned[i];
+      const kept = stored.get(t.file.path);
+      if (kept) {
+        filesPresent++;
+        manifestFiles[i] = manifestEntry(t.file, storedResult(t.file, kept.sha256, t.growing, progress));
+        return;
+      }
+      await opts.scratch?.acquire(t.destPath, signal);
       const r = await downloadFile({
         hubUrl,
         accessToken: opts.accessToken,

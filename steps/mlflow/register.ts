@@ -80,6 +80,9 @@ export interface RegisterResult {
   readonly alias?: string;
 }
 
+/** Files register reads from the download directory itself (the rest it knows from the manifest). */
+export const FILES_REGISTER_READS = ['config.json', 'tokenizer_config.json'] as const;
+
 async function readJsonIfPresent<T>(file: string): Promise<T | undefined> {
   let text: string;
   try {
@@ -163,8 +166,9 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
       hint: 'Only transformers checkpoints can be registered; if --allow-patterns excluded config.json, include it.',
     });
   }
-  const config = (await readJsonIfPresent<HfConfig>(path.join(opts.sourceDir, 'config.json'))) ?? {};
-  const tokConfig = await readJsonIfPresent<HfTokenizerConfig>(path.join(opts.sourceDir, 'tokenizer_config.json'));
+  const [configFile, tokConfigFile] = FILES_REGISTER_READS;
+  const config = (await readJsonIfPresent<HfConfig>(path.join(opts.sourceDir, configFile))) ?? {};
+  const tokConfig = await readJsonIfPresent<HfTokenizerConfig>(path.join(opts.sourceDir, tokConfigFile));
   const hasTokenizerJson = has('tokenizer.json');
   const tokenizerType = layout.hasTokenizer ? tokenizerTypeOf(tokConfig, hasTokenizerJson) : undefined;
   if (!layout.hasTokenizer) log.warn('No tokenizer files in the download: the MLflow model has no tokenizer component', { repo: manifest.repo });

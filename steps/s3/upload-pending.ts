@@ -42,6 +42,11 @@ export interface PendingDownload {
   readonly files: readonly PendingFile[];
   /** Resolves once the download wrote mirror-manifest.json; rejects when the download fails. */
   readonly manifest: Promise<Manifest>;
+  /**
+   * Called once a file's object is complete and checked in S3 (uploaded with its sha256 verified,
+   * or found identical): a bounded scratch disk deletes the local copy here. @default - nothing
+   */
+  readonly onStored?: (file: PendingFile) => Promise<void>;
 }
 
 export interface UploadPendingOptions {
@@ -143,6 +148,11 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
             uploadedSha[i] = it.sha256;
             if (await session.isAlreadyThere(it)) session.recordSkipped(it);
             else await session.upload(it, { bytes: localFileBytes(it.file), verified: Promise.resolve(d), signal });
+          }
+          if (pending.onStored) {
+            // A skipped object's file may still be downloading: its copy goes once it is verified.
+            await untilAborted(verifiedDigest(f.growing), signal);
+            await pending.onStored(f);
           }
           return;
         } catch (e) {

@@ -119,8 +119,8 @@ it('an admitted repo is mirrored without its pickle duplicates, tagged with the 
   const first = await submit({ model_id: repo, model_name: modelName, experiment, alias: 'prod', policy_narrowing: '{licenses: [apache-2.0, mit], allowGated: false}' });
   expect(first.status).toBe('Succeeded');
   expect(hub.bytesServed(repo, 'pytorch_model.bin') + hub.bytesServed(repo, 'training_args.bin')).toBe(0);
-  const download = first.nodes.find((n) => n.displayName === 'download')!;
-  expect(download.attempts[0].args).toEqual(expect.arrayContaining(['--policy', '--narrow-policy', '{licenses: [apache-2.0, mit], allowGated: false}']));
+  const transfer = first.nodes.find((n) => n.displayName === 'transfer')!;
+  expect(transfer.attempts[0].args).toEqual(expect.arrayContaining(['--policy', '--narrow-policy', '{licenses: [apache-2.0, mit], allowGated: false}']));
   const [mv] = await versionsOf(modelName);
   expect(tags(mv.tags)).toMatchObject({
     'model_mirror.policy': 'wf-policy+narrowed',
@@ -134,7 +134,7 @@ it('an admitted repo is mirrored without its pickle duplicates, tagged with the 
   const again = await submit({ model_id: repo, model_name: modelName, experiment, alias: 'prod' });
   expect(again.status).toBe('Succeeded');
   expect(phases(again)).toEqual([
-    ['prepare', 'Succeeded'], ['download', 'Skipped'], ['upload', 'Skipped'], ['register', 'Skipped'], ['verify', 'Skipped'], ['verify-existing', 'Succeeded'],
+    ['prepare', 'Succeeded'], ['transfer', 'Skipped'], ['register', 'Skipped'], ['verify', 'Skipped'], ['verify-existing', 'Succeeded'],
   ]);
   expect(again.nodes.find((n) => n.displayName === 'prepare')!.outputs.reused).toBe('true');
   expect(hub.bytesServed(repo)).toBe(bytes);

@@ -34,6 +34,7 @@ let hub: StartedHubFixture;
 let tmp: string;
 let bundle: string;
 let wft: Obj;
+let boundedWft: Obj;
 let configMaps: Record<string, Record<string, string>>;
 let secrets: Record<string, Record<string, string>>;
 let mlflowEnv: Record<string, string>;
@@ -66,8 +67,8 @@ const tagsOf = (run: Obj): Record<string, string> => Object.fromEntries((run.dat
 
 // --- runner helpers ---------------------------------------------------------------------------
 
-function submit(parameters: Record<string, string>, extra: Partial<RunOptions> = {}): Promise<RunResult> {
-  return runWorkflowTemplate(wft, {
+function submit(parameters: Record<string, string>, extra: Partial<RunOptions> = {}, template: Obj = wft): Promise<RunResult> {
+  return runWorkflowTemplate(template, {
     bundle,
     parameters,
     secrets,
@@ -218,15 +219,20 @@ beforeAll(async () => {
   };
   const configFile = path.join(tmp, 'config.json');
   fs.writeFileSync(configFile, JSON.stringify(config));
-  const synth = synthesize({
+  const synthWith = (file: string) => synthesize({
     env: {
-      MODEL_MIRROR_CONFIG: configFile, MODEL_MIRROR_SET: undefined,
+      MODEL_MIRROR_CONFIG: file, MODEL_MIRROR_SET: undefined,
       MODEL_MIRROR_S3_ACCESS_KEY_ID: undefined, MODEL_MIRROR_S3_SECRET_ACCESS_KEY: undefined, MODEL_MIRROR_HF_TOKEN: undefined,
     },
   });
+  const synth = synthWith(configFile);
   const wfts = synth.workflowTemplates.filter((t) => t.metadata?.name === 'model-mirror');
   expect(wfts).toHaveLength(1);
   wft = wfts[0];
+  // The same config with a bounded scratch volume (workflow.scratch), for test 4.
+  const boundedFile = path.join(tmp, 'config-bounded.json');
+  fs.writeFileSync(boundedFile, JSON.stringify({ ...config, workflow: { ...config.workflow, scratch: { bounded: true, size: '1Gi' } } }));
+  boundedWft = synthWith(boundedFile).workflowTemplates.find((t) => t.metadata?.name === 'model-mirror')!;
 
   // ConfigMaps: the synthesized objects. Secrets: test values for exactly what the template references.
   const refs = dummyStoresFor(wft);
@@ -276,13 +282,20 @@ it('succeeds: READY version with alias prod, FINISHED run, artifacts in the mlfl
 
   expect(r.status).toBe('Succeeded');
   expect(r.nodes.map((n) => [n.displayName, n.phase])).toEqual([
-    ['prepare', 'Succeeded'], ['download', 'Succeeded'], ['upload', 'Succeeded'], ['register', 'Succeeded'], ['verify', 'Succeeded'],
+    ['prepare', 'Succeeded'], ['transfer', 'Succeeded'], ['register', 'Succeeded'], ['verify', 'Succeeded'],
     ['verify-existing', 'Skipped'],
   ]);
   expect(node(r, 'prepare').outputs.reused).toBe('false');
+  // The transfer step's outputs are those of download and upload: the metrics read them.
+  const written = JSON.parse(fs.readFileSync(path.join(r.volumes.work, 'model', 'mirror-manifest.json'), 'utf8'));
+  expect(node(r, 'transfer').outputs).toMatchObject({
+    total_bytes: String(written.totalBytes), commit_sha: written.commitSha, objects_skipped: '0', objects_uploaded: String(written.files.length + 1),
+  });
+  expect(Number(node(r, 'transfer').outputs.bytes_uploaded)).toBeGreaterThan(written.totalBytes);
+  expect(Number(node(r, 'transfer').outputs.bytes_downloaded)).toBe(written.totalBytes);
   // The optional parameters were passed empty, as Argo does with their '' defaults.
   expect(node(r, 'prepare').attempts[0].args).toEqual(expect.arrayContaining(['--task', '']));
-  expect(node(r, 'download').attempts[0].args).toEqual(expect.arrayContaining(['--allow-patterns', '', '--ignore-patterns', '']));
+  expect(node(r, 'transfer').attempts[0].args).toEqual(expect.arrayContaining(['--allow-patterns', '', '--ignore-patterns', '']));
   expect(r.exitHandler).toBeDefined();
   expect(r.exitHandler!.workflowStatus).toBe('Succeeded');
   expect(decodeFailures(r.exitHandler!.workflowFailures)).toBeNull(); // Argo: "null", Go-quoted
@@ -336,18 +349,19 @@ it('fails at once when an LFS file 404s (exit 3 is not retried): FAILED run with
   }
 
   expect(r.status).toBe('Failed');
-  // prepare ran, download failed on every attempt, nothing after it ran.
-  expect(r.nodes.map((n) => [n.displayName, n.phase])).toEqual([['prepare', 'Succeeded'], ['download', 'Failed']]);
-  const dl = node(r, 'download');
+  // prepare ran, transfer failed (on its download side), nothing after it ran.
+  expect(r.nodes.map((n) => [n.displayName, n.phase])).toEqual([['prepare', 'Succeeded'], ['transfer', 'Failed']]);
+  const dl = node(r, 'transfer');
   // A missing file is permanent: the retry expression stops after the first attempt.
   expect(dl.attempts.map((a) => [a.phase, a.exitCode])).toEqual([['Failed', 3]]);
   expect(dl.message).toBe('retryStrategy.expression evaluated to false');
   expect(dl.stderr).toMatch(new RegExp(LFS_FILE.replace('.', '\\.')));
+  expect(dl.stderr).toMatch(/transfer failed on the download side/);
   expect(hub.requests.filter((q) => q.url.includes(LFS_FILE) && q.status === 404).length).toBeGreaterThanOrEqual(1);
 
   expect(r.exitHandler!.workflowStatus).toBe('Failed');
   expect(r.exitHandler!.phase).toBe('Succeeded');
-  expect(decodeFailures(r.exitHandler!.workflowFailures)!.some((f) => f.displayName === 'download')).toBe(true);
+  expect(decodeFailures(r.exitHandler!.workflowFailures)!.some((f) => f.displayName === 'transfer')).toBe(true);
 
   const runId = node(r, 'prepare').outputs.run_id;
   const { run } = await mlflow<{ run: Obj }>('GET', 'runs/get', { run_id: runId });
@@ -355,25 +369,26 @@ it('fails at once when an LFS file 404s (exit 3 is not retried): FAILED run with
   const tags = tagsOf(run);
   expect(tags['model_mirror.workflow_status']).toBe('Failed');
   // A readable summary of {{workflow.failures}}, not the Go-quoted JSON.
-  expect(tags['model_mirror.failure_reason']).toMatch(/^download(\(\d\))? \(Failed\): /);
+  expect(tags['model_mirror.failure_reason']).toMatch(/^transfer(\(\d\))? \(Failed\): /);
   expect(tags['model_mirror.failure_reason']).not.toMatch(/^"|\\"/);
 
   expect(await versionsOf(modelName)).toEqual([]);
 }, 300_000);
 
-// --- 3. interrupted upload --------------------------------------------------------------------
+// --- 3. interrupted transfer --------------------------------------------------------------------
 //
 // Where idempotence lives in this product: `prepare` creates a NEW MLflow run per workflow, and the
 // upload destination is that run's artifact_uri + /model, so a resubmitted workflow writes to a
 // new, empty S3 prefix - there is nothing of the earlier workflow's upload it could skip (and it
 // must not reuse another run's files). What CAN be resumed is the upload step's retry inside one
-// workflow: every attempt gets the same s3_destination from prepare. So: attempt 1 of upload is
-// SIGKILLed (as an OOM-kill/eviction would) right after its 3rd object landed in S3; attempt 2 must
-// skip exactly the objects that are complete and PUT only the others. Then a resubmission of the
+// workflow: every attempt gets the same s3_destination from prepare. So: attempt 1 of the transfer
+// step (download and upload overlapped) is SIGKILLed (as an OOM-kill/eviction would) right after
+// its 3rd object landed in S3; attempt 2 must skip exactly the objects that are complete and PUT
+// only the others (its download side keeps the verified files on the PVC). Then a resubmission of the
 // same model is shown to do what the product promises across workflows: the same commit is not
 // registered twice (register reuses the READY version).
 
-it('an upload killed mid-way resumes on retry without re-sending finished objects; a resubmission reuses the READY version', async () => {
+it('a transfer killed mid-way resumes on retry without re-sending finished objects; a resubmission reuses the READY version', async () => {
   const modelName = `wf-resume-${suffix}`;
   const tap = new S3Tap(peers.s3.endpoint, peers.s3.bucket);
   await tap.start();
@@ -402,10 +417,10 @@ it('an upload killed mid-way resumes on retry without re-sending finished object
     // Tap phases are `<step>-<attempt>`; the kill is tied to the 3rd completed PUT, not to a time
     // (afterMs is only a cap). Steps run one at a time here, so the phase is unambiguous.
     const onStep = async (s: StepInfo) => {
-      if (s.step === 'upload') {
-        const dest = s.args[s.args.indexOf('--dest') + 1];
+      if (s.step === 'transfer') {
+        const dest = s.args[s.args.indexOf('--s3-destination') + 1];
         prefix = dest.replace(`s3://${peers.s3.bucket}/`, '') + '/';
-        if (s.attempt === 0) return { kind: 'kill' as const, afterMs: 120_000, until: tap.stallAfterPuts(STALL_AFTER, 'upload-0') };
+        if (s.attempt === 0) return { kind: 'kill' as const, afterMs: 120_000, until: tap.stallAfterPuts(STALL_AFTER, 'transfer-0') };
         if (s.attempt === 1) {
           await tap.settled();
           beforeRetry = await listKeys(prefix);
@@ -417,7 +432,7 @@ it('an upload killed mid-way resumes on retry without re-sending finished object
     const r = await submit({ model_id: MODEL, model_name: modelName, experiment: `wf-e2e-${suffix}` }, { configMaps: tapped, onStep });
 
     expect(r.status).toBe('Succeeded');
-    const up = node(r, 'upload');
+    const up = node(r, 'transfer');
     expect(up.attempts.map((a) => [a.phase, a.exitCode, a.signal])).toEqual([['Failed', 137, 'SIGKILL'], ['Succeeded', 0, undefined]]);
 
     // What attempt 1 left: some complete objects (each verified by its size), not all, no manifest.
@@ -432,14 +447,14 @@ it('an upload killed mid-way resumes on retry without re-sending finished object
     expect(beforeRetry.size).toBeLessThan(files.length);
     expect(beforeRetry.has(manifestKey)).toBe(false);
     for (const [k, size] of beforeRetry) expect([k, after.get(k)]).toEqual([k, size]);
-    expect(tap.putsIn('upload-0').sort()).toEqual([...beforeRetry.keys()].sort());
+    expect(tap.putsIn('transfer-0').sort()).toEqual([...beforeRetry.keys()].sort());
 
     // Attempt 2 PUT exactly the rest (files not there + the manifest), none of the finished ones.
-    const retryPuts = tap.putsIn('upload-1');
+    const retryPuts = tap.putsIn('transfer-1');
     expect(retryPuts.filter((k) => beforeRetry.has(k))).toEqual([]);
     expect(new Set([...retryPuts, ...beforeRetry.keys()])).toEqual(new Set(after.keys()));
     expect(after.size).toBe(files.length + 1);
-    const out = (n: string) => fs.readFileSync(path.join(r.volumes.work, 'outputs', 'upload', n), 'utf8').trim();
+    const out = (n: string) => fs.readFileSync(path.join(r.volumes.work, 'outputs', 'transfer', n), 'utf8').trim();
     const skippedBytes = [...beforeRetry.values()].reduce((a, b) => a + b, 0);
     const totalBytes = [...after.values()].reduce((a, b) => a + b, 0); // files + manifest
     expect(Number(out('objects_skipped'))).toBe(beforeRetry.size);
@@ -462,7 +477,7 @@ it('an upload killed mid-way resumes on retry without re-sending finished object
     const again = await submit({ model_id: MODEL, model_name: modelName, experiment: `wf-e2e-${suffix}`, alias: 'resynced' });
     expect(again.status).toBe('Succeeded');
     expect(again.nodes.map((n) => [n.displayName, n.phase])).toEqual([
-      ['prepare', 'Succeeded'], ['download', 'Skipped'], ['upload', 'Skipped'], ['register', 'Skipped'], ['verify', 'Skipped'],
+      ['prepare', 'Succeeded'], ['transfer', 'Skipped'], ['register', 'Skipped'], ['verify', 'Skipped'],
       ['verify-existing', 'Succeeded'],
     ]);
     expect(node(again, 'prepare').outputs).toMatchObject({ reused: 'true', version: '1', run_id: '' });
@@ -480,4 +495,29 @@ it('an upload killed mid-way resumes on retry without re-sending finished object
     s3.destroy();
     await tap.close();
   }
+}, 300_000);
+
+// --- 4. bounded scratch -------------------------------------------------------------------------
+
+it('workflow.scratch.bounded: the transfer step leaves only the manifest and the files register reads on the PVC; the version is READY and verified', async () => {
+  const modelName = `wf-bounded-${suffix}`;
+  const transfer = boundedWft.spec.templates.find((t: Obj) => t.name === 'transfer');
+  expect(transfer.container.args).toContain('--bounded-scratch');
+  expect(boundedWft.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('1Gi');
+  const r = await submit({ model_id: MODEL, model_name: modelName, experiment: `wf-e2e-${suffix}` }, {}, boundedWft);
+  expect(r.status).toBe('Succeeded');
+  expect(r.nodes.map((n) => [n.displayName, n.phase])).toEqual([
+    ['prepare', 'Succeeded'], ['transfer', 'Succeeded'], ['register', 'Succeeded'], ['verify', 'Succeeded'], ['verify-existing', 'Skipped'],
+  ]);
+  const modelDir = path.join(r.volumes.work, 'model');
+  const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'mirror-manifest.json'), 'utf8'));
+  expect(manifest.files.length).toBeGreaterThan(3);
+  const left = fs.readdirSync(modelDir, { recursive: true }).map(String).filter((f) => fs.statSync(path.join(modelDir, f)).isFile()).sort();
+  expect(left).toEqual(['config.json', 'mirror-manifest.json', 'tokenizer_config.json'].filter((f) => f === 'mirror-manifest.json' || manifest.files.some((m: Obj) => m.path === f)));
+  expect(node(r, 'transfer').stderr + node(r, 'transfer').stdout).toMatch(/bounded scratch: at most \d+ files were on disk at once/);
+  const { model_version: mv } = await mlflow<{ model_version: Obj }>('GET', 'model-versions/get', { name: modelName, version: node(r, 'register').outputs.version });
+  expect(mv.status).toBe('READY');
+  const weights = await listArtifacts(node(r, 'prepare').outputs.run_id, 'model/model');
+  expect(Number(weights.get(`model/model/${LFS_FILE}`)?.file_size)).toBe(hub.content(MODEL, LFS_FILE).length);
+  expect(r.exitHandler!.workflowStatus).toBe('Succeeded');
 }, 300_000);

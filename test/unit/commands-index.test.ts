@@ -8,11 +8,12 @@ import { mirrorCommand } from '../../steps/commands/mirror';
 import { modelsCommand } from '../../steps/commands/models';
 import { prepareCommand } from '../../steps/commands/prepare';
 import { registerCommand } from '../../steps/commands/register';
+import { transferCommand } from '../../steps/commands/transfer';
 import { uploadCommand } from '../../steps/commands/upload';
 import { verifyCommand } from '../../steps/commands/verify';
 
 const modules = [
-  prepareCommand, downloadCommand, uploadCommand, registerCommand, verifyCommand, finalizeCommand, mirrorCommand, modelsCommand, catalogSummaryCommand,
+  prepareCommand, downloadCommand, uploadCommand, transferCommand, registerCommand, verifyCommand, finalizeCommand, mirrorCommand, modelsCommand, catalogSummaryCommand,
 ];
 
 describe('the lazily loaded command list', () => {

@@ -34,7 +34,7 @@ describe('policy in the WorkflowTemplate', () => {
   const wt = template({ policy: POLICY });
   const tmpl = (name: string): Obj => wt.spec.templates.find((t: Obj) => t.name === name);
 
-  test.each(['prepare', 'download'])('%s gets the config\'s policy as a fixed --policy argument and the parameter as --narrow-policy', (step) => {
+  test.each(['prepare', 'transfer'])('%s gets the config\'s policy as a fixed --policy argument and the parameter as --narrow-policy', (step) => {
     const args: string[] = tmpl(step).container.args;
     const policyArg = args[args.indexOf('--policy') + 1];
     expect(policyArg).not.toMatch(/\{\{/); // no parameter is substituted into the base

@@ -214,9 +214,11 @@ describe('WorkflowTemplate', () => {
     expect(params.find((p: Obj) => p.name === 'experiment').value).toBe('model-mirror');
   });
 
-  test('steps prepare -> download -> upload -> register -> verify, onExit finalize', () => {
+  test('steps prepare -> transfer -> register -> verify, onExit finalize', () => {
     expect(wt.spec.entrypoint).toBe('mirror');
-    expect(tmpl('mirror').steps.map((g: Obj[]) => g.map((s) => s.name))).toEqual([['prepare'], ['download'], ['upload'], ['register'], ['verify', 'verify-existing']]);
+    expect(tmpl('mirror').steps.map((g: Obj[]) => g.map((s) => s.name))).toEqual([['prepare'], ['transfer'], ['register'], ['verify', 'verify-existing']]);
+    // The sequential steps are not in the overlapped template at all.
+    expect(wt.spec.templates.map((t: Obj) => t.name)).toEqual(['mirror', 'prepare', 'transfer', 'register', 'verify', 'finalize']);
     expect(wt.spec.onExit).toBe('finalize');
     const fin = tmpl('finalize').container.args;
     expect(fin).toEqual(expect.arrayContaining(['finalize', '--workflow-status', '{{workflow.status}}', '--failures', '{{workflow.failures}}']));
@@ -225,7 +227,7 @@ describe('WorkflowTemplate', () => {
   });
 
   test('CLI contract: command, subcommands, flags, /work layout, outputs via valueFrom.path', () => {
-    for (const name of ['prepare', 'download', 'upload', 'register', 'verify', 'finalize']) {
+    for (const name of ['prepare', 'transfer', 'register', 'verify', 'finalize']) {
       const c = tmpl(name).container;
       expect(c.command).toEqual(['model-mirror']);
       expect(c.args[0]).toBe(name);
@@ -237,19 +239,28 @@ describe('WorkflowTemplate', () => {
       ['run_id', '/work/outputs/prepare/run_id'], ['artifact_uri', '/work/outputs/prepare/artifact_uri'],
       ['s3_destination', '/work/outputs/prepare/s3_destination'], ['experiment_id', '/work/outputs/prepare/experiment_id'],
     ]);
-    expect(tmpl('download').container.args).toEqual(expect.arrayContaining(['--dest', '/work/model', '--output-dir', '/work/outputs/download']));
+    expect(tmpl('transfer').container.args).toEqual(expect.arrayContaining([
+      '--dest', '/work/model', '--s3-destination', '{{inputs.parameters.s3_destination}}', '--output-dir', '/work/outputs/transfer',
+    ]));
+    expect(tmpl('transfer').container.args).not.toContain('--bounded-scratch');
+    // The outputs of download and upload together: register/verify and the metrics read them.
+    expect(tmpl('transfer').outputs.parameters.map((p: Obj) => p.name)).toEqual([
+      'total_bytes', 'commit_sha', 'bytes_downloaded', 'bytes_uploaded', 'objects_uploaded', 'objects_skipped', 'transfer_seconds',
+    ]);
+    expect(tmpl('transfer').outputs.parameters.find((p: Obj) => p.name === 'commit_sha').globalName).toBe('commit_sha');
+    expect(tmpl('mirror').steps[1][0].arguments.parameters.find((p: Obj) => p.name === 's3_destination').value).toBe('{{steps.prepare.outputs.parameters.s3_destination}}');
     expect(tmpl('register').outputs.parameters.map((p: Obj) => p.name)).toEqual(['version', 'model_uri']);
-    const hf = tmpl('download').container.env.find((e: Obj) => e.name === 'HF_TOKEN');
+    const hf = tmpl('transfer').container.env.find((e: Obj) => e.name === 'HF_TOKEN');
     expect(hf.valueFrom.secretKeyRef).toEqual({ name: 'model-mirror-hf-token', key: 'HF_TOKEN', optional: true });
-    expect(tmpl('upload').container.env.find((e: Obj) => e.name === 'HF_TOKEN')).toBeUndefined();
+    expect(tmpl('register').container.env.find((e: Obj) => e.name === 'HF_TOKEN')).toBeUndefined();
   });
 
-  test('prepare finds an existing version: download, upload, register and verify skip, verify-existing checks it', () => {
+  test('prepare finds an existing version: transfer, register and verify skip, verify-existing checks it', () => {
     const steps = Object.fromEntries(tmpl('mirror').steps.flat().map((st: Obj) => [st.name, st]));
     const transfer = "'{{steps.prepare.outputs.parameters.reused}}' != 'true'";
     const reused = "'{{steps.prepare.outputs.parameters.reused}}' == 'true'";
     expect(steps.prepare.when).toBeUndefined();
-    for (const name of ['download', 'upload', 'register', 'verify']) expect(steps[name].when).toBe(transfer);
+    for (const name of ['transfer', 'register', 'verify']) expect(steps[name].when).toBe(transfer);
     expect(steps['verify-existing'].when).toBe(reused);
     expect(steps['verify-existing'].template).toBe('verify');
     expect(steps['verify-existing'].arguments.parameters.find((p: Obj) => p.name === 'version').value).toBe('{{steps.prepare.outputs.parameters.version}}');
@@ -272,7 +283,7 @@ describe('WorkflowTemplate', () => {
     expect(wt.spec.volumeClaimTemplates[0].metadata.name).toBe('work');
     expect(wt.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('50Gi');
     expect(wt.spec.volumeClaimGC).toEqual({ strategy: 'OnWorkflowCompletion' });
-    for (const name of ['download', 'upload', 'register']) {
+    for (const name of ['transfer', 'register']) {
       expect(tmpl(name).retryStrategy).toEqual({
         limit: 4, retryPolicy: 'Always', backoff: { duration: '10s', factor: 3, maxDuration: '30m' },
         expression: '!(lastRetry.exitCode in ["2", "3", "4", "7", "8", "9"])',
@@ -281,8 +292,8 @@ describe('WorkflowTemplate', () => {
     expect(tmpl('prepare').retryStrategy).toBeUndefined();
     // noRetryExitCodes: [] retries every failure (no expression); a custom list is rendered as strings.
     const tmplOf = (objects: Obj[], name: string) => objects.find((o) => o.kind === 'WorkflowTemplate')!.spec.templates.find((t: Obj) => t.name === name);
-    expect(tmplOf(synthObjects({ workflow: { retry: { noRetryExitCodes: [] } } }).objects, 'upload').retryStrategy.expression).toBeUndefined();
-    expect(tmplOf(synthObjects({ workflow: { retry: { noRetryExitCodes: [2, 9] } } }).objects, 'upload').retryStrategy.expression).toBe('!(lastRetry.exitCode in ["2", "9"])');
+    expect(tmplOf(synthObjects({ workflow: { retry: { noRetryExitCodes: [] } } }).objects, 'transfer').retryStrategy.expression).toBeUndefined();
+    expect(tmplOf(synthObjects({ workflow: { retry: { noRetryExitCodes: [2, 9] } } }).objects, 'transfer').retryStrategy.expression).toBe('!(lastRetry.exitCode in ["2", "9"])');
     expect(wt.spec.activeDeadlineSeconds).toBe(21600);
     expect(wt.spec.podGC).toEqual({ strategy: 'OnPodSuccess' });
     expect(wt.spec.ttlStrategy.secondsAfterSuccess).toBe(86400);
@@ -314,12 +325,59 @@ describe('WorkflowTemplate', () => {
 
   test('metrics: workflow duration gauge, step duration histogram, bytes counter from an output', () => {
     expect(wt.spec.metrics.prometheus.map((m: Obj) => m.name)).toContain('model_mirror_workflow_duration_seconds');
-    const dl = tmpl('download').metrics.prometheus;
-    expect(dl.find((m: Obj) => m.counter).counter.value).toBe('{{outputs.parameters.total_bytes}}');
-    expect(dl.find((m: Obj) => m.histogram).histogram.value).toBe('{{duration}}');
-    const up = tmpl('upload');
-    expect(up.outputs.parameters.map((p: Obj) => p.valueFrom.path)).toContain('/work/outputs/upload/bytes_uploaded');
-    expect(up.metrics.prometheus.find((m: Obj) => m.counter).counter.value).toBe('{{outputs.parameters.bytes_uploaded}}');
+    // The transfer step feeds both byte counters of the steps it replaces, and its own duration.
+    const tr = tmpl('transfer');
+    const counter = (name: string) => tr.metrics.prometheus.find((m: Obj) => m.name === name);
+    expect(counter('model_mirror_downloaded_bytes_total').counter.value).toBe('{{outputs.parameters.total_bytes}}');
+    expect(counter('model_mirror_uploaded_bytes_total').counter.value).toBe('{{outputs.parameters.bytes_uploaded}}');
+    expect(counter('model_mirror_uploaded_bytes_total').when).toBe('{{status}} == Succeeded');
+    const duration = tr.metrics.prometheus.find((m: Obj) => m.histogram);
+    expect(duration.histogram.value).toBe('{{duration}}');
+    expect(duration.labels).toEqual([{ key: 'step', value: 'transfer' }, { key: 'status', value: '{{status}}' }]);
+    expect(tr.outputs.parameters.map((p: Obj) => p.valueFrom.path)).toContain('/work/outputs/transfer/bytes_uploaded');
+  });
+
+  describe('workflow.transfer: sequential', () => {
+    const seq = find(synthObjects({ workflow: { transfer: 'sequential' } }).objects, 'WorkflowTemplate', 'model-mirror');
+    const st = (name: string): Obj => seq.spec.templates.find((t: Obj) => t.name === name);
+
+    test('steps prepare -> download -> upload -> register -> verify, each with its retries and metrics', () => {
+      expect(st('mirror').steps.map((g: Obj[]) => g.map((x) => x.name))).toEqual([['prepare'], ['download'], ['upload'], ['register'], ['verify', 'verify-existing']]);
+      expect(seq.spec.templates.map((t: Obj) => t.name)).not.toContain('transfer');
+      expect(st('download').container.args).toEqual(expect.arrayContaining(['download', '--dest', '/work/model', '--output-dir', '/work/outputs/download']));
+      expect(st('upload').container.args).toEqual(['upload', '--source', '/work/model', '--dest', '{{inputs.parameters.s3_destination}}', '--output-dir', '/work/outputs/upload']);
+      expect(st('upload').container.env.find((e: Obj) => e.name === 'HF_TOKEN')).toBeUndefined();
+      for (const name of ['download', 'upload']) expect(st(name).retryStrategy.expression).toBe('!(lastRetry.exitCode in ["2", "3", "4", "7", "8", "9"])');
+      expect(st('download').metrics.prometheus.find((m: Obj) => m.counter).counter.value).toBe('{{outputs.parameters.total_bytes}}');
+      expect(st('upload').metrics.prometheus.find((m: Obj) => m.counter).counter.value).toBe('{{outputs.parameters.bytes_uploaded}}');
+    });
+  });
+
+  describe('workflow.scratch', () => {
+    test('bounded: the transfer step gets --bounded-scratch and the PVC scratch.size', () => {
+      const b = find(synthObjects({ workflow: { scratch: { bounded: true, size: '20Gi' } } }).objects, 'WorkflowTemplate', 'model-mirror');
+      const transfer = b.spec.templates.find((t: Obj) => t.name === 'transfer');
+      expect(transfer.container.args).toContain('--bounded-scratch');
+      expect(transfer.container.args.indexOf('--bounded-scratch')).toBeLessThan(transfer.container.args.indexOf('--output-dir'));
+      expect(b.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('20Gi');
+    });
+
+    test('size alone sizes the PVC; bounded alone keeps storageSize', () => {
+      const sized = find(synthObjects({ workflow: { scratch: { size: '75Gi' } } }).objects, 'WorkflowTemplate', 'model-mirror');
+      expect(sized.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('75Gi');
+      expect(sized.spec.templates.find((t: Obj) => t.name === 'transfer').container.args).not.toContain('--bounded-scratch');
+      const bounded = find(synthObjects({ workflow: { storageSize: '30Gi', scratch: { bounded: true } } }).objects, 'WorkflowTemplate', 'model-mirror');
+      expect(bounded.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('30Gi');
+    });
+
+    test('refused: bounded with the sequential path, two sizes, a bad size, an unknown transfer mode or key', () => {
+      expect(() => synthObjects({ workflow: { transfer: 'sequential', scratch: { bounded: true } } })).toThrow(/scratch\.bounded needs config\.workflow\.transfer: overlapped/);
+      expect(() => synthObjects({ workflow: { storageSize: '30Gi', scratch: { size: '20Gi' } } })).toThrow(/both set the scratch volume size/);
+      expect(() => synthObjects({ workflow: { scratch: { size: 'twenty' } } })).toThrow(/config\.workflow\.scratch\.size/);
+      expect(() => synthObjects({ workflow: { transfer: 'containerSet' } })).toThrow(/config\.workflow\.transfer/);
+      expect(() => synthObjects({ workflow: { scratch: { bounded: 'yes' } } })).toThrow(/config\.workflow\.scratch\.bounded/);
+      expect(() => synthObjects({ workflow: { scratch: { sizeGi: 20 } } })).toThrow(/sizeGi/);
+    });
   });
 
   test('RBAC: only workflowtaskresults create/patch', () => {

@@ -105,7 +105,7 @@ export function catalogTests(hubOf: () => StartedHubFixture, timings: Record<str
     expect(await versionsOf('catalog-missing')).toEqual([]);
   }, 12 * 60_000);
 
-  test('a second sync moves nothing: no download or upload, no new run, no new version; it says unchanged', async () => {
+  test('a second sync moves nothing: no transfer, no new run, no new version; it says unchanged', async () => {
     const runsBefore = await runCount();
     const second = await syncNow();
     timings.secondSyncMs = second.ms;
@@ -115,7 +115,7 @@ export function catalogTests(hubOf: () => StartedHubFixture, timings: Record<str
     for (const revision of ['main', 'v1.0']) {
       const child = childFor(children, MODEL, revision)!;
       expect({ revision, phase: child.status.phase }).toEqual({ revision, phase: 'Succeeded' });
-      for (const step of ['download', 'upload', 'register']) expect({ revision, step, pods: podsOf(child, step).length }).toEqual({ revision, step, pods: 0 });
+      for (const step of ['transfer', 'register']) expect({ revision, step, pods: podsOf(child, step).length }).toEqual({ revision, step, pods: 0 });
       expect(podsOf(child, 'verify').length).toBe(1);
     }
     expect(await runCount()).toBe(runsBefore);

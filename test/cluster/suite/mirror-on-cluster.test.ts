@@ -15,7 +15,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { startHubFixture, type StartedHubFixture } from '../../hub-fixture';
 import versions from '../../../versions.json';
 import {
-  ARGO_METRICS_URL, NODE_IP, acquireClusterLock, addClusterHosts, argo, harness, kubectl, kubectlJson, releaseClusterLock, waitFor,
+  ARGO_METRICS_URL, NODE_IP, acquireClusterLock, addClusterHosts, argo, harness, kubectl, kubectlJson, releaseClusterLock, sh, waitFor,
 } from './cluster';
 import { NAMESPACE, applyAsUser, createArtifactBucket, deploySeaweedfs, mlflowApi, seaweedfsClient, synth, waitForProduct } from './product';
 import { imageArchives } from './images';
@@ -29,6 +29,9 @@ const ARGO_VERSIONS = [`v${versions.argoWorkflows}`, `v${versions.argoWorkflowsP
 /** The MLflow minor before the pin: the upgrade path a platform team takes. */
 const PREVIOUS_MLFLOW = versions.mlflowPrevious;
 const MODEL = 'test/tiny-model';
+/** For the transfer comparison: big enough that the seconds are the transfer's, small enough for CI. */
+const COMPARE_REPO = 'bench/large';
+const COMPARE_FILES = { 'model-00001-of-00002.safetensors': 64 * 1024 * 1024, 'model-00002-of-00002.safetensors': 64 * 1024 * 1024 };
 
 let hub: StartedHubFixture;
 let tmp: string;
@@ -106,7 +109,7 @@ beforeAll(async () => {
   harness('up.sh', ['--argo', ARGO_VERSIONS[0]]);
   timings.clusterUpMs = Date.now() - t;
   // On the bridge, which exists once the cluster is up.
-  hub = await startHubFixture({ host: NODE_IP, hubHostName: HUB_NAME, lfsHostName: LFS_NAME });
+  hub = await startHubFixture({ host: NODE_IP, hubHostName: HUB_NAME, lfsHostName: LFS_NAME, largeFiles: COMPARE_FILES });
   addClusterHosts(NODE_IP, [HUB_NAME, LFS_NAME]);
   t = Date.now();
   harness('import-image.sh', Object.values(images), {}, 10 * 60_000);
@@ -165,6 +168,61 @@ describe(`the model catalog as a CronWorkflow (Argo ${ARGO_VERSIONS[0]})`, () =>
   catalogTests(() => hub, timings);
 });
 
+describe(`the template's overlapped transfer against \`mirror\` (Argo ${ARGO_VERSIONS[0]})`, () => {
+  // The same model twice: through the WorkflowTemplate (prepare -> transfer -> register -> verify),
+  // and through `model-mirror mirror` in one pod of the same image, env and resources. Both report
+  // their download + upload wall time (transfer_seconds: from the Hub check to the last object in
+  // S3), so pod scheduling and the other steps are not part of the comparison.
+  test('the transfer step is within 15% of mirror\'s download + upload', async () => {
+    const name = await submit({ model_id: COMPARE_REPO, model_name: 'large-template', task: 'text-generation' });
+    const wf = await waitDone(name);
+    if (wf.status.phase !== 'Succeeded') throw new Error(`workflow did not succeed: ${explain(wf)}`);
+    const [transfer] = podNodes(wf, 'transfer');
+    expect(podNodes(wf, 'download')).toHaveLength(0);
+    const templateSeconds = Number((transfer.outputs?.parameters ?? []).find((p: Obj) => p.name === 'transfer_seconds')?.value);
+    const templatePodSeconds = (Date.parse(transfer.finishedAt) - Date.parse(transfer.startedAt)) / 1000;
+
+    // `mirror` in a pod made from the transfer step's own container.
+    const wt = kubectlJson('get', 'workflowtemplate', '-n', NAMESPACE, 'model-mirror');
+    const c = wt.spec.templates.find((t: Obj) => t.name === 'transfer').container;
+    const pod = {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'mirror-compare', namespace: NAMESPACE, labels: { ...(wt.spec.podMetadata?.labels ?? {}) } },
+      spec: {
+        restartPolicy: 'Never', serviceAccountName: wt.spec.serviceAccountName, securityContext: wt.spec.securityContext,
+        containers: [{
+          name: 'mirror', image: c.image, imagePullPolicy: c.imagePullPolicy, command: ['model-mirror'],
+          args: ['mirror', COMPARE_REPO, '--model-name', 'large-mirror', '--task', 'text-generation', '--work-dir', `${c.workingDir}/model`],
+          workingDir: c.workingDir, env: c.env, resources: c.resources, securityContext: c.securityContext, volumeMounts: c.volumeMounts,
+        }],
+        volumes: c.volumeMounts.map((m: Obj) => ({ name: m.name, emptyDir: {} })),
+      },
+    };
+    kubectl('delete', 'pod', '-n', NAMESPACE, 'mirror-compare', '--ignore-not-found', '--wait=true');
+    sh('kubectl', ['apply', '-f', '-'], { input: JSON.stringify(pod) });
+    const done = await waitFor('the mirror pod to finish', () => {
+      const p = kubectlJson('get', 'pod', '-n', NAMESPACE, 'mirror-compare');
+      return ['Succeeded', 'Failed'].includes(p.status?.phase) ? p : undefined;
+    }, 8 * 60_000, 2000);
+    const logs = kubectl('logs', '-n', NAMESPACE, 'mirror-compare');
+    if (done.status.phase !== 'Succeeded') throw new Error(`the mirror pod failed:\n${logs.slice(-3000)}`);
+    const result = logs.split('\n').filter((l) => l.includes('"transfer_seconds"')).map((l) => JSON.parse(l)).pop();
+    const mirrorSeconds = Number(result?.transfer_seconds);
+    const term = done.status.containerStatuses[0].state.terminated;
+    const mirrorPodSeconds = (Date.parse(term.finishedAt) - Date.parse(term.startedAt)) / 1000;
+    kubectl('delete', 'pod', '-n', NAMESPACE, 'mirror-compare', '--wait=false');
+
+    timings.compareTemplateTransferS = templateSeconds;
+    timings.compareMirrorTransferS = mirrorSeconds;
+    process.stderr.write(`transfer comparison (${COMPARE_REPO}, 128 MiB): template transfer step ${templateSeconds} s (pod ${templatePodSeconds} s), `
+      + `mirror download+upload ${mirrorSeconds} s (pod ${mirrorPodSeconds} s), ratio ${(templateSeconds / mirrorSeconds).toFixed(3)}\n`);
+    expect(templateSeconds).toBeGreaterThan(0);
+    expect(mirrorSeconds).toBeGreaterThan(0);
+    expect(templateSeconds).toBeLessThanOrEqual(mirrorSeconds * 1.15);
+    expect((await versionsOf('large-template')).map((v) => v.status)).toEqual(['READY']);
+    expect((await versionsOf('large-mirror')).map((v) => v.status)).toEqual(['READY']);
+  }, 20 * 60_000);
+});
+
 describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
   const tag = argoVersion.replace(/\W/g, '');
   let okName: string;
@@ -205,7 +263,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
       const wf = await waitDone(name);
       expect(wf.status.phase).toBe('Failed');
       // exit code 3 (not found) is permanent: the retry expression ends it after one attempt
-      expect(podNodes(wf, 'download')).toHaveLength(1);
+      expect(podNodes(wf, 'transfer')).toHaveLength(1);
       const finalize = nodes(wf).find((n) => n.templateName === 'finalize');
       if (finalize?.phase !== 'Succeeded') throw new Error(`the exit handler did not succeed: ${explain(wf)}`);
       const runId = (wf.status.outputs?.parameters ?? []).find((p: Obj) => p.name === 'run_id')?.value;
@@ -213,7 +271,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
       const run = (await mlflowApi('GET', 'runs/get', { run_id: runId })).run;
       expect(run.info.status).toBe('FAILED');
       const reason = (run.data.tags ?? []).find((t: Obj) => t.key === 'model_mirror.failure_reason')?.value;
-      expect(reason).toMatch(/download/);
+      expect(reason).toMatch(/^transfer/);
       expect(await versionsOf(modelName)).toEqual([]);
     } finally {
       hub.faults.reset();
@@ -229,7 +287,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
     const wf = await waitDone(name);
     expect(wf.status.phase).toBe('Failed');
     expect(podNodes(wf, 'prepare')).toHaveLength(1);
-    expect(podNodes(wf, 'download')).toHaveLength(0);
+    expect(podNodes(wf, 'transfer')).toHaveLength(0);
     const finalize = nodes(wf).find((n) => n.templateName === 'finalize');
     if (finalize?.phase !== 'Succeeded') throw new Error(`the exit handler did not succeed: ${explain(wf)}`);
     expect(await runCount()).toBe(runsBefore);
