@@ -5,15 +5,14 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, AbortMultipartUploadCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startBench, stopBench } from '../test/peers/bench';
-import { PEERS_ROOT, type Peers } from '../test/peers/peers';
+import type { Peers } from '../test/peers/peers';
 import { benchS3Client } from '../test/peers/seaweedfs';
 import { startHubFixture, type StartedHubFixture } from '../test/hub-fixture';
 import { stepEnv } from '../test/support/step-env';
+import { run, say } from './lib/child';
+import { deletePrefix, dirBytes, vacuum, weedMasterUrl } from './lib/storage';
 
 const ROOT = path.resolve(__dirname, '..');
 const REPO = 'bench/large';
@@ -94,135 +93,9 @@ function args() {
   return { size, phases, manyFiles };
 }
 
-const say = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const mb = (b: number) => b / 1e6;
 const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '?');
 const rate = (b: number, s: number) => (s > 0 ? mb(b) / s : 0);
-
-// ------------------------------------------------------------------------------------------------
-// Child processes: wall time from here, peak RSS from /usr/bin/time (getrusage ru_maxrss).
-
-interface RunResult { code: number | null; seconds: number; peakRssMB?: number; stdout: string; cpu: { tool?: number; fixture: number; seaweedfs?: number } }
-
-// CPU seconds of the other processes on the box during a phase: the bench process itself (it
-// hosts the Hub fixture, which generates the bytes) and SeaweedFS (the peer's process group).
-let seaweedPid: number | undefined;
-function findSeaweedPid(): number | undefined {
-  const pidsFile = path.join(PEERS_ROOT, 'runs', String(process.pid), 'pids');
-  try {
-    const line = fs.readFileSync(pidsFile, 'utf8').split('\n').find((l) => l.endsWith(' seaweedfs'));
-    return line ? Number(line.split(' ')[0]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-function processGroupCpuSeconds(pgid: number | undefined): number | undefined {
-  if (!pgid) return undefined;
-  let ticks = 0;
-  let found = false;
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try { stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields after "(comm) ": state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
-    if (Number(f[2]) !== pgid) continue;
-    found = true;
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return found ? ticks / 100 : undefined; // USER_HZ is 100 on Linux
-}
-
-function run(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; log: string; cwd?: string }): Promise<RunResult> {
-  const tfile = `${opts.log}.time`;
-  const out = fs.openSync(opts.log, 'a');
-  fs.writeSync(out, `\n$ ${cmd} ${argv.join(' ')}\n`);
-  const t0 = process.hrtime.bigint();
-  seaweedPid ??= findSeaweedPid();
-  const cpu0 = process.cpuUsage();
-  const weed0 = processGroupCpuSeconds(seaweedPid);
-  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', tfile, cmd, ...argv], {
-    env: opts.env ?? process.env, cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', out],
-  });
-  let stdout = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    fs.writeSync(out, d);
-  });
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      fs.closeSync(out);
-      let peakRssMB: number | undefined;
-      let toolCpu: number | undefined;
-      try {
-        const lines = fs.readFileSync(tfile, 'utf8').trim().split('\n');
-        const [rssKb, user, sys] = lines[lines.length - 1].split(' ').map(Number);
-        peakRssMB = rssKb / 1024;
-        toolCpu = user + sys;
-        fs.rmSync(tfile);
-      } catch { /* no rusage */ }
-      const c = process.cpuUsage(cpu0);
-      const weed1 = processGroupCpuSeconds(seaweedPid);
-      const cpu = { tool: toolCpu, fixture: (c.user + c.system) / 1e6, seaweedfs: weed0 !== undefined && weed1 !== undefined ? weed1 - weed0 : undefined };
-      resolve({ code, seconds, peakRssMB, stdout, cpu });
-    });
-  });
-}
-
-function dirBytes(dir: string): number {
-  let n = 0;
-  const walk = (d: string) => {
-    let ents: fs.Dirent[];
-    try { ents = fs.readdirSync(d, { withFileTypes: true }); } catch { return; }
-    for (const e of ents) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) { try { n += fs.statSync(p).size; } catch { /* racing a rename */ } }
-    }
-  };
-  walk(dir);
-  return n;
-}
-
-// ------------------------------------------------------------------------------------------------
-// S3 housekeeping: delete a prefix (and its multipart leftovers), then vacuum SeaweedFS so the
-// deleted bytes really leave the disk (10 GiB x several tools would not fit otherwise).
-
-async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<void> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/`, ContinuationToken: token }));
-    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-    if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  const mp = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${prefix}/` })).catch(() => undefined);
-  for (const u of mp?.Uploads ?? []) {
-    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! })).catch(() => undefined);
-  }
-}
-
-function weedMasterUrl(s3Endpoint: string): string | undefined {
-  const s3Port = new URL(s3Endpoint).port;
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let argv: string[];
-    try { argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); } catch { continue; }
-    if (!argv.includes('mini') || !argv.includes(`-s3.port=${s3Port}`)) continue;
-    const m = argv.find((x) => x.startsWith('-master.port='));
-    if (m) return `http://127.0.0.1:${m.split('=')[1]}`;
-  }
-  return undefined;
-}
-
-async function vacuum(master: string | undefined): Promise<void> {
-  if (!master) return;
-  try {
-    await fetch(`${master}/vol/vacuum?garbageThreshold=0.0001`, { signal: AbortSignal.timeout(300_000) });
-  } catch (e) {
-    say(`vacuum failed (disk may fill up): ${(e as Error).message}`);
-  }
-}
 
 // ------------------------------------------------------------------------------------------------
 
