@@ -1,5 +1,5 @@
-// `npm run bench [-- --size small|full] [--phases a,b,...] [--no-variants]`: model-mirror against
-// the usual alternatives and the raw limits, on loopback, same files, same servers (issue #7).
+// `npm run bench [-- --size small|full] [--phases a,b,...] [--no-variants] [--network wan [--wan-size full|small|tiny]]`: model-mirror against
+// the usual alternatives and the raw limits, on loopback (or WAN-shaped, bench/wan/), same files, same servers (issues #7, #15).
 // See bench/README.md for the method. Results: bench/results/<timestamp>.{md,json}.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -7,12 +7,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startBench, stopBench } from '../test/peers/bench';
-import type { Peers } from '../test/peers/peers';
+import { CACHE_DIR, type Peers } from '../test/peers/peers';
 import { benchS3Client } from '../test/peers/seaweedfs';
 import { startHubFixture, type StartedHubFixture } from '../test/hub-fixture';
 import { stepEnv } from '../test/support/step-env';
 import { run, say } from './lib/child';
 import { deletePrefix, dirBytes, vacuum, weedMasterUrl } from './lib/storage';
+import { WAN_SCALES, type WanScale } from './wan/scenarios';
+import { runWan, type WanResult } from './wan/run-wan';
+import { wanReport } from './wan/report';
 
 const ROOT = path.resolve(__dirname, '..');
 const REPO = 'bench/large';
@@ -75,8 +78,22 @@ function args() {
   let size: 'small' | 'full' = 'full';
   let phases: Phase[] = [...ALL_PHASES];
   let manyFiles = MANY_FILES_DEFAULT;
+  let network: 'loopback' | 'wan' = 'loopback';
+  let wanSize: WanScale = 'full';
+  let wanScenarios: string[] | undefined;
   for (let i = 0; i < a.length; i++) {
-    if (a[i] === '--size') {
+    if (a[i] === '--network') {
+      const v = a[++i];
+      if (v !== 'loopback' && v !== 'wan') throw new Error('--network must be loopback or wan');
+      network = v;
+    } else if (a[i] === '--wan-size') {
+      const v = a[++i] as WanScale;
+      if (!WAN_SCALES.includes(v)) throw new Error(`--wan-size must be one of ${WAN_SCALES.join(', ')}`);
+      wanSize = v;
+    } else if (a[i] === '--wan-scenarios') {
+      wanScenarios = (a[++i] ?? '').split(',');
+      if (!wanScenarios.every((x) => ['a', 'b', 'c'].includes(x))) throw new Error('--wan-scenarios takes a comma list of a, b, c');
+    } else if (a[i] === '--size') {
       const v = a[++i];
       if (v !== 'small' && v !== 'full') throw new Error('--size must be small or full');
       size = v;
@@ -88,9 +105,22 @@ function args() {
       if (!Number.isInteger(manyFiles) || manyFiles < 1) throw new Error('--many-files must be a positive integer');
     } else if (a[i] === '--no-variants') {
       phases = phases.filter((p) => p !== 'variants');
-    } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants, --many-files N)`);
+    } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants, --many-files N, `
+      + `--network loopback|wan, --wan-size ${WAN_SCALES.join('|')}, --wan-scenarios a,b,c)`);
   }
-  return { size, phases, manyFiles };
+  if (network === 'wan') phases = []; // the WAN profile runs its own scenarios (bench/wan/)
+  return { size, phases, manyFiles, network, wanSize, wanScenarios };
+}
+
+/** rclone on PATH, else the one test/peers/install.d/rclone.sh puts in the cache; undefined if neither. */
+function rcloneBin(): string | undefined {
+  for (const bin of ['rclone', path.join(CACHE_DIR, 'bin', 'rclone')]) {
+    try {
+      execFileSync(bin, ['version'], { stdio: 'ignore' });
+      return bin;
+    } catch { /* next */ }
+  }
+  return undefined;
 }
 
 const mb = (b: number) => b / 1e6;
@@ -100,7 +130,7 @@ const rate = (b: number, s: number) => (s > 0 ? mb(b) / s : 0);
 // ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { size, phases, manyFiles } = args();
+  const { size, phases, manyFiles, network, wanSize, wanScenarios } = args();
   const has = (p: Phase) => phases.includes(p);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const resultsDir = path.join(ROOT, 'bench', 'results');
@@ -117,7 +147,7 @@ async function main(): Promise<void> {
     kernel: os.release(),
     tmpFreeGiB: Math.round(Number(execFileSync('df', ['-B1', '--output=avail', os.tmpdir()]).toString().split('\n')[1]) / GiB),
     // Only the rclone phase needs it (install.sh installs it; `--phases many-files` can run without).
-    rclone: (() => { try { return execFileSync('rclone', ['version']).toString().split('\n')[0]; } catch { return 'rclone not installed'; } })(),
+    rclone: (() => { try { return execFileSync(rcloneBin() ?? 'rclone', ['version']).toString().split('\n')[0]; } catch { return 'rclone not installed'; } })(),
   };
   say(`machine: ${JSON.stringify(facts)}`);
 
@@ -139,7 +169,13 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const resumes: ResumeRow[] = [];
   let fx: StartedHubFixture | undefined;
+  let wan: WanResult | undefined;
   try {
+    if (network === 'wan') {
+      wan = await runWan({
+        bundle, peers, s3, weedMaster: master, work, logDir, scale: wanSize, scenarios: wanScenarios, rclone: rcloneBin(), stamp,
+      });
+    }
     if (has('many-files')) rows.push(await manyFilesScenario({ bundle, peers, work, count: manyFiles, logFile: path.join(logDir, 'many-files.log'), stamp }));
     const modelList = phases.some((p) => MODEL_PHASES.includes(p)) ? models(size) : [];
     for (const model of modelList) {
@@ -238,7 +274,7 @@ async function main(): Promise<void> {
         const prefix = `bench/rclone/${model.id}`;
         // AWS_CA_BUNDLE (set on this machine for https egress) makes rclone 1.60 refuse its http transport.
         const { AWS_CA_BUNDLE: _ca, ...rcloneEnv } = baseEnv;
-        const r = await run('rclone', ['copy', mmDir, `sw:${bucket}/${prefix}`], { env: rcloneEnv, log: log('rclone') });
+        const r = await run(rcloneBin() ?? 'rclone', ['copy', mmDir, `sw:${bucket}/${prefix}`], { env: rcloneEnv, log: log('rclone') });
         record({ phase: 'upload', tool: 'rclone copy (defaults)', bytes: dirBytes(mmDir), seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
         await cleanS3(prefix);
       }
@@ -368,6 +404,15 @@ async function main(): Promise<void> {
   }
 
   const minutes = (Date.now() - started) / 60000;
+  if (wan) {
+    const md = wanReport({ ...wan, scale: wanSize, facts, minutes, logDir: path.relative(ROOT, logDir) });
+    const base = path.join(resultsDir, `${stamp}-wan-${wanSize}`);
+    fs.writeFileSync(`${base}.md`, md);
+    fs.writeFileSync(`${base}.json`, JSON.stringify({ network, wanSize, facts, minutes, ...wan }, null, 2));
+    process.stdout.write(`${md}\n`);
+    say(`written ${path.relative(ROOT, base)}.md (+ .json); ${minutes.toFixed(1)} min`);
+    return;
+  }
   const md = report({ size, facts, rows, resumes, minutes, logDir: path.relative(ROOT, logDir) });
   const mdFile = path.join(resultsDir, `${stamp}-${size}.md`);
   fs.writeFileSync(mdFile, md);
