@@ -48,7 +48,7 @@ export function wanScenarios(scale: WanScale): WanScenario[] {
   const [single, shard, count] = scale === 'full' ? [10 * GiB, 2.5 * GiB, 300]
     : scale === 'small' ? [1 * GiB, 256 * MiB, 60]
       : [2_000_000, 1 * MiB, 6];
-  const human = (b: number) => (b >= GiB ? `${b / GiB} GiB` : b >= MiB ? `${b / MiB} MiB` : `${b / 1e6} MB`);
+  const human = (b: number) => (b % (GiB / 2) === 0 ? `${b / GiB} GiB` : b % MiB === 0 ? `${b / MiB} MiB` : `${b / 1e6} MB`);
   return [
     { key: 'a', id: `wan-single-${human(single).replace(/\s/g, '')}`, label: `one ${human(single)} file`, files: { 'model.safetensors': single }, targets: { capShare: 0.9, vsPython: 5 } },
     { key: 'b', id: `wan-shards-4x${human(shard).replace(/\s/g, '')}`, label: `4 shards x ${human(shard)}`, files: shards(4, shard), targets: { capShare: 0.9 } },
