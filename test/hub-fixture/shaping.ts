@@ -32,8 +32,8 @@ export class TokenBucket {
   private tokens: number;
   private last = performance.now();
 
-  /** @param burstBytes what an idle bucket saves up @default one slice or 10 ms of the rate, the larger */
-  constructor(readonly bytesPerSec: number, readonly burstBytes = Math.max(SLICE, bytesPerSec / 100)) {
+  /** @param burstBytes what an idle bucket saves up @default one slice or 50 ms of the rate, the larger (timer overshoot on a busy box must not lose tokens) */
+  constructor(readonly bytesPerSec: number, readonly burstBytes = Math.max(SLICE, bytesPerSec / 20)) {
     if (!(bytesPerSec > 0)) throw new Error(`token bucket rate must be > 0, got ${bytesPerSec}`);
     this.tokens = burstBytes;
   }
