@@ -82,7 +82,18 @@ function args() {
   let wanSize: WanScale = 'full';
   let wanScenarios: string[] | undefined;
   for (let i = 0; i < a.length; i++) {
-    if (a[i] === '--network') {
+    if (a[i] === '--help' || a[i] === '-h') {
+      process.stdout.write([
+        'usage: npm run bench -- [--size small|full] [--phases a,b,...] [--no-variants] [--many-files N]',
+        '       npm run bench -- --network wan [--wan-size full|small|tiny] [--wan-scenarios a,b,c]',
+        `  --phases        loopback phases: ${ALL_PHASES.join(', ')}`,
+        '  --network wan   Hub fixture shaped like a WAN (12.5 MB/s per connection, 100 MB/s total, 30 ms per',
+        '                  request) and S3 through a shaped proxy (100 MB/s, 30 ms); scenarios a) one 10 GiB file,',
+        '                  b) 4 x 2.5 GiB shards, c) 300 files of 100 kB-2 MB (--wan-size small: 1 GiB, 4 x 256 MiB, 60)',
+        '  See bench/README.md.',
+      ].join('\n') + '\n');
+      process.exit(0);
+    } else if (a[i] === '--network') {
       const v = a[++i];
       if (v !== 'loopback' && v !== 'wan') throw new Error('--network must be loopback or wan');
       network = v;

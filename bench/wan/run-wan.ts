@@ -44,7 +44,7 @@ export interface WanRunProps {
   readonly work: string;
   readonly logDir: string;
   readonly scale: WanScale;
-  /** Scenario keys to run (`a`, `b`, `c`). @default all */
+  /** Scenario keys to run (`a`, `b`, `c`), in this order. @default all, a to c */
   readonly scenarios?: readonly string[];
   /** Tools to run. @default all (rclone only when `rclone` is set) */
   readonly tools?: readonly WanTool[];
@@ -78,7 +78,9 @@ export async function runWan(p: WanRunProps): Promise<WanResult> {
   const proxyShaping = { ...PROXY_SHAPING_DEFAULTS, ...defined(p.proxyShaping) } as Required<ShapingOptions>;
   const tools = (p.tools ?? WAN_TOOLS).filter((t) => t !== 'rclone' || p.rclone);
   const has = (t: WanTool) => tools.includes(t);
-  const scenarios = wanScenarios(p.scale).filter((s) => !p.scenarios || p.scenarios.includes(s.key));
+  const all = wanScenarios(p.scale);
+  // In the order asked for (e.g. `c,b`: the quick one first).
+  const scenarios = p.scenarios ? p.scenarios.map((k) => all.find((s) => s.key === k)!).filter(Boolean) : all;
   const capOf = (r: Required<ShapingOptions>) => (r.totalBytesPerSec > 0 ? r.totalBytesPerSec / 1e6 : Infinity);
   const downCap = capOf(fixtureShaping);
   const upCap = capOf(proxyShaping);

@@ -227,6 +227,15 @@ describe('bench WAN profile (--network wan) at a tiny scale', () => {
       expect(row.bytes).toBeGreaterThanOrEqual(2_000_000);
       expect(row.seconds).toBeGreaterThanOrEqual(1.5);
     }
+    // The control: the same download unshaped must be clearly faster (so process start-up on a busy box
+    // cannot pass for shaping).
+    const control = await runWan({
+      bundle, peers, s3, work: tmp, logDir, scale: 'tiny', scenarios: ['a'], stamp: `smoke-ctl-${Date.now()}`, tools: ['mm-download'],
+      fixtureShaping: { perConnectionBytesPerSec: 0, totalBytesPerSec: 0, firstByteDelayMs: 0 }, cleanArtifacts: false,
+    });
+    const shaped = result.rows.find((r) => r.tool === 'mm-download')!;
+    expect(control.rows[0].ok).toBe(true);
+    expect(shaped.seconds - control.rows[0].seconds).toBeGreaterThanOrEqual(1.2);
     const md = wanReport({ ...result, scale: 'tiny', facts: { cpus: os.cpus().length }, minutes: 0, logDir });
     expect(md).toContain('## Targets (WAN)');
     expect(md).toContain('per connection 1.0 MB/s, total 4.0 MB/s, first-byte delay 5 ms');
