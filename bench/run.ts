@@ -1,19 +1,21 @@
-// `npm run bench [-- --size small|full] [--phases a,b,...] [--no-variants]`: model-mirror against
-// the usual alternatives and the raw limits, on loopback, same files, same servers (issue #7).
+// `npm run bench [-- --size small|full] [--phases a,b,...] [--no-variants] [--network wan [--wan-size full|small|tiny]]`: model-mirror against
+// the usual alternatives and the raw limits, on loopback (or WAN-shaped, bench/wan/), same files, same servers (issues #7, #15).
 // See bench/README.md for the method. Results: bench/results/<timestamp>.{md,json}.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, AbortMultipartUploadCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startBench, stopBench } from '../test/peers/bench';
-import { PEERS_ROOT, type Peers } from '../test/peers/peers';
+import { CACHE_DIR, type Peers } from '../test/peers/peers';
 import { benchS3Client } from '../test/peers/seaweedfs';
 import { startHubFixture, type StartedHubFixture } from '../test/hub-fixture';
 import { stepEnv } from '../test/support/step-env';
+import { run, say } from './lib/child';
+import { deletePrefix, dirBytes, vacuum, weedMasterUrl } from './lib/storage';
+import { WAN_SCALES, type WanScale } from './wan/scenarios';
+import { runWan, type WanResult } from './wan/run-wan';
+import { wanReport } from './wan/report';
 
 const ROOT = path.resolve(__dirname, '..');
 const REPO = 'bench/large';
@@ -76,8 +78,33 @@ function args() {
   let size: 'small' | 'full' = 'full';
   let phases: Phase[] = [...ALL_PHASES];
   let manyFiles = MANY_FILES_DEFAULT;
+  let network: 'loopback' | 'wan' = 'loopback';
+  let wanSize: WanScale = 'full';
+  let wanScenarios: string[] | undefined;
   for (let i = 0; i < a.length; i++) {
-    if (a[i] === '--size') {
+    if (a[i] === '--help' || a[i] === '-h') {
+      process.stdout.write([
+        'usage: npm run bench -- [--size small|full] [--phases a,b,...] [--no-variants] [--many-files N]',
+        '       npm run bench -- --network wan [--wan-size full|small|tiny] [--wan-scenarios a,b,c]',
+        `  --phases        loopback phases: ${ALL_PHASES.join(', ')}`,
+        '  --network wan   Hub fixture shaped like a WAN (12.5 MB/s per connection, 100 MB/s total, 30 ms per',
+        '                  request) and S3 through a shaped proxy (100 MB/s, 30 ms); scenarios a) one 10 GiB file,',
+        '                  b) 4 x 2.5 GiB shards, c) 300 files of 100 kB-2 MB (--wan-size small: 1 GiB, 4 x 256 MiB, 60)',
+        '  See bench/README.md.',
+      ].join('\n') + '\n');
+      process.exit(0);
+    } else if (a[i] === '--network') {
+      const v = a[++i];
+      if (v !== 'loopback' && v !== 'wan') throw new Error('--network must be loopback or wan');
+      network = v;
+    } else if (a[i] === '--wan-size') {
+      const v = a[++i] as WanScale;
+      if (!WAN_SCALES.includes(v)) throw new Error(`--wan-size must be one of ${WAN_SCALES.join(', ')}`);
+      wanSize = v;
+    } else if (a[i] === '--wan-scenarios') {
+      wanScenarios = (a[++i] ?? '').split(',');
+      if (!wanScenarios.every((x) => ['a', 'b', 'c'].includes(x))) throw new Error('--wan-scenarios takes a comma list of a, b, c');
+    } else if (a[i] === '--size') {
       const v = a[++i];
       if (v !== 'small' && v !== 'full') throw new Error('--size must be small or full');
       size = v;
@@ -89,145 +116,32 @@ function args() {
       if (!Number.isInteger(manyFiles) || manyFiles < 1) throw new Error('--many-files must be a positive integer');
     } else if (a[i] === '--no-variants') {
       phases = phases.filter((p) => p !== 'variants');
-    } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants, --many-files N)`);
+    } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants, --many-files N, `
+      + `--network loopback|wan, --wan-size ${WAN_SCALES.join('|')}, --wan-scenarios a,b,c)`);
   }
-  return { size, phases, manyFiles };
+  if (network === 'wan') phases = []; // the WAN profile runs its own scenarios (bench/wan/)
+  return { size, phases, manyFiles, network, wanSize, wanScenarios };
 }
 
-const say = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+/** rclone on PATH, else the one test/peers/install.d/rclone.sh puts in the cache; undefined if neither. */
+function rcloneBin(): string | undefined {
+  for (const bin of ['rclone', path.join(CACHE_DIR, 'bin', 'rclone')]) {
+    try {
+      execFileSync(bin, ['version'], { stdio: 'ignore' });
+      return bin;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
 const mb = (b: number) => b / 1e6;
 const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '?');
 const rate = (b: number, s: number) => (s > 0 ? mb(b) / s : 0);
 
 // ------------------------------------------------------------------------------------------------
-// Child processes: wall time from here, peak RSS from /usr/bin/time (getrusage ru_maxrss).
-
-interface RunResult { code: number | null; seconds: number; peakRssMB?: number; stdout: string; cpu: { tool?: number; fixture: number; seaweedfs?: number } }
-
-// CPU seconds of the other processes on the box during a phase: the bench process itself (it
-// hosts the Hub fixture, which generates the bytes) and SeaweedFS (the peer's process group).
-let seaweedPid: number | undefined;
-function findSeaweedPid(): number | undefined {
-  const pidsFile = path.join(PEERS_ROOT, 'runs', String(process.pid), 'pids');
-  try {
-    const line = fs.readFileSync(pidsFile, 'utf8').split('\n').find((l) => l.endsWith(' seaweedfs'));
-    return line ? Number(line.split(' ')[0]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-function processGroupCpuSeconds(pgid: number | undefined): number | undefined {
-  if (!pgid) return undefined;
-  let ticks = 0;
-  let found = false;
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try { stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields after "(comm) ": state(0) ppid(1) pgrp(2) ... utime(11) stime(12)
-    if (Number(f[2]) !== pgid) continue;
-    found = true;
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return found ? ticks / 100 : undefined; // USER_HZ is 100 on Linux
-}
-
-function run(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; log: string; cwd?: string }): Promise<RunResult> {
-  const tfile = `${opts.log}.time`;
-  const out = fs.openSync(opts.log, 'a');
-  fs.writeSync(out, `\n$ ${cmd} ${argv.join(' ')}\n`);
-  const t0 = process.hrtime.bigint();
-  seaweedPid ??= findSeaweedPid();
-  const cpu0 = process.cpuUsage();
-  const weed0 = processGroupCpuSeconds(seaweedPid);
-  const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', tfile, cmd, ...argv], {
-    env: opts.env ?? process.env, cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', out],
-  });
-  let stdout = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    fs.writeSync(out, d);
-  });
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-      fs.closeSync(out);
-      let peakRssMB: number | undefined;
-      let toolCpu: number | undefined;
-      try {
-        const lines = fs.readFileSync(tfile, 'utf8').trim().split('\n');
-        const [rssKb, user, sys] = lines[lines.length - 1].split(' ').map(Number);
-        peakRssMB = rssKb / 1024;
-        toolCpu = user + sys;
-        fs.rmSync(tfile);
-      } catch { /* no rusage */ }
-      const c = process.cpuUsage(cpu0);
-      const weed1 = processGroupCpuSeconds(seaweedPid);
-      const cpu = { tool: toolCpu, fixture: (c.user + c.system) / 1e6, seaweedfs: weed0 !== undefined && weed1 !== undefined ? weed1 - weed0 : undefined };
-      resolve({ code, seconds, peakRssMB, stdout, cpu });
-    });
-  });
-}
-
-function dirBytes(dir: string): number {
-  let n = 0;
-  const walk = (d: string) => {
-    let ents: fs.Dirent[];
-    try { ents = fs.readdirSync(d, { withFileTypes: true }); } catch { return; }
-    for (const e of ents) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile()) { try { n += fs.statSync(p).size; } catch { /* racing a rename */ } }
-    }
-  };
-  walk(dir);
-  return n;
-}
-
-// ------------------------------------------------------------------------------------------------
-// S3 housekeeping: delete a prefix (and its multipart leftovers), then vacuum SeaweedFS so the
-// deleted bytes really leave the disk (10 GiB x several tools would not fit otherwise).
-
-async function deletePrefix(s3: S3Client, bucket: string, prefix: string): Promise<void> {
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}/`, ContinuationToken: token }));
-    const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
-    if (keys.length) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  const mp = await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: `${prefix}/` })).catch(() => undefined);
-  for (const u of mp?.Uploads ?? []) {
-    await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key!, UploadId: u.UploadId! })).catch(() => undefined);
-  }
-}
-
-function weedMasterUrl(s3Endpoint: string): string | undefined {
-  const s3Port = new URL(s3Endpoint).port;
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let argv: string[];
-    try { argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); } catch { continue; }
-    if (!argv.includes('mini') || !argv.includes(`-s3.port=${s3Port}`)) continue;
-    const m = argv.find((x) => x.startsWith('-master.port='));
-    if (m) return `http://127.0.0.1:${m.split('=')[1]}`;
-  }
-  return undefined;
-}
-
-async function vacuum(master: string | undefined): Promise<void> {
-  if (!master) return;
-  try {
-    await fetch(`${master}/vol/vacuum?garbageThreshold=0.0001`, { signal: AbortSignal.timeout(300_000) });
-  } catch (e) {
-    say(`vacuum failed (disk may fill up): ${(e as Error).message}`);
-  }
-}
-
-// ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { size, phases, manyFiles } = args();
+  const { size, phases, manyFiles, network, wanSize, wanScenarios } = args();
   const has = (p: Phase) => phases.includes(p);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const resultsDir = path.join(ROOT, 'bench', 'results');
@@ -244,7 +158,7 @@ async function main(): Promise<void> {
     kernel: os.release(),
     tmpFreeGiB: Math.round(Number(execFileSync('df', ['-B1', '--output=avail', os.tmpdir()]).toString().split('\n')[1]) / GiB),
     // Only the rclone phase needs it (install.sh installs it; `--phases many-files` can run without).
-    rclone: (() => { try { return execFileSync('rclone', ['version']).toString().split('\n')[0]; } catch { return 'rclone not installed'; } })(),
+    rclone: (() => { try { return execFileSync(rcloneBin() ?? 'rclone', ['version']).toString().split('\n')[0]; } catch { return 'rclone not installed'; } })(),
   };
   say(`machine: ${JSON.stringify(facts)}`);
 
@@ -266,7 +180,13 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const resumes: ResumeRow[] = [];
   let fx: StartedHubFixture | undefined;
+  let wan: WanResult | undefined;
   try {
+    if (network === 'wan') {
+      wan = await runWan({
+        bundle, peers, s3, weedMaster: master, work, logDir, scale: wanSize, scenarios: wanScenarios, rclone: rcloneBin(), stamp,
+      });
+    }
     if (has('many-files')) rows.push(await manyFilesScenario({ bundle, peers, work, count: manyFiles, logFile: path.join(logDir, 'many-files.log'), stamp }));
     const modelList = phases.some((p) => MODEL_PHASES.includes(p)) ? models(size) : [];
     for (const model of modelList) {
@@ -365,7 +285,7 @@ async function main(): Promise<void> {
         const prefix = `bench/rclone/${model.id}`;
         // AWS_CA_BUNDLE (set on this machine for https egress) makes rclone 1.60 refuse its http transport.
         const { AWS_CA_BUNDLE: _ca, ...rcloneEnv } = baseEnv;
-        const r = await run('rclone', ['copy', mmDir, `sw:${bucket}/${prefix}`], { env: rcloneEnv, log: log('rclone') });
+        const r = await run(rcloneBin() ?? 'rclone', ['copy', mmDir, `sw:${bucket}/${prefix}`], { env: rcloneEnv, log: log('rclone') });
         record({ phase: 'upload', tool: 'rclone copy (defaults)', bytes: dirBytes(mmDir), seconds: r.seconds, peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0 });
         await cleanS3(prefix);
       }
@@ -495,6 +415,15 @@ async function main(): Promise<void> {
   }
 
   const minutes = (Date.now() - started) / 60000;
+  if (wan) {
+    const md = wanReport({ ...wan, scale: wanSize, facts, minutes, logDir: path.relative(ROOT, logDir) });
+    const base = path.join(resultsDir, `${stamp}-wan-${wanSize}`);
+    fs.writeFileSync(`${base}.md`, md);
+    fs.writeFileSync(`${base}.json`, JSON.stringify({ network, wanSize, facts, minutes, ...wan }, null, 2));
+    process.stdout.write(`${md}\n`);
+    say(`written ${path.relative(ROOT, base)}.md (+ .json); ${minutes.toFixed(1)} min`);
+    return;
+  }
   const md = report({ size, facts, rows, resumes, minutes, logDir: path.relative(ROOT, logDir) });
   const mdFile = path.join(resultsDir, `${stamp}-${size}.md`);
   fs.writeFileSync(mdFile, md);

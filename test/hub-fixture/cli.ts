@@ -22,6 +22,8 @@ async function main(): Promise<void> {
   let hubHostName: string | undefined;
   let lfsHostName: string | undefined;
   let manyFiles: number | undefined;
+  // WAN shaping: `--wan` takes the defaults; any of the three rate/delay flags implies it.
+  let shaping: { perConnectionBytesPerSec?: number; firstByteDelayMs?: number; totalBytesPerSec?: number } | undefined;
   const large: Record<string, number> = {};
   const tokens: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -38,18 +40,25 @@ async function main(): Promise<void> {
     else if (a === '--lfs-host-name') lfsHostName = val();
     else if (a === '--token') tokens.push(val());
     else if (a === '--many-files') manyFiles = Number(val());
+    else if (a === '--wan') shaping = { ...shaping };
+    else if (a === '--per-connection-rate') shaping = { ...shaping, perConnectionBytesPerSec: parseSize(val()) };
+    else if (a === '--total-rate') shaping = { ...shaping, totalBytesPerSec: parseSize(val()) };
+    else if (a === '--first-byte-delay-ms') shaping = { ...shaping, firstByteDelayMs: Number(val()) };
     else if (a === '--large') {
       const v = val();
       const eq = v.lastIndexOf('=');
       if (eq <= 0) throw new Error(`--large expects name=bytes, got ${v}`);
       large[v.slice(0, eq)] = parseSize(v.slice(eq + 1));
     } else if (a === '--help' || a === '-h') {
-      process.stderr.write('usage: cli.ts [--port N] [--host ADDR] [--hub-host-name NAME] [--lfs-host-name NAME] [--tree-page-size N] [--token hf_...] [--large name=size]... [--many-files N]\n');
+      process.stderr.write('usage: cli.ts [--port N] [--host ADDR] [--hub-host-name NAME] [--lfs-host-name NAME] [--tree-page-size N] [--token hf_...] [--large name=size]... [--many-files N]\n'
+        + '       [--wan] [--per-connection-rate BYTES/s] [--total-rate BYTES/s] [--first-byte-delay-ms MS]\n'
+        + '  --wan shapes file bodies like a WAN (defaults 12.5MB/s per connection, 100MB/s total, 30 ms per request);\n'
+        + '  the three value flags set one of them (rates take the --large size suffixes, per second; 0 = no cap).\n');
       return;
     } else throw new Error(`unknown argument ${a}`);
   }
   const t0 = Date.now();
-  const fx = await startHubFixture({ port, host, hubHostName, lfsHostName, treePageSize, tokens: tokens.length ? tokens : undefined, largeFiles: large, manyFiles });
+  const fx = await startHubFixture({ port, host, hubHostName, lfsHostName, treePageSize, tokens: tokens.length ? tokens : undefined, largeFiles: large, manyFiles, shaping });
   const largeFiles = fx.largeStats.map((s) => ({
     ...s,
     sha256: fx.repos.get('bench/large')!.files.find((f) => f.path === s.path)!.sha256,

@@ -3,11 +3,13 @@
 import type { HubFixture, HubFixtureOptions } from './types';
 import { buildRepos, type LargeStats, type RepoState } from './model';
 import { HubServer } from './server';
+import { NetworkShaper } from './shaping';
 
 export * from './types';
 export type { LargeStats, RepoState, ScanVerdict, StoredFile } from './model';
 export { POLICY_REPOS } from './model';
 export { GeneratedContent, hashCacheDir } from './large';
+export { DEFAULT_SHAPING, NetworkShaper, TokenBucket, type ShapingOptions } from './shaping';
 
 export const DEFAULT_TOKEN = 'hf_fixturetoken0123456789';
 
@@ -41,6 +43,7 @@ export async function startHubFixture(opts: ExtendedHubFixtureOptions = {}): Pro
   const { repos, largeStats } = await buildRepos(opts.largeFiles, opts.manyFiles);
   const server = new HubServer({
     repos,
+    shaper: opts.shaping ? new NetworkShaper(opts.shaping) : undefined,
     tokens,
     treePageSize: opts.treePageSize ?? 50,
     resolveCacheRedirect: opts.resolveCacheRedirect ?? true,

@@ -4,9 +4,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FaultControls, RequestRecord } from './types';
 import { cardLicense, type Commit, type RepoState, type StoredFile } from './model';
+import type { NetworkShaper } from './shaping';
 
 export interface ServerConfig {
   readonly repos: ReadonlyMap<string, RepoState>;
+  /** WAN-like pacing of file bodies and a first-byte delay on every request (./shaping.ts). @default none */
+  readonly shaper?: NetworkShaper;
   readonly tokens: readonly string[];
   readonly treePageSize: number;
   /** Like today's huggingface.co: non-LFS resolves answer 307 to `/api/resolve-cache/...` on the same host. */
@@ -186,6 +189,7 @@ export class HubServer {
     }) as typeof res.writeHead;
     res.on('finish', () => (rec.status ||= res.statusCode));
     res.setHeader('X-Request-Id', `Root=1-${crypto.randomBytes(12).toString('hex')}`);
+    if (this.cfg.shaper) await this.cfg.shaper.firstByte();
 
     try {
       if (this.rateLimitRemaining > 0) {
@@ -642,7 +646,8 @@ export class HubServer {
         sent += chunk.length;
         rec.bytesSent += chunk.length;
         this.served.set(key, (this.served.get(key) ?? 0) + chunk.length);
-        if (!res.write(chunk)) await waitDrain(res);
+        if (this.cfg.shaper) await this.cfg.shaper.write(res, req.socket, chunk);
+        else if (!res.write(chunk)) await waitDrain(res);
       }
       if (drop && sent >= drop.bytes!) {
         // Let the partial body reach the client, then kill the connection mid-response.

@@ -1,5 +1,6 @@
 // Public API of the Hub-compatible fixture server (implementation: ./server.ts, ./model.ts).
 // Tests and benchmarks code against this; keep it stable.
+import type { ShapingOptions } from './shaping';
 
 export interface FixtureFile {
   /** Path in the repo, forward slashes, may contain subfolders. */
@@ -30,6 +31,12 @@ export interface FixtureRepo {
 export interface HubFixtureOptions {
   /** @default 0 (random free port) */
   readonly port?: number;
+  /**
+   * WAN-like shaping of file bodies (per-connection and total token buckets) and a first-byte delay on
+   * every request; unset fields take DEFAULT_SHAPING (12.5 MB/s per connection, 100 MB/s total, 30 ms).
+   * @default none (loopback speed)
+   */
+  readonly shaping?: ShapingOptions;
   /** Tokens accepted as `Authorization: Bearer <token>`. @default ['hf_fixturetoken0123456789'] */
   readonly tokens?: readonly string[];
   /** Tree page size, to force `Link` pagination. @default 50 */

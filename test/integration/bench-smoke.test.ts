@@ -1,10 +1,16 @@
 // Proves the bench's peers are the real thing: MLflow on PostgreSQL with artifacts in SeaweedFS,
-// and SeaweedFS checking S3 signatures and permissions.
+// and SeaweedFS checking S3 signatures and permissions. Then runs the bench's WAN profile
+// (`npm run bench -- --network wan`, bench/wan/) at a tiny scale against these peers.
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { GetObjectCommand, PutObjectCommand, S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { getPeers, Peers, PEERS_FILE } from '../peers/peers';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { CACHE_DIR, getPeers, Peers, PEERS_FILE, REPO_ROOT } from '../peers/peers';
+import { runWan } from '../../bench/wan/run-wan';
+import { wanReport } from '../../bench/wan/report';
+import { startShapedProxy } from '../../bench/wan/shaped-proxy';
 
 let peers: Peers;
 const clients: S3Client[] = [];
@@ -161,3 +167,81 @@ describe('test bench peers', () => {
     expect(denied).toEqual({ name: 'AccessDenied', status: 403 });
   });
 });
+
+describe('bench WAN profile (--network wan) at a tiny scale', () => {
+  let tmp: string;
+  beforeAll(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wan-smoke-'));
+  });
+  afterAll(() => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('the shaped S3 proxy forwards signed requests and holds uploads to its total cap', async () => {
+    const proxy = await startShapedProxy({ upstream: peers.s3.endpoint, shaping: { totalBytesPerSec: 2_000_000, firstByteDelayMs: 20 } });
+    try {
+      const c = new S3Client({
+        endpoint: proxy.url, region: peers.s3.region, forcePathStyle: true, maxAttempts: 1,
+        credentials: { accessKeyId: peers.s3.accessKeyId, secretAccessKey: peers.s3.secretAccessKey },
+      });
+      clients.push(c);
+      const key = `bench-smoke/wan-proxy-${Date.now()}.bin`;
+      const body = Buffer.alloc(3_000_000, 7);
+      const t0 = performance.now();
+      await c.send(new PutObjectCommand({ Bucket: peers.s3.bucket, Key: key, Body: body }));
+      const seconds = (performance.now() - t0) / 1000;
+      // 3 MB at 2 MB/s: about 1.5 s (without the proxy's shaping, loopback takes a few ms).
+      expect(seconds).toBeGreaterThanOrEqual(1.2);
+      expect(proxy.bytes().up).toBeGreaterThanOrEqual(body.length);
+      const got = await c.send(new GetObjectCommand({ Bucket: peers.s3.bucket, Key: key }));
+      expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+      await c.send(new DeleteObjectCommand({ Bucket: peers.s3.bucket, Key: key }));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test('every tool runs through the shaped fixture and proxy, and a 2 MB file at 1 MB/s per connection takes >= 1.5 s', async () => {
+    const bundle = path.join(tmp, 'cli', 'model-mirror.js');
+    execFileSync(process.execPath, ['scripts/bundle.mjs', '--outfile', bundle], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    const rcloneBin = path.join(CACHE_DIR, 'bin', 'rclone'); // test/peers/install.d/rclone.sh
+    const logDir = path.join(tmp, 'logs');
+    fs.mkdirSync(logDir);
+    const s3 = s3Admin();
+    const result = await runWan({
+      bundle, peers, s3, work: tmp, logDir, scale: 'tiny', scenarios: ['a'], stamp: `smoke-${Date.now()}`,
+      rclone: fs.existsSync(rcloneBin) ? rcloneBin : undefined,
+      fixtureShaping: { perConnectionBytesPerSec: 1_000_000, totalBytesPerSec: 4_000_000, firstByteDelayMs: 5 },
+      proxyShaping: { totalBytesPerSec: 8_000_000, firstByteDelayMs: 5 },
+      cleanArtifacts: false, // the shared bench: other files' objects live under artifacts/ too
+    });
+    const logs = () => fs.readdirSync(logDir).map((f) => `--- ${f}\n${fs.readFileSync(path.join(logDir, f), 'utf8').slice(-2000)}`).join('\n');
+    const failed = result.rows.filter((r) => !r.ok);
+    if (failed.length) throw new Error(`failed: ${failed.map((r) => r.tool).join(', ')}\n${logs()}`);
+    const tools = result.rows.map((r) => r.tool);
+    expect(tools).toEqual(expect.arrayContaining(['mm-download', 'mm-upload', 'py-download', 'py-upload', 'mm-mirror']));
+    expect(tools.includes('rclone')).toBe(fs.existsSync(rcloneBin));
+    // One stream, one 2 MB file, 1 MB/s per connection: the shaping must show in the wall time.
+    for (const tool of ['mm-download', 'py-download', 'mm-mirror'] as const) {
+      const row = result.rows.find((r) => r.tool === tool)!;
+      expect(row.bytes).toBeGreaterThanOrEqual(2_000_000);
+      expect(row.seconds).toBeGreaterThanOrEqual(1.5);
+    }
+    // The control: the same download unshaped must be clearly faster (so process start-up on a busy box
+    // cannot pass for shaping).
+    const control = await runWan({
+      bundle, peers, s3, work: tmp, logDir, scale: 'tiny', scenarios: ['a'], stamp: `smoke-ctl-${Date.now()}`, tools: ['mm-download'],
+      fixtureShaping: { perConnectionBytesPerSec: 0, totalBytesPerSec: 0, firstByteDelayMs: 0 }, cleanArtifacts: false,
+    });
+    const shaped = result.rows.find((r) => r.tool === 'mm-download')!;
+    expect(control.rows[0].ok).toBe(true);
+    expect(shaped.seconds - control.rows[0].seconds).toBeGreaterThanOrEqual(1.2);
+    const md = wanReport({ ...result, scale: 'tiny', facts: { cpus: os.cpus().length }, minutes: 0, logDir });
+    expect(md).toContain('## Targets (WAN)');
+    expect(md).toContain('per connection 1.0 MB/s, total 4.0 MB/s, first-byte delay 5 ms');
+  }, 300_000);
+});
+
+function s3Admin(): S3Client {
+  return s3(peers.s3.accessKeyId, peers.s3.secretAccessKey);
+}
