@@ -37,7 +37,7 @@ import { DEFAULT_IDLE_TIMEOUT_MS, describeTarget, IdleTimeoutError, IdleTimer } 
 import { DEFAULT_CHUNK_SIZE, DEFAULT_STREAMS_PER_FILE, planChunks, usesRangedStreams, WHOLE_GET_LIMIT } from './chunk-plan';
 import { contiguousPrefix, readChunkRecord, removeChunkRecord } from './chunk-state';
 import type { HubResponse } from './http-get';
-import { PartWriter } from './part-writer';
+import { PartWriter, pumpBody } from './part-writer';
 import { rangedDownload } from './ranged-download';
 import { StreamSlots } from './stream-slots';
 import { GaveUp, IntegrityMismatch, localStorageError, NotTheFile } from './transfer-errors';
@@ -166,36 +166,14 @@ async function receiveBody(res: IncomingMessage, target: string, part: string, s
   let received = state.offset;
   try {
     try {
-      await new Promise<void>((resolve, reject) => {
-        res.on('data', (chunk: Buffer) => {
-          idle.touch();
-          if (writer.error) {
-            res.destroy(writer.error as Error); // disk full or similar: stop receiving
-            return;
-          }
+      await pumpBody(res, writer, {
+        idle,
+        maxQueued: MAX_QUEUED,
+        accept: (chunk) => {
           state.transferred += chunk.length;
           received += chunk.length;
-          if (received > size) {
-            res.destroy(new IntegrityMismatch(`server sent more than the ${size} bytes the tree lists`));
-            return;
-          }
-          writer.push(chunk);
-          if (writer.queuedBytes >= MAX_QUEUED && !res.isPaused()) {
-            res.pause();
-            idle.pause();
-            void writer.whenBelow(MAX_QUEUED / 2).then(() => {
-              if (writer.error) res.destroy(writer.error as Error);
-              else {
-                idle.resume();
-                res.resume();
-              }
-            });
-          }
-        });
-        res.on('end', resolve);
-        res.on('error', reject);
-        // A socket closed mid-body without an error event still must not hang.
-        res.on('close', () => (res.complete ? resolve() : reject(Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' }))));
+          return received > size ? new IntegrityMismatch(`server sent more than the ${size} bytes the tree lists`) : undefined;
+        },
       });
     } finally {
       idle.stop();

@@ -7,6 +7,7 @@
 // Measured alternative: copying chunks into recycled 1 MiB buffers and writing those tripled the
 // kernel time here, so the socket's own chunks are written as they are (writev, no copy).
 import type { FileHandle } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 
 export class PartWriter {
   private batch: Buffer[] = [];
@@ -96,4 +97,54 @@ export class PartWriter {
     this.belowWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** What `pumpBody` needs of an idle timer (idle-timeout.ts's IdleTimer). */
+interface IdleClock {
+  touch(): void;
+  pause(): void;
+  resume(): void;
+}
+
+/**
+ * Feeds `res`'s body to `writer` until it ends. The socket pauses while `maxQueued` bytes wait for
+ * the disk, and so does `idle` (holding the socket is not the server's silence). `accept` sees each
+ * chunk before it is queued and returns an error to stop receiving with (too many bytes…). Rejects
+ * on a write error, a socket error, or a socket closed mid-body; what was queued is the caller's
+ * to `drain()`.
+ */
+export function pumpBody(
+  res: IncomingMessage, writer: PartWriter, opts: { readonly idle: IdleClock; readonly maxQueued: number; readonly accept: (chunk: Buffer) => Error | undefined },
+): Promise<void> {
+  const { idle, maxQueued } = opts;
+  return new Promise<void>((resolve, reject) => {
+    res.on('data', (chunk: Buffer) => {
+      idle.touch();
+      if (writer.error) {
+        res.destroy(writer.error as Error); // disk full or similar: stop receiving
+        return;
+      }
+      const refused = opts.accept(chunk);
+      if (refused) {
+        res.destroy(refused);
+        return;
+      }
+      writer.push(chunk);
+      if (writer.queuedBytes >= maxQueued && !res.isPaused()) {
+        res.pause();
+        idle.pause();
+        void writer.whenBelow(maxQueued / 2).then(() => {
+          if (writer.error) res.destroy(writer.error as Error);
+          else {
+            idle.resume();
+            res.resume();
+          }
+        });
+      }
+    });
+    res.on('end', resolve);
+    res.on('error', reject);
+    // A socket closed mid-body without an error event still must not hang.
+    res.on('close', () => (res.complete ? resolve() : reject(Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' }))));
+  });
 }

@@ -26,7 +26,7 @@ import { refuseFileAnswer } from './file-answer';
 import { getFollowingRedirects, hubErrorFromMessage, retryableFromMessage, type HubResponse } from './http-get';
 import { DEFAULT_IDLE_TIMEOUT_MS, describeTarget, IdleTimeoutError, IdleTimer } from './idle-timeout';
 import type { RepoFile } from './list-files';
-import { PartWriter } from './part-writer';
+import { PartWriter, pumpBody } from './part-writer';
 import type { StreamSlots } from './stream-slots';
 import { GaveUp, localStorageError, NotTheFile } from './transfer-errors';
 
@@ -278,35 +278,14 @@ async function receiveChunk(
   let received = start;
   const idle = new IdleTimer(idleMs, () => res.destroy(new IdleTimeoutError(`${describeTarget(target)} (${props.file.path} stalled at byte ${received} of chunk ${chunk.start}-${chunk.end - 1})`, idleMs)));
   try {
-    await new Promise<void>((resolve, reject) => {
-      res.on('data', (data: Buffer) => {
-        idle.touch();
-        if (writer.error) {
-          res.destroy(writer.error as Error);
-          return;
-        }
+    await pumpBody(res, writer, {
+      idle,
+      maxQueued: MAX_QUEUED,
+      accept: (data) => {
         counters.transferred += data.length;
         received += data.length;
-        if (received > chunk.end) {
-          res.destroy(new RetryableError(`${describeTarget(target)} sent more than the bytes ${start}-${chunk.end - 1} asked for of ${props.file.path}`));
-          return;
-        }
-        writer.push(data);
-        if (writer.queuedBytes >= MAX_QUEUED && !res.isPaused()) {
-          res.pause();
-          idle.pause();
-          void writer.whenBelow(MAX_QUEUED / 2).then(() => {
-            if (writer.error) res.destroy(writer.error as Error);
-            else {
-              idle.resume();
-              res.resume();
-            }
-          });
-        }
-      });
-      res.on('end', resolve);
-      res.on('error', reject);
-      res.on('close', () => (res.complete ? resolve() : reject(Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' }))));
+        return received > chunk.end ? new RetryableError(`${describeTarget(target)} sent more than the bytes ${start}-${chunk.end - 1} asked for of ${props.file.path}`) : undefined;
+      },
     });
   } finally {
     idle.stop();
