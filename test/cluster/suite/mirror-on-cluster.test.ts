@@ -272,7 +272,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
       expect(run.info.status).toBe('FAILED');
       const reason = (run.data.tags ?? []).find((t: Obj) => t.key === 'model_mirror.failure_reason')?.value;
       // Argo lists the failed nodes in no fixed order: the transfer pod and its exit code are in it.
-      expect(reason).toMatch(/transfer\(0\) \(Failed\): main: Error \(exit code 3\)/);
+      expect(reason).toMatch(/transfer\(0\) \(Failed\): (main: )?Error \(exit code 3\)/);
       expect(await versionsOf(modelName)).toEqual([]);
     } finally {
       hub.faults.reset();
