@@ -1,5 +1,6 @@
 // `npm run bench [-- --size small|full] [--phases a,b,...] [--no-variants] [--network wan [--wan-size full|small|tiny]]`: model-mirror against
 // the usual alternatives and the raw limits, on loopback (or WAN-shaped, bench/wan/), same files, same servers (issues #7, #15).
+// `npm run bench -- --cluster [--rounds N]`: the template's transfer step against `mirror` on the real cluster (bench/cluster/).
 // See bench/README.md for the method. Results: bench/results/<timestamp>.{md,json}.
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,6 +17,7 @@ import { deletePrefix, dirBytes, vacuum, weedMasterUrl } from './lib/storage';
 import { WAN_SCALES, type WanScale } from './wan/scenarios';
 import { runWan, type WanResult } from './wan/run-wan';
 import { wanReport } from './wan/report';
+import { clusterReport, runClusterBench } from './cluster/run-cluster';
 
 const ROOT = path.resolve(__dirname, '..');
 const REPO = 'bench/large';
@@ -81,18 +83,28 @@ function args() {
   let network: 'loopback' | 'wan' = 'loopback';
   let wanSize: WanScale = 'full';
   let wanScenarios: string[] | undefined;
+  let cluster = false;
+  let rounds = 3;
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--help' || a[i] === '-h') {
       process.stdout.write([
         'usage: npm run bench -- [--size small|full] [--phases a,b,...] [--no-variants] [--many-files N]',
         '       npm run bench -- --network wan [--wan-size full|small|tiny] [--wan-scenarios a,b,c]',
+        '       npm run bench -- --cluster [--rounds N]',
         `  --phases        loopback phases: ${ALL_PHASES.join(', ')}`,
         '  --network wan   Hub fixture shaped like a WAN (12.5 MB/s per connection, 100 MB/s total, 30 ms per',
         '                  request) and S3 through a shaped proxy (100 MB/s, 30 ms); scenarios a) one 10 GiB file,',
         '                  b) 4 x 2.5 GiB shards, c) 300 files of 100 kB-2 MB (--wan-size small: 1 GiB, 4 x 256 MiB, 60)',
+        '  --cluster       the WorkflowTemplate\'s transfer step against `mirror` in a pod of the same image, on the',
+        '                  real single-node cluster (brings it up and down); --rounds N alternating rounds (default 3)',
         '  See bench/README.md.',
       ].join('\n') + '\n');
       process.exit(0);
+    } else if (a[i] === '--cluster') {
+      cluster = true;
+    } else if (a[i] === '--rounds') {
+      rounds = Number(a[++i]);
+      if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
     } else if (a[i] === '--network') {
       const v = a[++i];
       if (v !== 'loopback' && v !== 'wan') throw new Error('--network must be loopback or wan');
@@ -117,10 +129,10 @@ function args() {
     } else if (a[i] === '--no-variants') {
       phases = phases.filter((p) => p !== 'variants');
     } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants, --many-files N, `
-      + `--network loopback|wan, --wan-size ${WAN_SCALES.join('|')}, --wan-scenarios a,b,c)`);
+      + `--network loopback|wan, --wan-size ${WAN_SCALES.join('|')}, --wan-scenarios a,b,c, --cluster, --rounds N)`);
   }
   if (network === 'wan') phases = []; // the WAN profile runs its own scenarios (bench/wan/)
-  return { size, phases, manyFiles, network, wanSize, wanScenarios };
+  return { size, phases, manyFiles, network, wanSize, wanScenarios, cluster, rounds };
 }
 
 /** rclone on PATH, else the one test/peers/install.d/rclone.sh puts in the cache; undefined if neither. */
@@ -141,7 +153,7 @@ const rate = (b: number, s: number) => (s > 0 ? mb(b) / s : 0);
 // ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { size, phases, manyFiles, network, wanSize, wanScenarios } = args();
+  const { size, phases, manyFiles, network, wanSize, wanScenarios, cluster, rounds } = args();
   const has = (p: Phase) => phases.includes(p);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const resultsDir = path.join(ROOT, 'bench', 'results');
@@ -161,6 +173,19 @@ async function main(): Promise<void> {
     rclone: (() => { try { return execFileSync(rcloneBin() ?? 'rclone', ['version']).toString().split('\n')[0]; } catch { return 'rclone not installed'; } })(),
   };
   say(`machine: ${JSON.stringify(facts)}`);
+  if (cluster) {
+    // The cluster runs its own MLflow, SeaweedFS and PostgreSQL; the host peers are not needed.
+    const result = await runClusterBench({ rounds });
+    const minutes = (Date.now() - started) / 60000;
+    const md = clusterReport(result, facts, minutes);
+    const base = path.join(resultsDir, `${stamp}-cluster`);
+    fs.writeFileSync(`${base}.md`, md);
+    fs.writeFileSync(`${base}.json`, JSON.stringify({ facts, minutes, ...result }, null, 2));
+    fs.rmSync(work, { recursive: true, force: true });
+    process.stdout.write(`${md}\n`);
+    say(`written ${path.relative(ROOT, base)}.md (+ .json); ${minutes.toFixed(1)} min`);
+    return;
+  }
 
   // The CLI as shipped: one esbuild bundle, run with plain node (bundled into the work dir, so
   // dist-cli/ of the work tree is left alone).

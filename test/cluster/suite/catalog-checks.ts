@@ -7,11 +7,9 @@
 // without stopping them; the second moves nothing (no download, no upload, no run, no version)
 // and says so in its outputs and logs.
 import type { StartedHubFixture } from '../../hub-fixture';
-import { argo, kubectl, kubectlJson, waitFor } from './cluster';
+import { argo, kubectl, kubectlJson } from './cluster';
 import { NAMESPACE, mlflowApi } from './product';
-
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Obj = Record<string, any>;
+import { explain, outputsOf, podNodes, submitFrom, versionsOf, waitDone, type Obj } from './workflows';
 
 const CATALOG_NAME = 'model-mirror-catalog';
 const MODEL = 'test/tiny-model';
@@ -23,25 +21,11 @@ const ENTRIES = [
 /** The `catalog:` config block; suspend: the schedule never fires during the test, `argo submit --from` still runs it. */
 export const CATALOG = { name: CATALOG_NAME, schedule: '17 2 * * *', suspend: true, parallelism: 2, models: ENTRIES };
 
-const workflow = (name: string): Obj => kubectlJson('get', 'workflow', '-n', NAMESPACE, name);
-const nodes = (wf: Obj): Obj[] => Object.values(wf.status?.nodes ?? {});
-const explain = (wf: Obj): string => JSON.stringify({
-  name: wf.metadata?.name, phase: wf.status?.phase, message: wf.status?.message, outputs: wf.status?.outputs,
-  nodes: nodes(wf).map((n) => `${n.displayName} ${n.type} ${n.phase} ${n.message ?? ''}`),
-}, null, 1);
-const outputsOf = (wf: Obj): Record<string, string> =>
-  Object.fromEntries((wf.status?.outputs?.parameters ?? []).map((p: Obj) => [p.name, p.value]));
-
 /** `argo submit --from cronworkflow/<name> --wait`: one sync now, as the README shows. */
 async function syncNow(): Promise<{ wf: Obj; children: Obj[]; logs: string; ms: number }> {
   const t = Date.now();
-  const r = await argo('submit', '-n', NAMESPACE, '--from', `cronworkflow/${CATALOG_NAME}`, '-o', 'name', '--wait');
-  const name = r.stdout.trim().split('\n')[0]?.trim();
-  if (!name) throw new Error(`argo submit printed no workflow name (exit ${r.status}): ${r.stderr}`);
-  const wf = await waitFor(`sync ${name} to complete`, () => {
-    const w = workflow(name);
-    return ['Succeeded', 'Failed', 'Error'].includes(w.status?.phase) ? w : undefined;
-  }, 10 * 60_000, 2000);
+  const name = await submitFrom(`cronworkflow/${CATALOG_NAME}`);
+  const wf = await waitDone(name, 10 * 60_000);
   const ms = Date.now() - t;
   const children = kubectlJson('get', 'workflows', '-n', NAMESPACE, '-l', `model-mirror.io/catalog-run=${name}`).items as Obj[];
   const logs = (await argo('logs', '-n', NAMESPACE, name, '--no-color')).stdout;
@@ -52,12 +36,6 @@ const childFor = (children: Obj[], modelId: string, revision: string): Obj | und
   const p = Object.fromEntries((c.spec.arguments?.parameters ?? []).map((x: Obj) => [x.name, x.value]));
   return p.model_id === modelId && p.revision === revision;
 });
-const podsOf = (wf: Obj, template: string): Obj[] => nodes(wf).filter((n) => n.type === 'Pod' && n.templateName === template);
-
-async function versionsOf(name: string): Promise<Obj[]> {
-  const r = await mlflowApi('GET', 'model-versions/search', { filter: `name='${name}'` });
-  return r.model_versions ?? [];
-}
 
 async function runCount(): Promise<number> {
   const exp = (await mlflowApi('GET', 'experiments/get-by-name', { experiment_name: 'model-mirror' })).experiment;
@@ -115,8 +93,8 @@ export function catalogTests(hubOf: () => StartedHubFixture, timings: Record<str
     for (const revision of ['main', 'v1.0']) {
       const child = childFor(children, MODEL, revision)!;
       expect({ revision, phase: child.status.phase }).toEqual({ revision, phase: 'Succeeded' });
-      for (const step of ['transfer', 'register']) expect({ revision, step, pods: podsOf(child, step).length }).toEqual({ revision, step, pods: 0 });
-      expect(podsOf(child, 'verify').length).toBe(1);
+      for (const step of ['transfer', 'register']) expect({ revision, step, pods: podNodes(child, step).length }).toEqual({ revision, step, pods: 0 });
+      expect(podNodes(child, 'verify').length).toBe(1);
     }
     expect(await runCount()).toBe(runsBefore);
     expect((await versionsOf('catalog-tiny-main')).length).toBe(1);

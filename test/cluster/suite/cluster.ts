@@ -59,20 +59,30 @@ export function sh(cmd: string, args: string[], opts: { input?: string; allowFai
 export const kubectl = (...args: string[]): string => sh('kubectl', args).stdout;
 export const kubectlJson = <T = any>(...args: string[]): T => JSON.parse(kubectl(...args, '-o', 'json')) as T; // eslint-disable-line @typescript-eslint/no-explicit-any
 /**
- * The argo CLI, asynchronously: `argo submit --wait` takes minutes, and the Hub fixture the pods
- * download from is served by this same process, so the event loop must keep running.
+ * A command run without blocking: the Hub fixture the pods download from is served by this same
+ * process, so its event loop must keep running while `argo submit --wait` (minutes) or a polling
+ * kubectl runs. Resolves with the exit status; never rejects on a non-zero exit.
  */
-export function argo(...args: string[]): Promise<Run> {
+export function shAsync(cmd: string, args: string[], timeoutMs = 15 * 60_000): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn('argo', args, { env: clusterEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: clusterEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); resolve({ status: code ?? -1, stdout, stderr }); });
   });
+}
+
+export const argo = (...args: string[]): Promise<Run> => shAsync('argo', args);
+
+/** `kubectl ... -o json` without blocking the event loop (for polling while pods talk to the Hub fixture). */
+export async function kubectlJsonAsync<T = any>(...args: string[]): Promise<T> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const r = await shAsync('kubectl', [...args, '-o', 'json'], 60_000);
+  if (r.status !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout) as T;
 }
 
 /** Adds `ip name...` to the cluster DNS (CoreDNS re-reads its hosts file every second). */

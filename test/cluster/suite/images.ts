@@ -26,16 +26,22 @@ function namePathLines(out: string): Record<string, string> {
   return images;
 }
 
-/** name → archive path for every image the suite needs (builds what is not cached yet). */
-export function imageArchives(previousMlflow: string): Record<string, string> {
+/**
+ * name → archive path for every image the suite needs (builds what is not cached yet); with
+ * `previousMlflow`, also that MLflow release (the upgrade path starts from it).
+ */
+export function imageArchives(previousMlflow?: string): Record<string, string> {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
   const productName = `localhost:5000/model-mirror:${pkg.version}`;
   const product = path.join(REPO_ROOT, 'dist-image', `model-mirror-${pkg.version}.oci.tar`);
   run('image/build.sh', { IMAGE_NAME: productName, IMAGE_OUT: product });
   if (!fs.existsSync(product)) throw new Error(`image/build.sh wrote no ${product}`);
   const peers = namePathLines(run('test/images/build-all.sh'));
-  const previous = { [`ghcr.io/mlflow/mlflow:v${previousMlflow}-full`]: run('test/images/mlflow.sh', { MLFLOW_VERSION: previousMlflow }).trim() };
+  const previous = previousMlflow
+    ? { [`ghcr.io/mlflow/mlflow:v${previousMlflow}-full`]: run('test/images/mlflow.sh', { MLFLOW_VERSION: previousMlflow }).trim() }
+    : {};
   const all = { [productName]: product, ...peers, ...previous };
-  if (Object.keys(all).length < 5) throw new Error(`expected 5 images, got ${JSON.stringify(all)}`);
+  const expected = previousMlflow ? 5 : 4;
+  if (Object.keys(all).length < expected) throw new Error(`expected ${expected} images, got ${JSON.stringify(all)}`);
   return all;
 }
