@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { DeadlineError, deadlinePassed } from '../common/abort';
+import { startBufferReclaim } from '../common/buffer-reclaim';
 import { assertEnoughDiskSpace, type StatFsFn } from '../common/disk-space';
 import { ExitCode, UserError } from '../common/errors';
 import { GrowingFile } from '../common/growing-file';
@@ -135,6 +136,7 @@ interface Reached {
  */
 export async function downloadModel(opts: DownloadModelOptions, stats?: { value?: DownloadStats }): Promise<Manifest> {
   const reached: Reached = { stage: 'before the Hub answered' };
+  const stopReclaim = startBufferReclaim();
   try {
     return await downloadModelUnbounded(opts, reached, stats);
   } catch (e) {
@@ -144,6 +146,8 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
       ? `while downloading: ${p.doneFiles} of ${p.totalFiles} files complete, ${formatBytes(p.doneBytes)} of ${formatBytes(p.totalBytes)} on disk`
       : reached.stage;
     throw new DeadlineError(opts.signal.reason.deadline, where, `Partial files are kept in ${path.resolve(opts.dest)}: rerun the same command (same --dest) to resume, with a later --deadline.`);
+  } finally {
+    stopReclaim();
   }
 }
 

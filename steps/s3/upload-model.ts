@@ -7,6 +7,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { startBufferReclaim } from '../common/buffer-reclaim';
 import { ExitCode, UserError } from '../common/errors';
 import { safeJoin } from '../common/fs-safety';
 import { log } from '../common/log';
@@ -127,6 +128,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
     progress = new Progress({ label: 'upload', totalBytes, totalFiles, mode: opts.progress });
     return new UploadSession({ client, loc, endpoint, budget, progress, metadata: objectMetadata(repo, commitSha), partSize: opts.partSize, retry: opts.retry, force: opts.force });
   };
+  const stopReclaim = startBufferReclaim();
   try {
     let session: UploadSession;
     let mItem: Item;
@@ -195,6 +197,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
     progress?.finish({ success: false });
     throw e;
   } finally {
+    stopReclaim();
     if (!opts.client) client.destroy();
   }
 }
