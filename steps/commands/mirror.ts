@@ -9,11 +9,9 @@ import { ExitCode, isUserError, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { printResult, writeOutputs } from '../common/outputs';
 import type { Manifest } from '../common/manifest';
-import { Deadline, parseDuration } from '../common/abort';
+import { Deadline } from '../common/abort';
 import { downloadModel, type DownloadModelOptions } from '../hub/download-model';
-import { deadlineOption, idleTimeoutOption } from './download';
-import { resolveHubConfig } from '../hub/hub-config';
-import { parsePatternList } from '../hub/patterns';
+import { deadlineOption, type HubSourceArgs, hubSourceFromArgs, withHubSourceOptions } from './hub-source-options';
 import { s3ClientFromEnv } from '../mlflow/artifacts';
 import { MlflowApiError, type MlflowClient } from '../mlflow/client';
 import { getRun, runTags } from '../mlflow/runs';
@@ -29,9 +27,8 @@ import { type UploadModelOptions, type UploadResult, uploadModel } from '../s3/u
 import { StepFailure, transferOverlapped } from '../transfer/overlapped';
 import { boundedScratchOption, scratchForRegister } from './transfer';
 import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
-import { chunkSizeOption, parseStreamOptions, streamsPerFileOption } from './stream-options';
 
-interface MirrorArgs extends PolicyArgs {
+interface MirrorArgs extends PolicyArgs, HubSourceArgs {
   modelId: string;
   revision: string;
   experiment: string;
@@ -40,11 +37,6 @@ interface MirrorArgs extends PolicyArgs {
   alias?: string;
   workDir?: string;
   keepWorkDir: boolean;
-  allowPatterns?: string[];
-  ignorePatterns?: string[];
-  hubUrl?: string;
-  tokenFile?: string;
-  concurrency: number;
   waitTimeout: number;
   pythonVersion: string;
   loggedModel: LoggedModelMode;
@@ -52,10 +44,7 @@ interface MirrorArgs extends PolicyArgs {
   trackingUri?: string;
   overlap: boolean;
   boundedScratch: boolean;
-  idleTimeout: string;
   deadline?: string;
-  streamsPerFile: number;
-  chunkSize: string;
 }
 
 /** Default registered model name for a Hub id: `org/name` -> `org--name` (MLflow names cannot hold '/'). */
@@ -125,28 +114,21 @@ async function closeLeftoverRun(
 export const mirrorCommand: CommandModule<object, MirrorArgs> = {
   command: 'mirror <model-id>',
   describe: 'Mirror one model end to end: prepare, download, upload, register, verify, finalize',
-  builder: (y) => withPolicyOptions(y
+  builder: (y) => withPolicyOptions(withHubSourceOptions(y
     .positional('model-id', { type: 'string', demandOption: true, describe: 'Hub model id, org/name' })
-    .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha' })
+    .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or commit sha' }))
     .option('experiment', { type: 'string', default: 'model-mirror', describe: 'MLflow experiment name' })
     .option('model-name', { type: 'string', describe: 'Registered model name [default: org--name]' })
     .option('task', { type: 'string', describe: 'transformers pipeline task [default: the Hub\'s pipeline_tag]' })
     .option('alias', { type: 'string', describe: 'Point this alias at the new version' })
     .option('work-dir', { type: 'string', describe: 'Download directory [default: <tmp>/model-mirror/<org--name>]' })
     .option('keep-work-dir', { type: 'boolean', default: false, describe: 'Keep the downloaded files afterwards' })
-    .option('allow-patterns', { type: 'string', array: true, describe: 'Only files matching these globs (comma-separated, repeatable)' })
-    .option('ignore-patterns', { type: 'string', array: true, describe: 'Skip files matching these globs' })
-    .option('hub-url', { type: 'string', describe: 'Hub base URL [default: $HF_ENDPOINT, else https://huggingface.co]' })
-    .option('token-file', { type: 'string', describe: 'File holding a Hub token [default: $HF_TOKEN / $HF_TOKEN_PATH]' })
     .option('concurrency', { type: 'number', default: 4, describe: 'Files transferred in parallel' })
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for the version to become READY' })
     .option('python-version', { type: 'string', default: '3.11', describe: 'Python version recorded in the MLmodel/env files' })
     .option('logged-model', loggedModelOption)
     .option('output-dir', outputDirOption)
     .option('tracking-uri', trackingUriOption)
-    .option('idle-timeout', idleTimeoutOption)
-    .option('streams-per-file', streamsPerFileOption)
-    .option('chunk-size', chunkSizeOption)
     .option('deadline', deadlineOption('mirror (the Hub check, download and upload stop at once; register and verify are not started after it)'))
     .option('overlap', {
       type: 'boolean',
@@ -160,10 +142,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     }
     const modelName = args.modelName || defaultModelName(args.modelId);
     const policy = policyFromArgs(args);
+    const source = hubSourceFromArgs(args);
     const client = clientFromArgs(args);
-    const hub = resolveHubConfig({ hubUrl: args.hubUrl, tokenFile: args.tokenFile });
-    const idleTimeoutMs = parseDuration(args.idleTimeout, '--idle-timeout');
-    const streams = parseStreamOptions(args.streamsPerFile, args.chunkSize);
     const deadline = Deadline.start(args.deadline);
 
     const workDir = path.resolve(args.workDir ?? path.join(os.tmpdir(), 'model-mirror', defaultModelName(args.modelId)));
@@ -181,11 +161,11 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         experiment: args.experiment,
         modelName,
         task: args.task,
-        hubUrl: hub.hubUrl,
+        hubUrl: source.hubUrl,
         alias: args.alias,
-        accessToken: hub.accessToken,
-        allowPatterns: parsePatternList(args.allowPatterns),
-        ignorePatterns: parsePatternList(args.ignorePatterns),
+        accessToken: source.accessToken,
+        allowPatterns: source.allowPatterns,
+        ignorePatterns: source.ignorePatterns,
         previousRunId,
         waitTimeoutSeconds: args.waitTimeout,
         policy,
@@ -223,14 +203,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         modelId: args.modelId,
         revision: args.revision,
         dest: workDir,
-        hubUrl: hub.hubUrl,
-        accessToken: hub.accessToken,
-        allowPatterns: parsePatternList(args.allowPatterns),
-        ignorePatterns: parsePatternList(args.ignorePatterns),
-        concurrency: args.concurrency,
+        ...source,
         policy,
-        idleTimeoutMs,
-        ...streams,
         signal: deadline?.signal,
       };
       // Files go where mlflow.transformers expects them (see transformers-layout.ts).
@@ -238,7 +212,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
         source: workDir,
         dest: prep.s3_destination,
         client: s3,
-        concurrency: args.concurrency,
+        concurrency: source.concurrency,
         keyFor: artifactKeyFor,
         signal: deadline?.signal,
       };

@@ -4,43 +4,30 @@
 // steps' output parameters, so `register` and `verify` run after it unchanged.
 import type { Argv, CommandModule } from 'yargs';
 import { usageText } from '../common/help-text';
-import { Deadline, parseDuration } from '../common/abort';
-import { ExitCode, UserError } from '../common/errors';
+import { Deadline } from '../common/abort';
 import { log } from '../common/log';
 import { writeOutputs } from '../common/outputs';
 import type { DownloadStats } from '../hub/download-model';
-import { resolveHubConfig } from '../hub/hub-config';
-import { parsePatternList } from '../hub/patterns';
 import { FILES_REGISTER_READS } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
 import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
 import { MiB } from '../s3/upload-file';
 import { DEFAULT_PART_CONCURRENCY } from '../s3/upload-model';
 import { type BoundedScratchOptions, StepFailure, transferOverlapped } from '../transfer/overlapped';
-import { deadlineOption, idleTimeoutOption, positiveInt } from './download';
-import { chunkSizeOption, parseStreamOptions, streamsPerFileOption } from './stream-options';
+import { deadlineOption, type HubSourceArgs, hubSourceFromArgs, integerIn, positiveInt, withHubSourceOptions } from './hub-source-options';
 
-export interface TransferArgs extends PolicyArgs {
+export interface TransferArgs extends PolicyArgs, HubSourceArgs {
   'model-id': string;
   revision: string;
-  'allow-patterns'?: string[];
-  'ignore-patterns'?: string[];
   dest: string;
   's3-destination': string;
-  'hub-url'?: string;
-  'token-file'?: string;
   's3-endpoint'?: string;
   region?: string;
-  concurrency: number;
   'part-concurrency': number;
   'part-size-mib'?: number;
-  retries: number;
   'upload-retries': number;
   layout: 'mlflow-transformers' | 'verbatim';
   'bounded-scratch': boolean;
-  'streams-per-file': number;
-  'chunk-size': string;
-  'idle-timeout': string;
   deadline?: string;
   'output-dir'?: string;
 }
@@ -55,48 +42,32 @@ export const boundedScratchOption = {
 /** What a bounded scratch keeps on disk: the files `register` reads locally. */
 export const scratchForRegister: BoundedScratchOptions = { keep: FILES_REGISTER_READS };
 
-function integerIn(name: string, v: unknown, min: number, max: number): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UserError(`--${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(v)})`, { exitCode: ExitCode.Usage });
-  }
-  return n;
-}
-
 export const transferCommand: CommandModule<object, TransferArgs> = {
   command: 'transfer',
   describe: 'Download a model from the Hub and upload it to S3 at the same time (download + upload in one step)',
   builder: (y: Argv) =>
-    withPolicyOptions(y
+    withPolicyOptions(withHubSourceOptions(y
       .usage(usageText(
         '$0 transfer --model-id ORG/NAME --dest DIR --s3-destination s3://BUCKET/PREFIX [options]',
         'Does what `download --dest DIR` then `upload --source DIR --dest s3://BUCKET/PREFIX` do, overlapped: each file\'s parts go to S3 as soon as they are on disk and verified, so the model moves at the pace of the slower side. DIR ends with the files and mirror-manifest.json (so `register --source DIR` and `verify --source DIR` work after it), the prefix with every object (x-amz-meta-sha256 on each) and the manifest last. A rerun resumes both sides: `.part` files in DIR and open multipart uploads under the prefix; complete objects are skipped. With --bounded-scratch each file leaves DIR once it is in S3 and verified.',
         'Environment: as `download` (HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH) and `upload` (AWS_* credentials and endpoint, MLFLOW_S3_ENDPOINT_URL), ARGO_PROGRESS_FILE.',
       ))
       .option('model-id', { type: 'string', demandOption: true, describe: 'Hub repo id, `org/name`' })
-      .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or 40-hex commit sha; resolved to a commit sha first' })
-      .option('allow-patterns', { type: 'string', array: true, describe: 'Only files matching one of these globs (comma-separated, repeatable)' })
-      .option('ignore-patterns', { type: 'string', array: true, describe: 'Skip files matching any of these globs (comma-separated, repeatable)' })
+      .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or 40-hex commit sha; resolved to a commit sha first' }))
       .option('dest', { type: 'string', demandOption: true, describe: 'Work directory the files are downloaded into (created if missing), as `download --dest`' })
       .option('s3-destination', { type: 'string', alias: 'dest-uri', demandOption: true, describe: 'Destination s3://BUCKET/PREFIX, as `upload --dest` (prepare\'s s3_destination output)' })
-      .option('hub-url', { type: 'string', describe: 'Hub base URL [default: $HF_ENDPOINT, else https://huggingface.co]' })
-      .option('token-file', { type: 'string', describe: 'File holding a Hub token [default: $HF_TOKEN, else the file at $HF_TOKEN_PATH]' })
       .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, $MLFLOW_S3_ENDPOINT_URL, else AWS S3]' })
       .option('region', { type: 'string', describe: 'Region [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1]' })
       .option('concurrency', { type: 'number', default: 4, describe: 'Files downloaded in parallel (and, with --bounded-scratch, most files on disk at once)' })
       .option('part-concurrency', { type: 'number', default: DEFAULT_PART_CONCURRENCY, describe: 'Upload parts (and small files) in flight in all' })
       .option('part-size-mib', { type: 'number', describe: 'Multipart part size in MiB [default: max(16, size/9000)]' })
-      .option('retries', { type: 'number', default: 5, describe: 'Retries per Hub request on 429/5xx/dropped connections' })
       .option('upload-retries', { type: 'number', default: 3, describe: 'Whole-object retries on S3 5xx/network errors' })
       .option('layout', {
         choices: ['mlflow-transformers', 'verbatim'] as const,
         default: 'mlflow-transformers' as const,
         describe: 'Where files go under the prefix, as `upload --layout`',
       })
-      .option('streams-per-file', streamsPerFileOption)
-      .option('chunk-size', chunkSizeOption)
       .option('bounded-scratch', boundedScratchOption)
-      .option('idle-timeout', idleTimeoutOption)
       .option('deadline', deadlineOption('transfer (download and upload)'))
       .option('output-dir', {
         type: 'string',
@@ -106,13 +77,9 @@ export const transferCommand: CommandModule<object, TransferArgs> = {
       .example('$0 transfer --model-id org/big --dest /scratch/big --s3-destination s3://bucket/big --bounded-scratch', 'A model larger than the scratch volume')) as unknown as Argv<TransferArgs>,
   handler: async (args) => {
     const policy = policyFromArgs(args);
-    const hub = resolveHubConfig({ hubUrl: args['hub-url'], tokenFile: args['token-file'] });
-    const retries = integerIn('retries', args.retries, 0, 50);
+    const source = hubSourceFromArgs(args);
     const uploadRetries = integerIn('upload-retries', args['upload-retries'], 0, 20);
     const partSize = args['part-size-mib'] === undefined ? undefined : integerIn('part-size-mib', args['part-size-mib'], 5, 5120) * MiB;
-    const concurrency = positiveInt('concurrency', args.concurrency);
-    const idleTimeoutMs = parseDuration(args['idle-timeout'], '--idle-timeout');
-    const streams = parseStreamOptions(args['streams-per-file'], args['chunk-size']);
     const deadline = Deadline.start(args.deadline);
     const stats: { value?: DownloadStats } = {};
     let moved;
@@ -122,15 +89,8 @@ export const transferCommand: CommandModule<object, TransferArgs> = {
           modelId: args['model-id'],
           revision: args.revision,
           dest: args.dest,
-          hubUrl: hub.hubUrl,
-          accessToken: hub.accessToken,
-          allowPatterns: parsePatternList(args['allow-patterns']),
-          ignorePatterns: parsePatternList(args['ignore-patterns']),
-          concurrency,
-          retry: { retries },
+          ...source,
           policy,
-          idleTimeoutMs,
-          ...streams,
           signal: deadline?.signal,
         },
         upload: {
@@ -138,7 +98,7 @@ export const transferCommand: CommandModule<object, TransferArgs> = {
           dest: args['s3-destination'],
           endpoint: args['s3-endpoint'],
           region: args.region,
-          concurrency,
+          concurrency: source.concurrency,
           partConcurrency: positiveInt('part-concurrency', args['part-concurrency'], 64),
           partSize,
           retry: { retries: uploadRetries },

@@ -6,7 +6,7 @@ import { MiB } from '../s3/upload-file';
 import { DEFAULT_FILE_CONCURRENCY, DEFAULT_PART_CONCURRENCY, uploadModel } from '../s3/upload-model';
 import { writeOutputs } from '../common/outputs';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
-import { positiveInt } from './download';
+import { positiveInt } from './hub-source-options';
 
 export interface UploadArgs {
   source: string;

@@ -22,6 +22,10 @@ describe('model-mirror transfer: command line', () => {
     [[...base, '--layout', 'flat'], /Invalid values:[\s\S]*layout/],
     [['transfer', '--model-id', 'org/name', '--dest', '/tmp/x', '--s3-destination', 'http://bucket/prefix'], /s3:\/\//],
     [['mirror', 'org/name', '--bounded-scratch', '--no-overlap'], /--bounded-scratch needs the overlapped transfer/],
+    // mirror, download and transfer share one declaration and one check of the Hub options
+    [['mirror', 'org/name', '--concurrency', '0'], /--concurrency must be an integer between 1 and 64/],
+    [['mirror', 'org/name', '--retries', 'many'], /--retries must be an integer between 0 and 50/],
+    [['download', '--model-id', 'org/name', '--dest', '/tmp/x', '--streams-per-file', '0'], /--streams-per-file must be an integer/],
   ])('%j: usage error, exit 2', async (args, message) => {
     const r = await runCli(args as string[], OFFLINE);
     expect(r.stderr).toMatch(message);
