@@ -93,12 +93,14 @@ export interface DownloadStats {
 }
 
 /** Bytes of `file` already on disk (complete final file or partial `.part`). */
-async function bytesOnDisk(full: string, size: number): Promise<number> {
+export async function bytesOnDisk(full: string, size: number): Promise<number> {
   for (const [p, complete] of [[full, true], [`${full}.part`, false]] as const) {
     try {
       const st = await fs.lstat(p);
       if (complete && st.size === size) return size;
-      if (!complete && st.size <= size) return st.size;
+      // A ranged download writes chunks at their offsets, so a .part can be as long as the file
+      // with holes in it: what it holds on disk is its allocated blocks, not its length.
+      if (!complete && st.size <= size) return Math.min(st.size, st.blocks * 512);
     } catch {
       // absent
     }

@@ -1,7 +1,11 @@
 // The free-space margin must not refuse a small model on a small volume, and must keep its
 // 64 MiB .. 2 GiB behaviour for real models.
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { ExitCode } from '../../steps/common/errors';
 import { assertEnoughDiskSpace, defaultDiskMargin } from '../../steps/common/disk-space';
+import { bytesOnDisk } from '../../steps/hub/download-model';
 
 const MB = 1000 ** 2;
 const MiB = 1024 ** 2;
@@ -28,5 +32,35 @@ describe('assertEnoughDiskSpace with the default margin', () => {
     await expect(assertEnoughDiskSpace('/vol', 1 * MB, { statfs: volume(1.5 * MB) })).rejects.toMatchObject({ exitCode: ExitCode.LocalStorage });
     await expect(assertEnoughDiskSpace('/vol', 40 * MB, { statfs: volume(50 * MB) })).rejects.toMatchObject({ exitCode: ExitCode.LocalStorage });
     await expect(assertEnoughDiskSpace('/vol', 1024 ** 3, { statfs: volume(1024 ** 3 + 32 * MiB) })).rejects.toMatchObject({ exitCode: ExitCode.LocalStorage });
+  });
+});
+
+describe('bytesOnDisk: what the disk check counts as already there', () => {
+  let dir: string;
+  beforeEach(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-bytes-on-disk-')); });
+  afterEach(async () => { await fs.rm(dir, { recursive: true, force: true }); });
+
+  it('a ranged .part as long as the file but with one chunk written counts that chunk, not its length', async () => {
+    const file = path.join(dir, 'model.safetensors');
+    const fh = await fs.open(`${file}.part`, 'w');
+    try {
+      await fh.write(Buffer.alloc(1 * MiB, 1), 0, 1 * MiB, 0); // the first chunk
+      await fh.write(Buffer.alloc(4096, 2), 0, 4096, 64 * MiB - 4096); // the last chunk's tail: length 64 MiB
+    } finally {
+      await fh.close();
+    }
+    expect((await fs.stat(`${file}.part`)).size).toBe(64 * MiB);
+    const counted = await bytesOnDisk(file, 64 * MiB);
+    expect(counted).toBeGreaterThanOrEqual(1 * MiB);
+    expect(counted).toBeLessThan(2 * MiB);
+  });
+
+  it('a sequential .part counts its length, a complete file its size, an absent one nothing', async () => {
+    const file = path.join(dir, 'config.json');
+    await fs.writeFile(`${file}.part`, Buffer.alloc(300_000, 3));
+    expect(await bytesOnDisk(file, 1 * MiB)).toBe(300_000);
+    await fs.writeFile(file, Buffer.alloc(1 * MiB, 3));
+    expect(await bytesOnDisk(file, 1 * MiB)).toBe(1 * MiB);
+    expect(await bytesOnDisk(path.join(dir, 'absent.bin'), 10)).toBe(0);
   });
 });
