@@ -1,8 +1,7 @@
 // Streaming content hashes: sha256 for every file, git blob sha1 (the Hub `oid` of non-LFS
 // files) when asked. Both are fed the same bytes in one pass.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 
 export interface Digests {
   readonly size: number;
@@ -59,19 +58,35 @@ export class ContentHasher {
   }
 }
 
+/** Bytes read per step when hashing a file. */
+const HASH_READ_BYTES = 1024 * 1024;
+
 /**
- * Feeds a file (or its first `end` bytes) into `hasher`, calling `onBytes` as it goes.
- * Reads with 1 MiB chunks; memory does not depend on file size.
+ * Feeds a file into `hasher`, calling `onBytes` as it goes. Reads into one reused 1 MiB buffer
+ * (the hash copies what it is fed): a file read back from the page cache at GB/s would otherwise
+ * leave a new dead Buffer per MiB, faster than any GC reclaims them (issue #17's memory budget).
+ * An aborted `signal` stops it with an AbortError whose cause is the signal's reason, as a read
+ * stream's would.
  */
 export async function hashFileInto(
   file: string,
   hasher: ContentHasher,
   opts: { onBytes?: (n: number) => void; signal?: AbortSignal } = {},
 ): Promise<void> {
-  const stream = createReadStream(file, { highWaterMark: 1024 * 1024, signal: opts.signal });
-  for await (const chunk of stream) {
-    hasher.update(chunk as Buffer);
-    opts.onBytes?.((chunk as Buffer).length);
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
+    for (;;) {
+      if (opts.signal?.aborted) {
+        throw Object.assign(new Error('The operation was aborted'), { name: 'AbortError', code: 'ABORT_ERR', cause: opts.signal.reason });
+      }
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      hasher.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      opts.onBytes?.(bytesRead);
+    }
+  } finally {
+    await fh.close();
   }
 }
 
