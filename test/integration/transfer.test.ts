@@ -277,18 +277,22 @@ it('--bounded-scratch killed mid-transfer: the rerun completes and downloads onl
   const child = startCli(bundle, args, { ...stepEnv(peers), HF_ENDPOINT: hub.url });
   const others = Object.keys(LARGE).filter((f) => f !== STUCK);
   const deadline = Date.now() + 120_000;
+  const onDisk = async (f: string) => fs.stat(path.join(dir, f)).then(() => true, () => false);
   let inS3: Map<string, number>;
+  // Kill once the others are in S3 and their local copies are gone (a copy goes after its object
+  // is complete and checked, so there is a moment when both exist).
   for (;;) {
-    if (Date.now() > deadline) throw new Error('the other files never reached S3');
     inS3 = await objectsUnder(prep.s3_destination);
-    if (others.every((f) => inS3.has(`model/${f}`))) break;
+    const stored = others.every((f) => inS3.has(`model/${f}`));
+    const left = stored ? (await Promise.all(others.map(onDisk))).some(Boolean) : true;
+    if (stored && !left) break;
+    if (Date.now() > deadline) throw new Error(stored ? 'the other files reached S3 but their local copies were never deleted' : 'the other files never reached S3');
     await new Promise((r) => setTimeout(r, 50));
   }
   child.child.kill('SIGKILL');
   const killed = await child.done;
   expect(killed.signal).toBe('SIGKILL');
-  // Their local copies went once they were in S3.
-  for (const f of others) await expect(fs.stat(path.join(dir, f))).rejects.toMatchObject({ code: 'ENOENT' });
+  for (const f of others) expect(await onDisk(f)).toBe(false);
   inS3 = await objectsUnder(prep.s3_destination);
   expect(inS3.has('mirror-manifest.json')).toBe(false);
   expect(inS3.has(`model/${STUCK}`)).toBe(false);

@@ -470,9 +470,13 @@ it('a transfer killed mid-way resumes on retry without re-sending finished objec
 
     // Resubmission (new workflow, same model, commit and files): prepare finds version 1, the
     // transfer and register steps are skipped, verify-existing checks the version; 0 bytes from
-    // the Hub, no new object in the bucket, no new run, no new version.
+    // the Hub, no new object under the experiment's artifact root (the test's own experiment:
+    // other test files write to the same bucket meanwhile), no new run, no new version.
     const hubBefore = hub.bytesServed(MODEL);
-    const bucketBefore = await listKeys('');
+    const experimentRoot = `${new URL(run.info.artifact_uri).pathname.slice(1).split('/').slice(0, -2).join('/')}/`;
+    expect(experimentRoot).toMatch(new RegExp(`/${run.info.experiment_id}/$`));
+    const bucketBefore = await listKeys(experimentRoot);
+    expect(bucketBefore.size).toBeGreaterThan(0);
     const runsBefore = (await mlflow<{ runs?: Obj[] }>('POST', 'runs/search', { experiment_ids: [run.info.experiment_id] } as never)).runs ?? [];
     const again = await submit({ model_id: MODEL, model_name: modelName, experiment: `wf-e2e-${suffix}`, alias: 'resynced' });
     expect(again.status).toBe('Succeeded');
@@ -483,7 +487,7 @@ it('a transfer killed mid-way resumes on retry without re-sending finished objec
     expect(node(again, 'prepare').outputs).toMatchObject({ reused: 'true', version: '1', run_id: '' });
     expect(node(again, 'verify-existing').attempts[0].args).toEqual(expect.arrayContaining(['--version', '1']));
     expect(hub.bytesServed(MODEL) - hubBefore).toBe(0);
-    expect(await listKeys('')).toEqual(bucketBefore);
+    expect(await listKeys(experimentRoot)).toEqual(bucketBefore);
     const runsAfter = (await mlflow<{ runs?: Obj[] }>('POST', 'runs/search', { experiment_ids: [run.info.experiment_id] } as never)).runs ?? [];
     expect(runsAfter.length).toBe(runsBefore.length);
     const versions = await versionsOf(modelName);
