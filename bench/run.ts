@@ -157,9 +157,6 @@ async function main(): Promise<void> {
   const has = (p: Phase) => phases.includes(p);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const resultsDir = path.join(ROOT, 'bench', 'results');
-  const logDir = path.join(resultsDir, `${stamp}-logs`);
-  fs.mkdirSync(logDir, { recursive: true });
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'model-mirror-bench-'));
   const started = Date.now();
 
   const facts = {
@@ -178,14 +175,18 @@ async function main(): Promise<void> {
     const result = await runClusterBench({ rounds });
     const minutes = (Date.now() - started) / 60000;
     const md = clusterReport(result, facts, minutes);
+    fs.mkdirSync(resultsDir, { recursive: true });
     const base = path.join(resultsDir, `${stamp}-cluster`);
     fs.writeFileSync(`${base}.md`, md);
     fs.writeFileSync(`${base}.json`, JSON.stringify({ facts, minutes, ...result }, null, 2));
-    fs.rmSync(work, { recursive: true, force: true });
     process.stdout.write(`${md}\n`);
     say(`written ${path.relative(ROOT, base)}.md (+ .json); ${minutes.toFixed(1)} min`);
     return;
   }
+  // The host benches' child logs and scratch (the cluster bench needs neither).
+  const logDir = path.join(resultsDir, `${stamp}-logs`);
+  fs.mkdirSync(logDir, { recursive: true });
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'model-mirror-bench-'));
 
   // The CLI as shipped: one esbuild bundle, run with plain node (bundled into the work dir, so
   // dist-cli/ of the work tree is left alone).

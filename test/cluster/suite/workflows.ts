@@ -1,6 +1,6 @@
 // Reading Argo workflows and MLflow versions on the cluster: shared by the suite, the catalog
 // checks and the cluster bench (bench/cluster/), so each asks the same way.
-import { argo, kubectlJson, kubectlJsonAsync, waitFor } from './cluster';
+import { argo, kubectlJsonAsync, waitFor } from './cluster';
 import { NAMESPACE, mlflowApi } from './product';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -8,7 +8,6 @@ export type Obj = Record<string, any>;
 
 const DONE_PHASES = ['Succeeded', 'Failed', 'Error'];
 
-export const workflow = (name: string): Obj => kubectlJson('get', 'workflow', '-n', NAMESPACE, name);
 export const nodes = (wf: Obj): Obj[] => Object.values(wf.status?.nodes ?? {});
 /** The pod nodes that ran `template` (one per attempt). */
 export const podNodes = (wf: Obj, template: string): Obj[] => nodes(wf).filter((n) => n.type === 'Pod' && n.templateName === template);
