@@ -5,9 +5,10 @@
 // (issues #15, #17: the 150 MB budget).
 //
 // While bytes move, a timer (every 25 ms: at loopback speed 100 ms let 20 MB pass between checks)
-// watches `arrayBuffers` and runs a full GC once it has grown by `stepBytes` since the last one. Measured on a 1 GiB `mirror` (bench, same session): peak RSS
-// 222 -> 178 MB with a full GC, for about 2 s more CPU per GiB; a young-generation GC alone did
-// not help (chunks still queued at a scavenge are promoted, and then only a full GC frees them).
+// watches `arrayBuffers` and runs a full GC once it has grown by `stepBytes` since the last one.
+// Measured on a 1 GiB `mirror` (bench, same session): peak RSS 222 -> 178 MB with a full GC, for
+// about 2 s more CPU per GiB; a young-generation GC alone did not help (chunks still queued at a
+// scavenge are promoted, and then only a full GC frees them).
 // The GC function comes from a fresh context after `--expose-gc` is set at runtime (the documented
 // `v8.setFlagsFromString` way); where that is refused, nothing runs and V8's own heuristics stay
 // in charge.
@@ -46,7 +47,8 @@ export function reclaimCollections(): number {
 
 /**
  * Keeps dead Buffer memory low until the returned function is called (calls nest: the timer stops
- * when the last user stops). The timer never keeps the process alive.
+ * when the last user stops). There is one timer per process: the options of the call that starts
+ * it apply until it stops. The timer never keeps the process alive.
  */
 export function startBufferReclaim(opts: { readonly stepBytes?: number; readonly intervalMs?: number } = {}): () => void {
   const collect = gcFunction();
