@@ -8,6 +8,8 @@ const mbs = (bytesPerSec: number) => (bytesPerSec > 0 ? `${f(bytesPerSec / 1e6, 
 const shapingText = (s: Required<ShapingOptions>) =>
   `per connection ${mbs(s.perConnectionBytesPerSec)}, total ${mbs(s.totalBytesPerSec)}, first-byte delay ${s.firstByteDelayMs} ms`;
 
+const peers = (x: WanRow) => (x.peerCpuSeconds ? `${f(x.peerCpuSeconds.hub, 1)} / ${f(x.peerCpuSeconds.proxy, 1)} / ${f(x.peerCpuSeconds.seaweedfs, 1)}` : '–');
+
 /** The Python path end to end: snapshot_download then boto3, one after the other. */
 function pythonSeconds(rows: WanRow[]): number | undefined {
   const dl = rows.find((x) => x.tool === 'py-download' && x.ok);
@@ -21,25 +23,26 @@ export function wanReport(r: WanResult & { scale: string; facts: Record<string, 
   L.push(`Machine: ${r.facts.cpus} cores (${r.facts.cpuModel}), ${r.facts.memGiB} GiB RAM, Node ${r.facts.node}, ${r.facts.rclone}. Run took ${r.minutes.toFixed(1)} min. Logs: \`${r.logDir}\`.`, '');
   L.push(`- Hub fixture (download side): ${shapingText(r.fixtureShaping)}.`);
   L.push(`- S3 through the shaped proxy (upload side): ${shapingText(r.proxyShaping)}.`);
-  L.push('- "% of cap": MB/s over the total cap of that side (end to end: the smaller cap). "vs Python": Python wall time (snapshot_download + boto3) over this row\'s; rows of one side compare with the Python tool of that side.', '');
+  L.push('- "% of cap": MB/s over the total cap of that side (end to end: the smaller cap). "vs Python": Python wall time (snapshot_download + boto3) over this row\'s; rows of one side compare with the Python tool of that side.');
+  L.push('- "peers CPU s": what the stand-ins for the remote side used during the row: Hub fixture / S3 proxy / SeaweedFS (each its own process). "box busy": the share of all cores busy meanwhile; near 100% means the row measured this machine\'s CPU, not the shaped links.', '');
   for (const sc of r.scenarios) {
     const rows = r.rows.filter((x) => x.scenario === sc.id);
     if (!rows.length) continue;
     const total = Object.values(sc.files).reduce((n, s) => n + s, 0);
     const py = pythonSeconds(rows);
     L.push(`## ${sc.key}) ${sc.label} (${f(total / 1e6)} MB, ${Object.keys(sc.files).length} files)`, '');
-    L.push('| side | tool | wall s | MB/s | % of cap | peak RSS MB | tool CPU s | vs Python |');
-    L.push('|---|---|---:|---:|---:|---:|---:|---|');
+    L.push('| side | tool | wall s | MB/s | % of cap | peak RSS MB | tool CPU s | peers CPU s | box busy | vs Python |');
+    L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const x of rows) {
       const sameSidePy = rows.find((y) => y.ok && y.side === x.side && y.tool.startsWith('py-'));
       let vs = '';
       if (x.side === 'end-to-end' && py && x.ok) vs = `${f(py / x.seconds, 2)}x (Python ${f(py, 1)} s)`;
       else if (sameSidePy && sameSidePy !== x && x.ok) vs = `${f(sameSidePy.seconds / x.seconds, 2)}x`;
-      L.push(`| ${x.side} | ${x.label}${x.ok ? '' : ' **FAILED**'} | ${f(x.seconds, 1)} | ${f(x.mbps, 1)} | ${Number.isFinite(x.capMBps) ? `${f((100 * x.mbps) / x.capMBps)}%` : '–'} | ${f(x.peakRssMB)} | ${f(x.cpuSeconds, 1)} | ${vs} |`);
+      L.push(`| ${x.side} | ${x.label}${x.ok ? '' : ' **FAILED**'} | ${f(x.seconds, 1)} | ${f(x.mbps, 1)} | ${Number.isFinite(x.capMBps) ? `${f((100 * x.mbps) / x.capMBps)}%` : '–'} | ${f(x.peakRssMB)} | ${f(x.cpuSeconds, 1)} | ${peers(x)} | ${x.boxBusy === undefined ? '–' : `${f(100 * x.boxBusy)}%`} | ${vs} |`);
     }
     if (py) {
       const bytes = rows.find((x) => x.tool === 'py-upload')?.bytes ?? 0;
-      L.push(`| end-to-end | Python: snapshot_download + boto3 (sum) | ${f(py, 1)} | ${f(bytes / 1e6 / py, 1)} | | | | 1.00x |`);
+      L.push(`| end-to-end | Python: snapshot_download + boto3 (sum) | ${f(py, 1)} | ${f(bytes / 1e6 / py, 1)} | | | | | | 1.00x |`);
     }
     L.push('');
   }

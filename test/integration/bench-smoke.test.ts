@@ -227,6 +227,16 @@ describe('bench WAN profile (--network wan) at a tiny scale', () => {
       expect(row.bytes).toBeGreaterThanOrEqual(2_000_000);
       expect(row.seconds).toBeGreaterThanOrEqual(1.5);
     }
+    // The stand-ins for the remote side run in processes of their own and report what they spent.
+    for (const row of result.rows) {
+      expect(row.peerCpuSeconds!.hub).toBeGreaterThanOrEqual(0);
+      expect(row.peerCpuSeconds!.proxy).toBeGreaterThanOrEqual(0);
+      expect(row.boxBusy).toBeGreaterThan(0);
+      expect(row.boxBusy).toBeLessThanOrEqual(1);
+    }
+    // The fixture served the download's bytes, so it used some CPU; the proxy carried the upload's.
+    expect(result.rows.find((r) => r.tool === 'mm-download')!.peerCpuSeconds!.hub).toBeGreaterThan(0);
+    expect(result.rows.find((r) => r.tool === 'mm-upload')!.peerCpuSeconds!.proxy).toBeGreaterThan(0);
     // The control: the same download unshaped must be clearly faster (so process start-up on a busy box
     // cannot pass for shaping).
     const control = await runWan({
@@ -238,6 +248,7 @@ describe('bench WAN profile (--network wan) at a tiny scale', () => {
     expect(shaped.seconds - control.rows[0].seconds).toBeGreaterThanOrEqual(1.2);
     const md = wanReport({ ...result, scale: 'tiny', facts: { cpus: os.cpus().length }, minutes: 0, logDir });
     expect(md).toContain('## Targets (WAN)');
+    expect(md).toContain('| peers CPU s | box busy |');
     expect(md).toContain('per connection 1.0 MB/s, total 4.0 MB/s, first-byte delay 5 ms');
   }, 300_000);
 });
