@@ -15,7 +15,7 @@ import { stepEnv } from '../test/support/step-env';
 import { run, say } from './lib/child';
 import { deletePrefix, dirBytes, vacuum, weedMasterUrl } from './lib/storage';
 import { WAN_SCALES, type WanScale } from './wan/scenarios';
-import { runWan, type WanResult } from './wan/run-wan';
+import { runWan, WAN_TOOLS, type WanResult, type WanTool } from './wan/run-wan';
 import { wanReport } from './wan/report';
 import { clusterReport, runClusterBench } from './cluster/run-cluster';
 
@@ -83,18 +83,20 @@ function args() {
   let network: 'loopback' | 'wan' = 'loopback';
   let wanSize: WanScale = 'full';
   let wanScenarios: string[] | undefined;
+  let wanTools: WanTool[] | undefined;
   let cluster = false;
   let rounds = 3;
   for (let i = 0; i < a.length; i++) {
     if (a[i] === '--help' || a[i] === '-h') {
       process.stdout.write([
         'usage: npm run bench -- [--size small|full] [--phases a,b,...] [--no-variants] [--many-files N]',
-        '       npm run bench -- --network wan [--wan-size full|small|tiny] [--wan-scenarios a,b,c]',
+        '       npm run bench -- --network wan [--wan-size full|small|tiny] [--wan-scenarios a,b,c] [--wan-tools t1,t2]',
         '       npm run bench -- --cluster [--rounds N]',
         `  --phases        loopback phases: ${ALL_PHASES.join(', ')}`,
         '  --network wan   Hub fixture shaped like a WAN (12.5 MB/s per connection, 100 MB/s total, 30 ms per',
         '                  request) and S3 through a shaped proxy (100 MB/s, 30 ms); scenarios a) one 10 GiB file,',
         '                  b) 4 x 2.5 GiB shards, c) 300 files of 100 kB-2 MB (--wan-size small: 1 GiB, 4 x 256 MiB, 60)',
+        `  --wan-tools     only these tools (default all): ${WAN_TOOLS.join(', ')}`,
         '  --cluster       the WorkflowTemplate\'s transfer step against `mirror` in a pod of the same image, on the',
         '                  real single-node cluster (brings it up and down); --rounds N alternating rounds (default 3)',
         '  See bench/README.md.',
@@ -116,6 +118,9 @@ function args() {
     } else if (a[i] === '--wan-scenarios') {
       wanScenarios = (a[++i] ?? '').split(',');
       if (!wanScenarios.every((x) => ['a', 'b', 'c'].includes(x))) throw new Error('--wan-scenarios takes a comma list of a, b, c');
+    } else if (a[i] === '--wan-tools') {
+      wanTools = (a[++i] ?? '').split(',') as WanTool[];
+      if (!wanTools.every((x) => WAN_TOOLS.includes(x))) throw new Error(`--wan-tools takes a comma list of ${WAN_TOOLS.join(', ')}`);
     } else if (a[i] === '--size') {
       const v = a[++i];
       if (v !== 'small' && v !== 'full') throw new Error('--size must be small or full');
@@ -129,10 +134,10 @@ function args() {
     } else if (a[i] === '--no-variants') {
       phases = phases.filter((p) => p !== 'variants');
     } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants, --many-files N, `
-      + `--network loopback|wan, --wan-size ${WAN_SCALES.join('|')}, --wan-scenarios a,b,c, --cluster, --rounds N)`);
+      + `--network loopback|wan, --wan-size ${WAN_SCALES.join('|')}, --wan-scenarios a,b,c, --wan-tools t1,t2, --cluster, --rounds N)`);
   }
   if (network === 'wan') phases = []; // the WAN profile runs its own scenarios (bench/wan/)
-  return { size, phases, manyFiles, network, wanSize, wanScenarios, cluster, rounds };
+  return { size, phases, manyFiles, network, wanSize, wanScenarios, wanTools, cluster, rounds };
 }
 
 /** rclone on PATH, else the one test/peers/install.d/rclone.sh puts in the cache; undefined if neither. */
@@ -153,7 +158,7 @@ const rate = (b: number, s: number) => (s > 0 ? mb(b) / s : 0);
 // ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { size, phases, manyFiles, network, wanSize, wanScenarios, cluster, rounds } = args();
+  const { size, phases, manyFiles, network, wanSize, wanScenarios, wanTools, cluster, rounds } = args();
   const has = (p: Phase) => phases.includes(p);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const resultsDir = path.join(ROOT, 'bench', 'results');
@@ -210,7 +215,7 @@ async function main(): Promise<void> {
   try {
     if (network === 'wan') {
       wan = await runWan({
-        bundle, peers, s3, weedMaster: master, work, logDir, scale: wanSize, scenarios: wanScenarios, rclone: rcloneBin(), stamp,
+        bundle, peers, s3, weedMaster: master, work, logDir, scale: wanSize, scenarios: wanScenarios, tools: wanTools, rclone: rcloneBin(), stamp,
       });
     }
     if (has('many-files')) rows.push(await manyFilesScenario({ bundle, peers, work, count: manyFiles, logFile: path.join(logDir, 'many-files.log'), stamp }));
@@ -249,7 +254,8 @@ async function main(): Promise<void> {
         RCLONE_CONFIG_SW_REGION: peers.s3.region,
         RCLONE_CONFIG_SW_FORCE_PATH_STYLE: 'true',
       };
-      const mm = (argv: string[], logName: string, env: NodeJS.ProcessEnv = baseEnv) => run('node', [bundle, ...argv], { env, log: log(logName) });
+      // Run as users run it: through the bundle's #! line, which carries node-flags.json's shebangArgs.
+      const mm = (argv: string[], logName: string, env: NodeJS.ProcessEnv = baseEnv) => run(bundle, argv, { env, log: log(logName) });
       const record = (r: Omit<Row, 'mbps' | 'model'>) => {
         const row: Row = { model: model.id, ...r, mbps: rate(r.bytes, r.seconds) };
         rows.push(row);
@@ -495,8 +501,8 @@ async function manyFilesScenario(o: { bundle: string; peers: Peers; work: string
 async function killAt(bundle: string, argv: string[], env: NodeJS.ProcessEnv, logFile: string,
   progress: (pid: number) => number | Promise<number>, at: number, pollMs = 50): Promise<number> {
   const out = fs.openSync(logFile, 'a');
-  fs.writeSync(out, `\n$ node model-mirror.js ${argv.join(' ')}   (to be SIGKILLed at ${at} bytes)\n`);
-  const child = spawn('node', [bundle, ...argv], { env, stdio: ['ignore', out, out] });
+  fs.writeSync(out, `\n$ model-mirror.js ${argv.join(' ')}   (to be SIGKILLed at ${at} bytes)\n`);
+  const child = spawn(bundle, argv, { env, stdio: ['ignore', out, out] }); // through its #! line, as users run it
   let exited = false;
   const done = new Promise<void>((r) => child.on('close', () => { exited = true; r(); }));
   let seen = 0;

@@ -41,7 +41,7 @@ export interface WanRow {
 }
 
 export interface WanRunProps {
-  /** The bundled CLI (scripts/bundle.mjs output), run with plain node. */
+  /** The bundled CLI (scripts/bundle.mjs output), executed through its #! line. */
   readonly bundle: string;
   readonly peers: Peers;
   readonly s3: S3Client;
@@ -171,7 +171,8 @@ export async function runWan(p: WanRunProps): Promise<WanResult> {
           await vacuum(p.weedMaster);
         };
         const rm = (d: string) => fs.rmSync(d, { recursive: true, force: true });
-        const mm = (argv: string[], tool: WanTool) => measured(() => run('node', [p.bundle, ...argv], { env, log: log(tool) }));
+        // Through the bundle's #! line, as users run it: it carries node-flags.json's shebangArgs.
+        const mm = (argv: string[], tool: WanTool) => measured(() => run(p.bundle, argv, { env, log: log(tool) }));
 
         // model-mirror download alone, then upload (and rclone) of the same directory.
         const mmDir = path.join(p.work, `mm-${sc.id}`);
