@@ -68,9 +68,12 @@ LABEL org.opencontainers.image.title="model-mirror" \
 COPY --from=build /out/opt/model-mirror/ /opt/model-mirror/
 COPY --from=build /out/usr/local/bin/ /usr/local/bin/
 COPY --from=build --chown=65532:65532 /out/work/ /work/
+# GLIBC_TUNABLES: steps/common/node-flags.json "processEnv" (the npm bin sets it on its #! line; this
+# image's #!/nodejs/bin/node line cannot): glibc returns freed socket/file chunks to the kernel.
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/nodejs/bin \
     NODE_ENV=production \
-    HOME=/home/nonroot
+    HOME=/home/nonroot \
+    GLIBC_TUNABLES=glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=131072
 USER 65532:65532
 WORKDIR /work
 ENTRYPOINT ["/usr/local/bin/model-mirror"]

@@ -104,17 +104,28 @@ fs.writeFileSync(metaFile, JSON.stringify(result.metafile, null, 1) + '\n');
   if (body.startsWith('#!')) throw new Error(`bundle: ${outfile} has two #! lines`);
   // The runtime flags go on line 2 after esbuild's "use strict" (which must stay the first statement).
   const strict = body.startsWith('"use strict";') ? '"use strict";' : '';
-  fs.writeFileSync(outfile, `${shebangLine(opts.shebang, NODE_FLAGS.shebangArgs)}\n${strict}${runtimeFlagsStatement(NODE_FLAGS.runtimeV8Flags)}${body.slice(strict.length)}`);
+  fs.writeFileSync(outfile, `${shebangLine(opts.shebang, NODE_FLAGS.shebangArgs, NODE_FLAGS.processEnv ?? {})}\n${strict}${runtimeFlagsStatement(NODE_FLAGS.runtimeV8Flags)}${body.slice(strict.length)}`);
 }
 
 /**
- * `#!<interpreter> <flags>`. Through /usr/bin/env the flags need `env -S` to be split; a direct
- * interpreter path gets the rest of the line as ONE argument (Linux), so it takes one flag at most.
+ * `#!<interpreter> <flags>`. Through /usr/bin/env the flags need `env -S` to be split, and the
+ * process environment goes there too (NAME=VALUE before the command); a direct interpreter path
+ * gets the rest of the line as ONE argument (Linux), so it takes one flag at most and no
+ * environment (the image sets that as ENV in the Dockerfile).
  */
-function shebangLine(interpreter, flags) {
-  if (!flags.length) return `#!${interpreter}`;
+function shebangLine(interpreter, flags, env) {
   const viaEnv = /^\/usr\/bin\/env\s+/.exec(interpreter);
-  if (viaEnv) return `#!/usr/bin/env -S ${interpreter.slice(viaEnv[0].length).replace(/^-S\s+/, '')} ${flags.join(' ')}`;
+  const assignments = Object.entries(env).map(([k, v]) => {
+    if (!/^[A-Z_][A-Z0-9_]*$/.test(k) || /[\s\\'"$]/.test(v)) throw new Error(`bundle: processEnv ${k}=${v} cannot go on a #! line`);
+    return `${k}=${v}`;
+  });
+  if (viaEnv && (flags.length || assignments.length)) {
+    const line = `#!/usr/bin/env -S ${[...assignments, interpreter.slice(viaEnv[0].length).replace(/^-S\s+/, ''), ...flags].join(' ')}`;
+    // Linux reads at most 255 bytes of a #! line (BINPRM_BUF_SIZE 256) and cuts the rest.
+    if (Buffer.byteLength(line) > 255) throw new Error(`bundle: the #! line is ${Buffer.byteLength(line)} bytes; Linux reads 255`);
+    return line;
+  }
+  if (!flags.length) return `#!${interpreter}`;
   if (flags.length > 1 || /\s/.test(interpreter)) {
     throw new Error(`bundle: #!${interpreter} can carry one argument, not ${flags.join(' ')} (steps/common/node-flags.json shebangArgs)`);
   }

@@ -78,7 +78,7 @@ test('config: user 65532, ENTRYPOINT model-mirror, CMD --help, WORKDIR /work', (
   expect(c.Entrypoint).toEqual(['/usr/local/bin/model-mirror']);
   expect(c.Cmd).toEqual(['--help']);
   expect(c.WorkingDir).toBe('/work');
-  expect(c.Env).toEqual(expect.arrayContaining(['NODE_ENV=production', 'HOME=/home/nonroot']));
+  expect(c.Env).toEqual(expect.arrayContaining(['NODE_ENV=production', 'HOME=/home/nonroot', ...Object.entries(NODE_FLAGS.processEnv).map(([k, v]) => `${k}=${v}`)]));
 });
 
 test('the OCI labels are set from the build args', () => {

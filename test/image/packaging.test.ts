@@ -29,7 +29,8 @@ afterAll(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
 test('npm ci bundles (prepare) and `npx model-mirror --help` works', () => {
   const ci = npm('ci', '--no-audit', '--no-fund', '--prefer-offline');
   expect(ci.status).toBe(0);
-  expect(fs.readFileSync(bundle(), 'utf8').split('\n')[0]).toBe(['#!/usr/bin/env -S node', ...NODE_FLAGS.shebangArgs].join(' '));
+  const envAssignments = Object.entries(NODE_FLAGS.processEnv).map(([k, v]) => `${k}=${v}`);
+  expect(fs.readFileSync(bundle(), 'utf8').split('\n')[0]).toBe(['#!/usr/bin/env -S', ...envAssignments, 'node', ...NODE_FLAGS.shebangArgs].join(' '));
   const r = sh('npx', ['--no-install', 'model-mirror', '--help'], { cwd: dir });
   expect(r.status).toBe(0);
   for (const c of commands) expect(r.stdout).toContain(`model-mirror ${String(Array.isArray(c.command) ? c.command[0] : c.command).split(/\s+/)[0]}`);

@@ -182,6 +182,13 @@ describe('Dockerfile', () => {
     expect(CLI_COMMANDS).toContainEqual(['model-mirror']);
   });
 
+  it('sets the process environment of steps/common/node-flags.json (its #! line cannot)', () => {
+    const env = Object.assign({}, ...runtime.instrs.filter((i) => i.cmd === 'ENV').map((i) => keyValues(i.rest))) as Record<string, string>;
+    const { processEnv } = JSON.parse(read('steps/common/node-flags.json')) as { processEnv: Record<string, string> };
+    expect(Object.keys(processEnv).length).toBeGreaterThan(0);
+    for (const [k, v] of Object.entries(processEnv)) expect({ k, v: env[k] }).toEqual({ k, v });
+  });
+
   it('has WORKDIR /work owned by the runtime user', () => {
     expect(last('WORKDIR')?.rest).toBe('/work');
     const uid = last('USER')!.rest.split(':')[0];
