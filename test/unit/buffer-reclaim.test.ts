@@ -1,6 +1,6 @@
 // steps/common/buffer-reclaim.ts: while a transfer runs, dead Buffer memory is collected once it
 // has grown by the step, and the timer stops with its last user.
-import { reclaimCollections, startBufferReclaim } from '../../steps/common/buffer-reclaim';
+import { reclaimCollections, reclaimMajorCollections, startBufferReclaim } from '../../steps/common/buffer-reclaim';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -45,4 +45,22 @@ test('nested users share one timer; after the last stops, nothing is collected',
   churn(32);
   await sleep(150);
   expect(reclaimCollections()).toBe(whileB);
+});
+
+test('most collections are young-generation GCs; every majorEvery-th is a full one', async () => {
+  const stop = startBufferReclaim({ stepBytes: 2 * 1024 * 1024, intervalMs: 5, majorEvery: 3 });
+  try {
+    const [all0, major0] = [reclaimCollections(), reclaimMajorCollections()];
+    for (let i = 0; i < 40 && reclaimCollections() - all0 < 9; i++) {
+      churn(4);
+      await sleep(12);
+    }
+    const all = reclaimCollections() - all0;
+    const major = reclaimMajorCollections() - major0;
+    expect(all).toBeGreaterThanOrEqual(9);
+    // Counted from the process's first collection: floor(all / 3) give or take one.
+    expect(Math.abs(major - all / 3)).toBeLessThanOrEqual(1);
+  } finally {
+    stop();
+  }
 });
