@@ -56,9 +56,9 @@ export type RangedOutcome =
   | { readonly kind: 'whole-body'; readonly answer: HubResponse; readonly transferred: number; readonly resumed: boolean; readonly reported: number };
 
 /** Bytes gathered per positional write. */
-const WRITE_BATCH = 1024 * 1024;
+const WRITE_BATCH = 256 * 1024;
 /** Received-but-unwritten bytes at which one stream's socket is paused. */
-const MAX_QUEUED = 2 * 1024 * 1024;
+const MAX_QUEUED = 1024 * 1024;
 /** Read-back size when hashing bytes that arrived ahead of the hashed prefix. */
 const HASH_READ = 2 * 1024 * 1024;
 /** The resume record is rewritten at most this often while bytes arrive (and at every chunk's end). */
