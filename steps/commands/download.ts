@@ -29,7 +29,7 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
       .option('model-id', { type: 'string', demandOption: true, describe: 'Hub repo id, `org/name` (legacy single names like `gpt2` also work)' })
       .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or 40-hex commit sha; resolved to a commit sha first' }))
       .option('dest', { type: 'string', demandOption: true, describe: 'Directory to download into (created if missing)' })
-      .option('concurrency', { type: 'number', default: 4, describe: 'Files downloaded in parallel' })
+      .option('concurrency', { type: 'number', default: 4, describe: 'Files downloaded in parallel; files up to 4 MiB get as many workers again of their own (they wait on round trips, not on the link)' })
       .option('deadline', deadlineOption('download'))
       .option('output-dir', { type: 'string', describe: 'Write Argo output parameters here: commit_sha, total_bytes, file_count' })
       .example('$0 download --model-id openai-community/gpt2 --dest /data/gpt2', 'Whole repo at main')

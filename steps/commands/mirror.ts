@@ -123,7 +123,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     .option('alias', { type: 'string', describe: 'Point this alias at the new version' })
     .option('work-dir', { type: 'string', describe: 'Download directory [default: <tmp>/model-mirror/<org--name>]' })
     .option('keep-work-dir', { type: 'boolean', default: false, describe: 'Keep the downloaded files afterwards' })
-    .option('concurrency', { type: 'number', default: 4, describe: 'Files transferred in parallel' })
+    .option('concurrency', { type: 'number', default: 4, describe: 'Files transferred in parallel; files up to 4 MiB get as many download workers again of their own' })
     .option('wait-timeout', { type: 'number', default: 300, describe: 'Seconds to wait for the version to become READY' })
     .option('python-version', { type: 'string', default: '3.11', describe: 'Python version recorded in the MLmodel/env files' })
     .option('logged-model', loggedModelOption)

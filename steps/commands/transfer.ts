@@ -58,7 +58,7 @@ export const transferCommand: CommandModule<object, TransferArgs> = {
       .option('s3-destination', { type: 'string', alias: 'dest-uri', demandOption: true, describe: 'Destination s3://BUCKET/PREFIX, as `upload --dest` (prepare\'s s3_destination output)' })
       .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, $MLFLOW_S3_ENDPOINT_URL, else AWS S3]' })
       .option('region', { type: 'string', describe: 'Region [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1]' })
-      .option('concurrency', { type: 'number', default: 4, describe: 'Files downloaded in parallel (and, with --bounded-scratch, most files on disk at once)' })
+      .option('concurrency', { type: 'number', default: 4, describe: 'Files downloaded in parallel (and, with --bounded-scratch, most files on disk at once); files up to 4 MiB get as many workers again of their own' })
       .option('part-concurrency', { type: 'number', default: DEFAULT_PART_CONCURRENCY, describe: 'Upload parts (and small files) in flight in all' })
       .option('part-size-mib', { type: 'number', describe: 'Multipart part size in MiB [default: max(16, size/9000)]' })
       .option('upload-retries', { type: 'number', default: 3, describe: 'Whole-object retries on S3 5xx/network errors' })

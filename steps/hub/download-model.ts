@@ -12,9 +12,10 @@ import { assertNoSymlinkComponents, safeJoin } from '../common/fs-safety';
 import { log } from '../common/log';
 import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest, type ManifestFile } from '../common/manifest';
 import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/progress';
-import { mapLimit, type RetryOptions } from '../common/retry';
+import type { RetryOptions } from '../common/retry';
 import { DEFAULT_MAX_HUB_STREAMS } from './chunk-plan';
 import { downloadFile, type DownloadFileResult } from './download-file';
+import { forEachInLanes, SMALL_FILE_BYTES } from './file-lanes';
 import { StreamSlots } from './stream-slots';
 import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
@@ -35,8 +36,13 @@ export interface DownloadModelOptions {
   readonly accessToken?: string;
   readonly allowPatterns?: readonly string[];
   readonly ignorePatterns?: readonly string[];
-  /** Files downloaded in parallel. @default 4 */
+  /**
+   * Big files downloaded in parallel; files up to SMALL_FILE_BYTES get as many workers again of
+   * their own (file-lanes.ts). @default 4
+   */
   readonly concurrency?: number;
+  /** Workers for small files only, beside `concurrency` (0: small files wait their turn). @default concurrency */
+  readonly smallFileWorkers?: number;
   readonly retry?: RetryOptions;
   /** A Hub answer (head or body) that sends no byte for this long fails the request (retried). @default 60 s */
   readonly idleTimeoutMs?: number;
@@ -273,7 +279,7 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   try {
     opts.onPlan?.(planned, { repo, commitSha: resolved.commitSha });
     const streamSlots = new StreamSlots(Math.max(concurrency, opts.maxHubStreams ?? DEFAULT_MAX_HUB_STREAMS));
-    await mapLimit(order, concurrency, async (i, _j, signal) => {
+    await forEachInLanes(order, (i) => files[i].size <= SMALL_FILE_BYTES, { concurrency, smallExtra: opts.smallFileWorkers }, async (i, signal) => {
       const t = planned[i];
       const kept = stored.get(t.file.path);
       if (kept) {

@@ -346,12 +346,12 @@ test('a 404 on one file fails every GrowingFile not yet complete, including thos
   hub.faults.missing(REPO, WEIGHTS, 1);
   let plan: ReadonlyArray<{ file: RepoFile; growing: GrowingFile }> = [];
   const err = await downloadModel({
-    modelId: REPO, dest: tmp, hubUrl: hub.url, concurrency: 1, progress: 'none',
+    modelId: REPO, dest: tmp, hubUrl: hub.url, concurrency: 1, smallFileWorkers: 0, progress: 'none',
     onPlan: (p) => { plan = p; },
   }).catch((e) => e);
   expect(err).toMatchObject({ exitCode: ExitCode.NotFound });
   expect(plan.length).toBeGreaterThan(1);
-  // The weights are the biggest file, so the first (and with concurrency 1 the only) one started.
+  // The weights are the biggest file, so the first (and with one worker in all the only) one started.
   for (const p of plan) {
     expect(p.growing.isComplete).toBe(false);
     await expect(p.growing.digest).rejects.toBe(err);
