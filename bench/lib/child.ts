@@ -11,8 +11,9 @@ export const say = (m: string) => process.stderr.write(`[bench ${new Date().toIS
 
 export interface RunResult { code: number | null; seconds: number; peakRssMB?: number; stdout: string; cpu: { tool?: number; fixture: number; seaweedfs?: number } }
 
-// CPU seconds of the other processes on the box during a phase: the bench process itself (it
-// hosts the Hub fixture, which generates the bytes) and SeaweedFS (the peer's process group).
+// CPU seconds of the other processes on the box during a phase: the bench process itself (on
+// loopback it hosts the Hub fixture, which generates the bytes; the WAN profile runs the fixture
+// in a process of its own) and SeaweedFS (the peer's process group).
 let seaweedPid: number | undefined;
 function findSeaweedPid(): number | undefined {
   const pidsFile = path.join(PEERS_ROOT, 'runs', String(process.pid), 'pids');
