@@ -36,7 +36,7 @@ export const uploadCommand: CommandModule<object, UploadArgs> = {
       .option('dest', { type: 'string', demandOption: true, describe: 'Destination s3://BUCKET/PREFIX (e.g. under MLflow\'s artifact root)' })
       .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL; enables path-style addressing [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, $MLFLOW_S3_ENDPOINT_URL, else AWS S3]' })
       .option('region', { type: 'string', describe: 'Region [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1]' })
-      .option('concurrency', { type: 'number', default: DEFAULT_FILE_CONCURRENCY, describe: 'Files uploaded in parallel' })
+      .option('concurrency', { type: 'number', default: DEFAULT_FILE_CONCURRENCY, describe: 'Files uploaded in parallel; files up to 4 MiB get as many workers again of their own (all share --part-concurrency)' })
       .option('part-concurrency', { type: 'number', default: DEFAULT_PART_CONCURRENCY, describe: 'Parts (and small files) in flight in all, shared by the files being uploaded; memory does not grow with the part size' })
       .option('part-size-mib', { type: 'number', describe: 'Multipart part size in MiB [default: max(16, size/9000) so files up to 5 TiB fit in 10,000 parts]' })
       .option('retries', { type: 'number', default: 3, describe: 'Whole-object retries on 5xx/network errors (on top of the SDK\'s per-request retries)' })

@@ -15,7 +15,7 @@ import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/
 import type { RetryOptions } from '../common/retry';
 import { DEFAULT_MAX_HUB_STREAMS } from './chunk-plan';
 import { downloadFile, type DownloadFileResult } from './download-file';
-import { forEachInLanes, SMALL_FILE_BYTES } from './file-lanes';
+import { forEachInLanes, SMALL_FILE_BYTES } from '../common/file-lanes';
 import { StreamSlots } from './stream-slots';
 import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';

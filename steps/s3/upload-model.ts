@@ -8,6 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { startBufferReclaim } from '../common/buffer-reclaim';
+import { forEachInLanes, SMALL_FILE_BYTES } from '../common/file-lanes';
 import { ExitCode, UserError } from '../common/errors';
 import { safeJoin } from '../common/fs-safety';
 import { log } from '../common/log';
@@ -40,7 +41,7 @@ export interface UploadModelOptions {
   readonly credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Use this client instead of building one (endpoint/region/credentials are then ignored). */
   readonly client?: S3Client;
-  /** Files uploaded in parallel (ignored with `pending`: every file waits for its bytes). @default 4 */
+  /** Files uploaded in parallel, plus as many again for files up to SMALL_FILE_BYTES (ignored with `pending`: every file waits for its bytes). @default 4 */
   readonly concurrency?: number;
   /**
    * Requests with a body in flight (parts and small-file PUTs), shared by all files: memory is
@@ -162,9 +163,9 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
         if (skip.has(it.key)) session.recordSkipped(it);
         else await session.upload(it, { signal });
       };
-      // Biggest first: the long poles start early, small files fill the gaps.
-      const order = [...items].sort((a, b) => b.size - a.size);
-      await mapLimit(order, concurrency, (it, _i, signal) => one(it, signal), opts.signal);
+      // Biggest first: the long poles start early; small files also get workers of their own.
+      const order = items.map((_it, i) => i).sort((a, b) => items[b].size - items[a].size || a - b);
+      await forEachInLanes(order, (i) => items[i].size <= SMALL_FILE_BYTES, { concurrency }, (i, signal) => one(items[i], signal), opts.signal);
       await one(mItem, opts.signal);
     }
     session.o.progress.finish();

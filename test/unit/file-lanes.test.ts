@@ -1,5 +1,5 @@
-// steps/hub/file-lanes.ts: big files keep `concurrency` workers; small files get as many again.
-import { forEachInLanes } from '../../steps/hub/file-lanes';
+// steps/common/file-lanes.ts: big files keep `concurrency` workers; small files get as many again.
+import { forEachInLanes } from '../../steps/common/file-lanes';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,10 +1,10 @@
-// Which file a download worker takes next. Small files cost a request round trip or two each
-// (the resolve, the LFS redirect) and little bandwidth, so with only `concurrency` files in
-// flight a repo of many small files waits on latency, not on the link. Small files therefore get
+// Which file a download or upload worker takes next. Small files cost a request round trip or
+// two each (the resolve, the LFS redirect; a PUT) and little bandwidth, so with only
+// `concurrency` files in flight a repo of many small files waits on latency, not on the link. Small files therefore get
 // `smallExtra` workers of their own on top of the `concurrency` that take the big files, biggest
 // first, and then help with the small ones. At most `concurrency` big files are ever in flight,
 // so memory and streams for big files are as before; a small file holds at most its own size.
-import { mapLimit } from '../common/retry';
+import { mapLimit } from './retry';
 
 /** Files up to this size count as small. */
 export const SMALL_FILE_BYTES = 4 * 1024 * 1024;
