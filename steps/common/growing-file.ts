@@ -3,6 +3,10 @@
 // sum. The producer (downloadFile) reports how many bytes are on disk, restarts, the verified
 // digests and failure; the consumer (uploadFile) waits for the range it needs and reads it from
 // whichever path holds the bytes now (`<file>.part` while writing, `<file>` after the rename).
+// On disk means written, not verified: the consumer publishes nothing before `digest` resolves.
+// A ranged download fills several chunks at once, so besides the contiguous prefix the producer
+// may report ranges further on (`filledRange`): a part whose bytes are all there can go before
+// the prefix reaches it. Bytes once reported stay as they are until a reset.
 import { createReadStream, promises as fs, type ReadStream } from 'node:fs';
 import type { Digests } from './hash';
 
@@ -15,6 +19,7 @@ export class GrowingFileReset extends Error {
 }
 
 interface Waiter {
+  readonly start: number;
   readonly end: number;
   readonly resolve: () => void;
   readonly reject: (e: unknown) => void;
@@ -24,6 +29,8 @@ interface Waiter {
 // closure or string of its own until a consumer waits on it (memory flat in the file count).
 export class GrowingFile {
   private available = 0;
+  /** Written ranges beyond the prefix, [start, end), sorted, disjoint, not adjacent. */
+  private ranges?: Array<[number, number]>;
   private generationNo = 0;
   private finished?: Digests;
   private error?: unknown;
@@ -50,6 +57,41 @@ export class GrowingFile {
   advanced(bytesOnDisk: number): void {
     if (this.finished || this.error) return;
     this.available = Math.max(this.available, Math.min(bytesOnDisk, this.size));
+    if (this.ranges) {
+      // Ranges the prefix now reaches join it (sorted: one pass).
+      const rest: Array<[number, number]> = [];
+      for (const r of this.ranges) {
+        if (r[0] <= this.available) this.available = Math.max(this.available, r[1]);
+        else rest.push(r);
+      }
+      this.ranges = rest.length ? rest : undefined;
+    }
+    this.wake();
+  }
+
+  /** Bytes [start, end) are written (and readable), wherever the prefix is. */
+  filledRange(start: number, end: number): void {
+    if (this.finished || this.error) return;
+    end = Math.min(end, this.size);
+    if (end <= this.available) return;
+    if (start <= this.available) {
+      this.advanced(end);
+      return;
+    }
+    // Merge with every range it touches or overlaps.
+    const kept: Array<[number, number]> = [];
+    let lo = start;
+    let hi = end;
+    for (const r of this.ranges ?? []) {
+      if (r[1] < lo || r[0] > hi) kept.push(r);
+      else {
+        lo = Math.min(lo, r[0]);
+        hi = Math.max(hi, r[1]);
+      }
+    }
+    kept.push([lo, hi]);
+    kept.sort((a, b) => a[0] - b[0]);
+    this.ranges = kept;
     this.wake();
   }
 
@@ -57,6 +99,7 @@ export class GrowingFile {
   reset(): void {
     if (this.finished || this.error) return;
     this.available = 0;
+    this.ranges = undefined;
     this.generationNo++;
     const waiters = this.waiters ?? [];
     this.waiters = undefined;
@@ -68,6 +111,7 @@ export class GrowingFile {
     if (this.finished || this.error) return;
     this.finished = digests;
     this.available = this.size;
+    this.ranges = undefined;
     this.wake();
     this.settleDigest?.resolve(digests);
     this.settleDigest = undefined;
@@ -121,10 +165,21 @@ export class GrowingFile {
     return this.digestPromise;
   }
 
+  /** Bytes [start, end) are written. */
+  has(start: number, end: number): boolean {
+    if (end <= this.available) return true;
+    return this.ranges?.some((r) => r[0] <= start && end <= r[1]) ?? false;
+  }
+
   /** Resolves once bytes [0, end) are readable; rejects on reset (GrowingFileReset) or failure. */
   waitFor(end: number, signal?: AbortSignal): Promise<void> {
+    return this.waitForRange(0, end, signal);
+  }
+
+  /** Resolves once bytes [start, end) are readable; rejects on reset (GrowingFileReset) or failure. */
+  waitForRange(start: number, end: number, signal?: AbortSignal): Promise<void> {
     if (this.error) return Promise.reject(this.error);
-    if (end <= this.available) return Promise.resolve();
+    if (this.has(start, end)) return Promise.resolve();
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
@@ -132,6 +187,7 @@ export class GrowingFile {
         reject(signal!.reason);
       };
       const waiter: Waiter = {
+        start,
         end: Math.min(end, this.size),
         resolve: () => {
           signal?.removeEventListener('abort', onAbort);
@@ -153,7 +209,7 @@ export class GrowingFile {
    */
   async openRange(start: number, end: number, opts: { highWaterMark?: number } = {}): Promise<ReadStream> {
     if (!(start >= 0 && start < end)) throw new RangeError(`empty or negative range ${start}-${end} of ${this.path}`);
-    if (end > this.available) throw new RangeError(`bytes ${start}-${end} of ${this.path} are not written yet (${this.available} are)`);
+    if (!this.has(start, end)) throw new RangeError(`bytes ${start}-${end} of ${this.path} are not written yet (the first ${this.available} are)`);
     const candidates = this.finished ? [this.path] : [this.partPath, this.path];
     let lastError: unknown;
     for (const p of candidates) {
@@ -175,7 +231,7 @@ export class GrowingFile {
     if (!this.waiters?.length) return;
     const still: Waiter[] = [];
     for (const w of this.waiters) {
-      if (w.end <= this.available) w.resolve();
+      if (this.has(w.start, w.end)) w.resolve();
       else still.push(w);
     }
     this.waiters = still.length ? still : undefined;

@@ -9,7 +9,8 @@
 //    back, so the caller takes that body from byte 0 over one stream;
 //  - the hash sees the contiguous prefix on disk, in order: a write at the hashed frontier is
 //    hashed from memory, the rest is read back from the part (page cache) as the prefix grows, so
-//    a finished file needs no second pass; the GrowingFile is told only about that prefix;
+//    a finished file needs no second pass; the GrowingFile is told about the prefix and about
+//    each chunk's written bytes (an upload part can go as soon as its bytes are on disk);
 //  - `<file>.part.chunks` (chunk-state.ts) records what is on disk: at every chunk's end, every
 //    second while bytes arrive, and when the transfer stops, so a rerun after SIGKILL keeps it.
 // Memory: per stream at most MAX_QUEUED bytes wait for the disk (the socket pauses), plus one
@@ -82,6 +83,8 @@ class PartProgress {
     private readonly growing?: GrowingFile,
   ) {
     this.filled = filled;
+    // A resumed part: what each chunk already holds can be read before the prefix gets there.
+    filled.forEach((f, i) => { if (f > 0) this.growing?.filledRange(chunks[i].start, chunks[i].start + f); });
     this.advancePrefix();
   }
 
@@ -96,6 +99,8 @@ class PartProgress {
   /** Called after a write of `buffers` at `position` (in chunk `i`) resolved. */
   written(i: number, position: number, buffers: readonly Buffer[], bytes: number): void {
     this.filled[i] += bytes;
+    // Readable now, ahead of the prefix too (an upload part inside this chunk can go).
+    this.growing?.filledRange(this.chunks[i].start, this.chunks[i].start + this.filled[i]);
     // At the hashed frontier with no read-back running: hash from memory, no read.
     if (position === this.hashed && !this.reading) {
       for (const b of buffers) this.hasher.update(b);

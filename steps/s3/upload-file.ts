@@ -49,6 +49,8 @@ export const S3_MAX_PART_SIZE = 5 * 1024 * MiB;
 export const S3_MAX_OBJECT_SIZE = 5 * 1024 * 1024 * MiB;
 /** Read size of the part streams: big enough for few syscalls, small enough x budget. */
 export const READ_CHUNK = 256 * 1024;
+/** Parts of one file waiting for their bytes or a budget slot at once (1 GiB at 16 MiB parts). */
+const PART_LOOKAHEAD = 64;
 
 /** Part size for a file of `size` bytes: max(16 MiB, ceil(size / 9000)), rounded up to a MiB. */
 export function choosePartSize(size: number, minPartSize: number = MIN_PART_SIZE): number {
@@ -68,6 +70,8 @@ export function partCount(size: number, partSize: number): number {
 export interface FileBytes {
   /** Resolves once bytes [0, end) can be read. */
   waitFor(end: number, signal?: AbortSignal): Promise<void>;
+  /** Resolves once bytes [start, end) can be read (not necessarily those before them). */
+  waitForRange(start: number, end: number, signal?: AbortSignal): Promise<void>;
   /** Bytes [start, end), `end` exclusive. */
   openRange(start: number, end: number): Promise<Readable>;
   /** Changes when the bytes read so far become void (the download restarted the file). */
@@ -79,6 +83,7 @@ export function localFileBytes(filePath: string): FileBytes {
   return {
     generation: 0,
     waitFor: () => Promise.resolve(),
+    waitForRange: () => Promise.resolve(),
     openRange: async (start, end) => {
       // Open first so a missing file fails here, not as a stream error mid-request.
       const fh = await fs.open(filePath, 'r');
@@ -338,7 +343,8 @@ async function putMultipart(ctx: Ctx): Promise<UploadFileResult> {
     reported += delta;
     ctx.onProgress?.(delta, { transferred });
   };
-  const tasks: Array<Promise<void>> = [];
+  // Part tasks in flight (waiting for bytes, a budget slot, or S3).
+  const running = new Set<Promise<void>>();
   let firstError: { error: unknown } | undefined;
   const fail = (e: unknown) => {
     if (!firstError) {
@@ -412,19 +418,29 @@ async function putMultipart(ctx: Ctx): Promise<UploadFileResult> {
       progress(len);
     };
 
-    // Parts start in order as the bytes become available (at once for a finished file) and a
-    // budget slot frees up; waiting for bytes does not hold a slot.
-    for (const p of layout) {
-      if (firstError) break;
-      try {
-        await ctx.bytes.waitFor(p.end, signal);
-        const release = await ctx.budget.acquire(signal);
-        tasks.push(onePart(p).catch(fail).finally(release));
-      } catch (e) {
-        fail(e);
+    // A part starts once its bytes are on disk (at once for a finished file; a ranged download
+    // fills several chunks at the same time, so not necessarily in order) and a budget slot frees
+    // up; waiting for bytes does not hold a slot. At most PART_LOOKAHEAD parts of a file wait at
+    // once, so a huge file costs no more than that.
+    let next = 0;
+    while (!firstError && (next < n || running.size)) {
+      while (!firstError && next < n && running.size < PART_LOOKAHEAD) {
+        const p = layout[next++];
+        const task = (async () => {
+          await ctx.bytes.waitForRange(p.start, p.end, signal);
+          const release = await ctx.budget.acquire(signal);
+          try {
+            await onePart(p);
+          } finally {
+            release();
+          }
+        })().catch(fail);
+        running.add(task);
+        void task.finally(() => running.delete(task));
       }
+      if (running.size) await Promise.race(running);
     }
-    await Promise.all(tasks);
+    await Promise.all(running); // after a failure: the others stop (aborted) before we go on
     if (firstError) throw firstError.error;
 
     checkDigests(ctx, await untilAborted(integrity, signal));
@@ -456,7 +472,7 @@ async function putMultipart(ctx: Ctx): Promise<UploadFileResult> {
     return { key: ctx.key, size: ctx.size, multipart: true, etag, bytesSent, bytesResumed };
   } catch (e) {
     fail(e);
-    await Promise.allSettled(tasks);
+    await Promise.allSettled(running);
     const error = firstError!.error;
     if (uploadId && isPermanentFailure(error, ctx.signal)) {
       await abortUpload(ctx.client, ctx.bucket, ctx.key, uploadId);

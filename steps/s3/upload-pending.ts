@@ -75,6 +75,9 @@ function growingBytes(g: GrowingFile): FileBytes {
     waitFor: (end, signal) => g.waitFor(end, signal).catch((e) => {
       throw asSource(e, signal);
     }),
+    waitForRange: (start, end, signal) => g.waitForRange(start, end, signal).catch((e) => {
+      throw asSource(e, signal);
+    }),
     openRange: (start, end) => g.openRange(start, end, { highWaterMark: READ_CHUNK }),
   };
 }

@@ -74,9 +74,12 @@ function only(names: string[]) {
   return { allowPatterns: names };
 }
 
-test('a multi-chunk file comes as concurrent Range requests, verified; the GrowingFile only ever hears of a contiguous, correct prefix', async () => {
+test('a multi-chunk file comes as concurrent Range requests, verified; the GrowingFile hears of a contiguous, correct prefix and of correct ranges ahead of it', async () => {
   const dest = path.join(work, 'multi');
   const announced: string[] = [];
+  // Ranges ahead of the prefix: the bytes each report adds, as they were on disk then.
+  const ahead: Array<{ at: number; bytes: Buffer }> = [];
+  const reachedIn = new Map<number, number>();
   let hashedAnnounced = createHash('sha256');
   let prefix = 0;
   let fd = -1;
@@ -97,12 +100,28 @@ test('a multi-chunk file comes as concurrent Range requests, verified; the Growi
         }
         advanced(n);
       };
+      const filledRange = g.filledRange.bind(g);
+      g.filledRange = (start: number, end: number) => {
+        const from = Math.max(reachedIn.get(start) ?? start, prefix);
+        if (end > from && !g.isComplete) {
+          if (fd < 0) fd = openSync(g.partPath, 'r');
+          const buf = Buffer.alloc(end - from);
+          expect(readSync(fd, buf, 0, buf.length, from)).toBe(buf.length);
+          ahead.push({ at: from, bytes: buf });
+        }
+        reachedIn.set(start, Math.max(reachedIn.get(start) ?? start, end));
+        filledRange(start, end);
+      };
       g.reset = () => {
         throw new Error('no reset expected');
       };
     },
   });
   if (fd >= 0) closeSync(fd);
+  // Reported bytes never changed afterwards, and some were reported ahead of the prefix.
+  const final = await fs.readFile(path.join(dest, BIG));
+  expect(ahead.filter((r) => r.at > 0).length).toBeGreaterThan(0);
+  for (const r of ahead) expect(final.subarray(r.at, r.at + r.bytes.length).equals(r.bytes)).toBe(true);
   const f = fixtureFile(BIG);
   expect(manifest.files.find((x) => x.path === BIG)!.sha256).toBe(f.sha256);
   expect((await hashFile(path.join(dest, BIG))).sha256).toBe(f.sha256);

@@ -16,6 +16,43 @@ describe('GrowingFile', () => {
   });
   afterEach(() => fs.rm(dir, { recursive: true, force: true }));
 
+  it('a range written ahead of the prefix can be waited for and read before the prefix gets there', async () => {
+    const g = new GrowingFile(path.join(dir, 'r.bin'), 12);
+    await fs.writeFile(g.partPath, Buffer.alloc(12, 0x2e));
+    const released: string[] = [];
+    const ahead = g.waitForRange(8, 10).then(() => released.push('8-10'));
+    const spanning = g.waitForRange(4, 10).then(() => released.push('4-10'));
+    const prefix = g.waitFor(10).then(() => released.push('0-10'));
+    g.filledRange(8, 9); // not yet all of 8-10
+    await new Promise((r) => setImmediate(r));
+    expect(released).toEqual([]);
+    g.filledRange(8, 11);
+    await ahead;
+    expect(released).toEqual(['8-10']);
+    expect(g.bytesAvailable).toBe(0); // the prefix did not move
+    expect(await readAll(await g.openRange(8, 10))).toBe('..');
+    await expect(g.openRange(3, 10)).rejects.toThrow(RangeError);
+    g.filledRange(4, 8); // adjacent: 4-11 is one range now
+    await spanning;
+    expect(g.has(4, 11)).toBe(true);
+    expect(g.has(3, 5)).toBe(false);
+    g.advanced(4); // the prefix reaches the range and takes it in
+    await prefix;
+    expect(g.bytesAvailable).toBe(11);
+    expect(released).toEqual(['8-10', '4-10', '0-10']);
+  });
+
+  it('a reset forgets the ranges ahead of the prefix too', async () => {
+    const g = new GrowingFile(path.join(dir, 's.bin'), 10);
+    g.filledRange(5, 10);
+    expect(g.has(6, 8)).toBe(true);
+    const waiting = g.waitForRange(0, 3);
+    g.reset();
+    await expect(waiting).rejects.toBeInstanceOf(GrowingFileReset);
+    expect(g.has(6, 8)).toBe(false);
+    expect(g.bytesAvailable).toBe(0);
+  });
+
   it('releases waiters only once their range is on disk, and reads from the part then the final path', async () => {
     const g = new GrowingFile(path.join(dir, 'w.bin'), 10);
     await fs.writeFile(g.partPath, 'abcd');
