@@ -84,6 +84,7 @@ function args() {
   let wanSize: WanScale = 'full';
   let wanScenarios: string[] | undefined;
   let wanTools: WanTool[] | undefined;
+  let wanCap: number | undefined;
   let cluster = false;
   let rounds = 3;
   for (let i = 0; i < a.length; i++) {
@@ -97,6 +98,8 @@ function args() {
         '                  request) and S3 through a shaped proxy (100 MB/s, 30 ms); scenarios a) one 10 GiB file,',
         '                  b) 4 x 2.5 GiB shards, c) 300 files of 100 kB-2 MB (--wan-size small: 1 GiB, 4 x 256 MiB, 60)',
         `  --wan-tools     only these tools (default all): ${WAN_TOOLS.join(', ')}`,
+        '  --wan-cap MB/s  the total cap of both sides (default 100); a cap this machine\'s cores can sustain',
+        '                  shows the tool\'s overlap rather than the CPU limit',
         '  --cluster       the WorkflowTemplate\'s transfer step against `mirror` in a pod of the same image, on the',
         '                  real single-node cluster (brings it up and down); --rounds N alternating rounds (default 3)',
         '  See bench/README.md.',
@@ -121,6 +124,9 @@ function args() {
     } else if (a[i] === '--wan-tools') {
       wanTools = (a[++i] ?? '').split(',') as WanTool[];
       if (!wanTools.every((x) => WAN_TOOLS.includes(x))) throw new Error(`--wan-tools takes a comma list of ${WAN_TOOLS.join(', ')}`);
+    } else if (a[i] === '--wan-cap') {
+      wanCap = Number(a[++i]);
+      if (!(wanCap > 0 && wanCap <= 10_000)) throw new Error('--wan-cap takes MB/s, 1 to 10000');
     } else if (a[i] === '--size') {
       const v = a[++i];
       if (v !== 'small' && v !== 'full') throw new Error('--size must be small or full');
@@ -134,10 +140,10 @@ function args() {
     } else if (a[i] === '--no-variants') {
       phases = phases.filter((p) => p !== 'variants');
     } else throw new Error(`unknown argument ${a[i]} (use --size small|full, --phases ${ALL_PHASES.join(',')}, --no-variants, --many-files N, `
-      + `--network loopback|wan, --wan-size ${WAN_SCALES.join('|')}, --wan-scenarios a,b,c, --wan-tools t1,t2, --cluster, --rounds N)`);
+      + `--network loopback|wan, --wan-size ${WAN_SCALES.join('|')}, --wan-scenarios a,b,c, --wan-tools t1,t2, --wan-cap MB/s, --cluster, --rounds N)`);
   }
   if (network === 'wan') phases = []; // the WAN profile runs its own scenarios (bench/wan/)
-  return { size, phases, manyFiles, network, wanSize, wanScenarios, wanTools, cluster, rounds };
+  return { size, phases, manyFiles, network, wanSize, wanScenarios, wanTools, wanCap, cluster, rounds };
 }
 
 /** rclone on PATH, else the one test/peers/install.d/rclone.sh puts in the cache; undefined if neither. */
@@ -158,7 +164,7 @@ const rate = (b: number, s: number) => (s > 0 ? mb(b) / s : 0);
 // ------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const { size, phases, manyFiles, network, wanSize, wanScenarios, wanTools, cluster, rounds } = args();
+  const { size, phases, manyFiles, network, wanSize, wanScenarios, wanTools, wanCap, cluster, rounds } = args();
   const has = (p: Phase) => phases.includes(p);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   const resultsDir = path.join(ROOT, 'bench', 'results');
@@ -216,6 +222,7 @@ async function main(): Promise<void> {
     if (network === 'wan') {
       wan = await runWan({
         bundle, peers, s3, weedMaster: master, work, logDir, scale: wanSize, scenarios: wanScenarios, tools: wanTools, rclone: rcloneBin(), stamp,
+        ...(wanCap ? { fixtureShaping: { totalBytesPerSec: wanCap * 1e6 }, proxyShaping: { totalBytesPerSec: wanCap * 1e6 } } : {}),
       });
     }
     if (has('many-files')) rows.push(await manyFilesScenario({ bundle, peers, work, count: manyFiles, logFile: path.join(logDir, 'many-files.log'), stamp }));
