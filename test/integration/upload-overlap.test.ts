@@ -117,6 +117,45 @@ test('uploads parts while the writer appends; every object and then the manifest
   expect((await getBytes(`${p}/mirror-manifest.json`)).toString()).toBe(await fs.readFile(path.join(dir, 'mirror-manifest.json'), 'utf8'));
 });
 
+test('a part whose bytes are on disk goes before the prefix reaches it (a ranged download fills chunks out of order)', async () => {
+  const data = randomBytes(4 * PART);
+  const { dir, files, pending, manifest } = await setup([{ path: 'model.safetensors', data, lfs: true }]);
+  const g = files[0].growing;
+  const sent: Array<{ part: number; prefix: number }> = [];
+  let lastPartSent!: () => void;
+  const lastPartGone = new Promise<void>((r) => { lastPartSent = r; });
+  const s3c = watching((input) => {
+    sent.push({ part: input.PartNumber!, prefix: g.bytesAvailable });
+    if (input.PartNumber === 4) lastPartSent();
+  });
+  const manifestWritten = (async () => {
+    // The last part's bytes first, as one chunk of a ranged download; the rest only once that
+    // part has been sent, so it cannot have waited for the prefix.
+    const fh = await fs.open(g.partPath, 'w');
+    await fh.write(data, 3 * PART, PART, 3 * PART);
+    await fh.close();
+    g.filledRange(3 * PART, 4 * PART);
+    await Promise.race([lastPartGone, sleep(5000)]); // (an upload that waits for the prefix would wait for ever)
+    const rest = await fs.open(g.partPath, 'r+');
+    for (let off = 0; off < 3 * PART; off += MiB) {
+      await rest.write(data, off, MiB, off);
+      g.advanced(off + MiB); // at 3 parts the prefix takes in the range written first
+      await sleep(5);
+    }
+    await rest.close();
+    expect(g.bytesAvailable).toBe(data.length);
+    await fs.rename(g.partPath, g.path);
+    g.completed({ size: data.length, sha256: sha256Hex(data) });
+    await writeManifest(dir, manifest);
+    return manifest;
+  })();
+  const p = prefix();
+  await uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pending, manifest: manifestWritten } });
+  expect(sent.find((x) => x.part === 4)).toEqual({ part: 4, prefix: 0 });
+  expect(sent.map((x) => x.part).sort()).toEqual([1, 2, 3, 4]);
+  expect(sha256Hex(await getBytes(`${p}/model.safetensors`))).toBe(sha256Hex(data));
+});
+
 test('a file restarted by the writer (reset) is uploaded again from its new bytes', async () => {
   const good = randomBytes(3 * PART + 77);
   const { dir, files, pending, manifest } = await setup([{ path: 'w.safetensors', data: good, lfs: true }]);
