@@ -1,8 +1,8 @@
 // Which file a download or upload worker takes next. Small files cost a request round trip or
 // two each (the resolve, the LFS redirect; a PUT) and little bandwidth, so with only
-// `concurrency` files in flight a repo of many small files waits on latency, not on the link. Small files therefore get
-// `smallExtra` workers of their own on top of the `concurrency` that take the big files, biggest
-// first, and then help with the small ones. At most `concurrency` big files are ever in flight,
+// `concurrency` files in flight a repo of many small files waits on latency, not on the link.
+// Small files therefore get `smallExtra` workers of their own on top of the `concurrency` that
+// take the big files, biggest first, and then help with the small ones. At most `concurrency` big files are ever in flight,
 // so memory and streams for big files are as before; a small file holds at most its own size.
 import { mapLimit } from './retry';
 
@@ -16,8 +16,14 @@ export interface FileLanes {
   readonly smallExtra?: number;
 }
 
+/** Indexes of `files`, biggest first (ties in their given order): the order forEachInLanes takes. */
+export function biggestFirst(files: ReadonlyArray<{ readonly size: number }>): number[] {
+  const order = Array.from(files, (_f, i) => i);
+  return order.sort((a, b) => files[b].size - files[a].size || a - b);
+}
+
 /**
- * Runs `fn` for every index of `order` (already biggest first); `isSmall(i)` says which lane an
+ * Runs `fn` for every index of `order` (already biggest first, see biggestFirst); `isSmall(i)` says which lane an
  * index is in. The first failure stops the rest and is thrown, as with mapLimit.
  */
 export async function forEachInLanes(

@@ -15,7 +15,7 @@ import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/
 import type { RetryOptions } from '../common/retry';
 import { DEFAULT_MAX_HUB_STREAMS } from './chunk-plan';
 import { downloadFile, type DownloadFileResult } from './download-file';
-import { forEachInLanes, SMALL_FILE_BYTES } from '../common/file-lanes';
+import { biggestFirst, forEachInLanes, SMALL_FILE_BYTES } from '../common/file-lanes';
 import { StreamSlots } from './stream-slots';
 import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
@@ -215,12 +215,6 @@ async function checkTargets(
   const needed = opts.inFlight ? Math.min(missing, largestSum(missingSizes, opts.inFlight)) : missing;
   await assertEnoughDiskSpace(dest, needed, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
   return { planned, totalBytes, present };
-}
-
-/** Indexes of `files`, biggest first (ties in repo order). */
-function biggestFirst(files: readonly RepoFile[]): number[] {
-  const order = Array.from(files, (_f, i) => i);
-  return order.sort((a, b) => files[b].size - files[a].size || a - b);
 }
 
 /** The manifest's line for a verified file; the hashes are the listing's strings where it had them. */

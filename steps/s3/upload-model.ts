@@ -8,7 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { startBufferReclaim } from '../common/buffer-reclaim';
-import { forEachInLanes, SMALL_FILE_BYTES } from '../common/file-lanes';
+import { biggestFirst, forEachInLanes, SMALL_FILE_BYTES } from '../common/file-lanes';
 import { ExitCode, UserError } from '../common/errors';
 import { safeJoin } from '../common/fs-safety';
 import { log } from '../common/log';
@@ -164,8 +164,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
         else await session.upload(it, { signal });
       };
       // Biggest first: the long poles start early; small files also get workers of their own.
-      const order = items.map((_it, i) => i).sort((a, b) => items[b].size - items[a].size || a - b);
-      await forEachInLanes(order, (i) => items[i].size <= SMALL_FILE_BYTES, { concurrency }, (i, signal) => one(items[i], signal), opts.signal);
+      await forEachInLanes(biggestFirst(items), (i) => items[i].size <= SMALL_FILE_BYTES, { concurrency }, (i, signal) => one(items[i], signal), opts.signal);
       await one(mItem, opts.signal);
     }
     session.o.progress.finish();
