@@ -1,4 +1,5 @@
 // The contract between steps: `download` writes it, `upload`, `register` and `verify` read it.
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode, UserError } from './errors';
@@ -38,26 +39,40 @@ export interface Manifest {
 /** Files serialized per write: the JSON of 20,000 files is never one string (memory flat in the file count). */
 const FILES_PER_WRITE = 500;
 
-/** Writes the same text as `JSON.stringify(manifest, null, 2)`, the file list a slice at a time. */
+/**
+ * The text of `JSON.stringify(manifest, null, 2) + '\n'`, a slice of the file list at a time, so
+ * that writing or hashing it never holds one string of the whole list.
+ */
+export function* manifestText(manifest: Manifest): Generator<string> {
+  if (!manifest.files.length) {
+    yield JSON.stringify(manifest, null, 2) + '\n';
+    return;
+  }
+  const [head, tail] = JSON.stringify({ ...manifest, files: [0] }, null, 2).split('\n    0\n');
+  yield `${head}\n`;
+  for (let i = 0; i < manifest.files.length; i += FILES_PER_WRITE) {
+    const slice = manifest.files.slice(i, i + FILES_PER_WRITE);
+    const last = i + FILES_PER_WRITE >= manifest.files.length;
+    const text = slice.map((f) => `    ${JSON.stringify(f, null, 2).replace(/\n/g, '\n    ')}`).join(',\n');
+    yield `${text}${last ? '' : ','}\n`;
+  }
+  yield `${tail}\n`;
+}
+
+/** sha256 (hex) of the file `writeManifest` writes for `manifest`, computed without writing it. */
+export function manifestSha256(manifest: Manifest): string {
+  const h = createHash('sha256');
+  for (const chunk of manifestText(manifest)) h.update(chunk);
+  return h.digest('hex');
+}
+
+/** Writes `manifestText` to `mirror-manifest.json` in `dir`, atomically. */
 export async function writeManifest(dir: string, manifest: Manifest): Promise<string> {
   const file = path.join(dir, MANIFEST_FILE);
   const tmp = `${file}.tmp-${process.pid}`;
-  if (!manifest.files.length) {
-    await fs.writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
-    await fs.rename(tmp, file);
-    return file;
-  }
-  const [head, tail] = JSON.stringify({ ...manifest, files: [0] }, null, 2).split('\n    0\n');
   const out = await fs.open(tmp, 'w');
   try {
-    await out.write(`${head}\n`);
-    for (let i = 0; i < manifest.files.length; i += FILES_PER_WRITE) {
-      const slice = manifest.files.slice(i, i + FILES_PER_WRITE);
-      const last = i + FILES_PER_WRITE >= manifest.files.length;
-      const text = slice.map((f) => `    ${JSON.stringify(f, null, 2).replace(/\n/g, '\n    ')}`).join(',\n');
-      await out.write(`${text}${last ? '' : ','}\n`);
-    }
-    await out.write(`${tail}\n`);
+    for (const chunk of manifestText(manifest)) await out.write(chunk);
   } finally {
     await out.close();
   }

@@ -16,7 +16,7 @@ import { safeJoin } from '../common/fs-safety';
 import { GrowingFileReset, type GrowingFile } from '../common/growing-file';
 import type { Digests } from '../common/hash';
 import { log } from '../common/log';
-import { MANIFEST_FILE, readManifest, type Manifest } from '../common/manifest';
+import { MANIFEST_FILE, manifestSha256, type Manifest } from '../common/manifest';
 import { mapLimit } from '../common/retry';
 import { abortReason, untilAborted } from '../common/abort';
 import { choosePartSize, localFileBytes, READ_CHUNK, type FileBytes } from './upload-file';
@@ -185,11 +185,12 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
 
     const manifest = await untilAborted(pending.manifest, controller.signal);
     checkManifest(manifest, pending, uploadedSha);
-    const onDisk = await readManifest(opts.source);
-    if (onDisk.commitSha !== manifest.commitSha || onDisk.files.length !== manifest.files.length) {
+    // The file must hold exactly the manifest the download returned. Compared by digest: parsing
+    // it again held a second copy of a 20,000-file list at the peak.
+    const mItem = await manifestItem(opts.source, session.o.loc);
+    if (mItem.sha256 !== manifestSha256(manifest)) {
       throw integrityError(`${MANIFEST_FILE} in ${opts.source} is not the manifest the download produced`);
     }
-    const mItem = await manifestItem(opts.source, session.o.loc);
     checkKeyLength(mItem.key);
     session.o.progress.setTotals(pending.files.reduce((n, f) => n + f.size, 0) + mItem.size, pending.files.length + 1);
     if (await session.isAlreadyThere(mItem)) session.recordSkipped(mItem);

@@ -235,3 +235,18 @@ test('a finished download whose manifest disagrees with what was uploaded fails 
     .rejects.toMatchObject({ exitCode: 6 });
   await expect(client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${p}/mirror-manifest.json` }))).rejects.toBeDefined();
 });
+
+test('a manifest file that differs from the manifest the download returned fails with Integrity (same commit and file count), and is not uploaded', async () => {
+  const data = Buffer.from('hello');
+  const { dir, files, pending, manifest } = await setup([{ path: 'README.md', data, lfs: false }]);
+  const written = (async () => {
+    await write(files[0].growing, data, 5, 0);
+    // Same repo, commit and file list on disk; only a field outside the file list differs.
+    await writeManifest(dir, { ...manifest, createdAt: '1999-01-01T00:00:00.000Z' });
+    return manifest;
+  })();
+  const p = prefix();
+  await expect(uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pending, manifest: written } }))
+    .rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('is not the manifest the download produced') });
+  await expect(client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${p}/mirror-manifest.json` }))).rejects.toBeDefined();
+});
