@@ -4,6 +4,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { CommandModule } from 'yargs';
 import { ExitCode, isUserError, UserError } from '../common/errors';
 import { log } from '../common/log';
@@ -19,6 +20,7 @@ import { TAG } from '../mlflow/tags';
 import { clientFromArgs, loggedModelOption, outputDirOption, trackingUriOption } from '../mlflow/cli-options';
 import { finalizeRun } from '../mlflow/finalize';
 import { planMirror } from '../mlflow/plan';
+import type { PrepareResult } from '../mlflow/prepare';
 import { LeaseKeeper } from '../mlflow/run-lease';
 import { type LoggedModelMode, registerModel } from '../mlflow/register';
 import { artifactKeyFor } from '../mlflow/transformers-layout';
@@ -153,49 +155,20 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     // resume) instead of a new one; a live one is waited for and its version reused.
     const previousRunId = await readRunState(workDir);
     const s3 = s3ClientFromEnv();
-    let plan;
+    let planned: { run: PrepareResult; leaseOwner?: string } | undefined;
     try {
-      const planning = planMirror(client, {
-        modelId: args.modelId,
-        revision: args.revision,
-        experiment: args.experiment,
-        modelName,
-        task: args.task,
-        hubUrl: source.hubUrl,
-        alias: args.alias,
-        accessToken: source.accessToken,
-        allowPatterns: source.allowPatterns,
-        ignorePatterns: source.ignorePatterns,
-        previousRunId,
-        waitTimeoutSeconds: args.waitTimeout,
-        policy,
-        s3,
-      });
-      plan = await (deadline ? deadline.bound(planning, 'during the Hub check') : planning);
+      planned = await planOrReuse(args, { client, s3, source, policy, deadline, modelName, workDir, previousRunId });
     } catch (e) {
       s3.destroy();
       throw e;
     }
-    if (plan.reused) {
+    if (!planned) {
       s3.destroy();
-      await closeLeftoverRun(client, previousRunId, plan.version, { modelId: args.modelId, modelName }, workDir);
-      await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
-      printResult({
-        reused: true,
-        model_name: modelName,
-        version: plan.version.version,
-        model_uri: plan.model_uri,
-        commit_sha: plan.source.commitSha,
-        source: plan.version.source,
-        alias: args.alias,
-        bytes_downloaded: 0,
-        bytes_uploaded: 0,
-      });
       return;
     }
-    const prep = plan.run;
+    const prep = planned.run;
     // Renewed while this process works, so a concurrent mirror waits instead of adopting the run.
-    const lease = plan.leaseOwner ? new LeaseKeeper(client, prep.run_id, plan.leaseOwner).start() : undefined;
+    const lease = planned.leaseOwner ? new LeaseKeeper(client, prep.run_id, planned.leaseOwner).start() : undefined;
     let step = 'download';
     try {
       await writeRunState(workDir, prep.run_id);
@@ -308,3 +281,49 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     }
   },
 };
+
+/**
+ * The Hub check and the registry lookup (plan.ts). When an identical version is registered, it is
+ * reported here and undefined is returned. In a function of its own so that the checked listing
+ * (20,000 entries for a 20,000-file repo) is not held through the transfer: only the run is kept.
+ */
+async function planOrReuse(
+  args: MirrorArgs,
+  o: {
+    client: MlflowClient; s3: S3Client; source: ReturnType<typeof hubSourceFromArgs>; policy: ReturnType<typeof policyFromArgs>;
+    deadline: Deadline | undefined; modelName: string; workDir: string; previousRunId: string | undefined;
+  },
+): Promise<{ run: PrepareResult; leaseOwner?: string } | undefined> {
+  const planning = planMirror(o.client, {
+    modelId: args.modelId,
+    revision: args.revision,
+    experiment: args.experiment,
+    modelName: o.modelName,
+    task: args.task,
+    hubUrl: o.source.hubUrl,
+    alias: args.alias,
+    accessToken: o.source.accessToken,
+    allowPatterns: o.source.allowPatterns,
+    ignorePatterns: o.source.ignorePatterns,
+    previousRunId: o.previousRunId,
+    waitTimeoutSeconds: args.waitTimeout,
+    policy: o.policy,
+    s3: o.s3,
+  });
+  const plan = await (o.deadline ? o.deadline.bound(planning, 'during the Hub check') : planning);
+  if (!plan.reused) return { run: plan.run, leaseOwner: plan.leaseOwner };
+  await closeLeftoverRun(o.client, o.previousRunId, plan.version, { modelId: args.modelId, modelName: o.modelName }, o.workDir);
+  await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
+  printResult({
+    reused: true,
+    model_name: o.modelName,
+    version: plan.version.version,
+    model_uri: plan.model_uri,
+    commit_sha: plan.source.commitSha,
+    source: plan.version.source,
+    alias: args.alias,
+    bytes_downloaded: 0,
+    bytes_uploaded: 0,
+  });
+  return undefined;
+}
