@@ -490,6 +490,8 @@ async function manyFilesScenario(o: { bundle: string; peers: Peers; work: string
       AWS_ENDPOINT_URL_S3: peers.s3.endpoint,
       MODEL_MIRROR_LOG_FORMAT: 'json',
       NO_PROXY: '127.0.0.1,localhost',
+      // Passed through, as the model phases do, so a profiler or sampler can be --require'd.
+      ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS, MEMSAMPLE_OUT: process.env.MEMSAMPLE_OUT } : {}),
     };
     const bytes = fx.repos.get('bench/many')!.files.reduce((n, f) => n + f.size, 0);
     const wd = path.join(o.work, 'many-files');
