@@ -82,8 +82,12 @@ beforeAll(async () => {
   t = Date.now();
   harness('import-image.sh', Object.values(images), {}, 10 * 60_000);
   timings.imageImportMs = Date.now() - t;
+  t = Date.now();
   deploySeaweedfs(imageName(images, 'seaweedfs'));
+  timings.seaweedfsReadyMs = Date.now() - t;
+  t = Date.now();
   await createArtifactBucket();
+  timings.bucketMs = Date.now() - t;
 }, 40 * 60_000);
 
 afterAll(async () => {

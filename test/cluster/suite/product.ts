@@ -160,16 +160,37 @@ export function seaweedfsClient(): S3Client {
   });
 }
 
-/** The bucket the default config names (`s3.bucket: mlflow`); the product expects it to exist. */
+/**
+ * The bucket the default config names (`s3.bucket: mlflow`); the product expects it to exist.
+ * The pod is Ready once port 8333 accepts, which can be before `weed mini` answers bucket calls
+ * (here a first attempt often fails; the bucket exists within seconds). One CI run got
+ * UnknownError for the whole minute it then waited. So: two minutes, then the pod's log goes to
+ * stderr and the pod is restarted once for two minutes more; the error names the last HTTP status.
+ */
 export async function createArtifactBucket(): Promise<void> {
   const s3 = seaweedfsClient();
+  const attempt = (timeoutMs: number): Promise<boolean> => waitFor('the bucket mlflow', async () => {
+    try { await s3.send(new CreateBucketCommand({ Bucket: 'mlflow' })); } catch (e) {
+      if (/BucketAlready/.test((e as Error).name)) return true;
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      throw new Error(`CreateBucket: ${(e as Error).name}${status ? ` (HTTP ${status})` : ''}: ${(e as Error).message}`);
+    }
+    return true;
+  }, timeoutMs, 2000);
+  const seaweedfsState = (): string => {
+    const pods = sh('kubectl', ['get', 'pods', '-n', 'seaweedfs', '-o', 'wide'], { allowFail: true });
+    const log = sh('kubectl', ['logs', '-n', 'seaweedfs', 'deployment/seaweedfs', '--tail=60'], { allowFail: true });
+    return `--- seaweedfs pods ---\n${pods.stdout}${pods.stderr}\n--- seaweedfs log (last 60 lines) ---\n${log.stdout}${log.stderr}`;
+  };
   try {
-    await waitFor('the bucket mlflow', async () => {
-      try { await s3.send(new CreateBucketCommand({ Bucket: 'mlflow' })); } catch (e) {
-        if (!/BucketAlready/.test((e as Error).name)) throw e;
-      }
-      return true;
-    }, 60_000, 2000);
+    try {
+      await attempt(120_000);
+    } catch (e) {
+      process.stderr.write(`${(e as Error).message}; restarting the SeaweedFS pod once\n${seaweedfsState()}\n`);
+      kubectl('rollout', 'restart', '-n', 'seaweedfs', 'deployment/seaweedfs');
+      kubectl('rollout', 'status', '-n', 'seaweedfs', 'deployment/seaweedfs', '--timeout=180s');
+      await attempt(120_000).catch((again: Error) => { throw new Error(`${again.message} (after a restart)\n${seaweedfsState()}`); });
+    }
   } finally {
     s3.destroy();
   }
