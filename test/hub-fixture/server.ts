@@ -85,6 +85,8 @@ export class HubServer {
   readonly requests: RequestRecord[] = [];
   private readonly served = new Map<string, number>();
   private faultList: Fault[] = [];
+  /** `repo\0path` -> the release of a hold: answers with that file's bytes wait for it. */
+  private readonly holds = new Map<string, { released: Promise<void>; release: () => void }>();
   private rateLimitRemaining = 0;
   private rateLimitRetryAfter = 1;
   private readonly byLfsOid = new Map<string, { repo: RepoState; file: StoredFile }>();
@@ -110,7 +112,16 @@ export class HubServer {
       },
       serverError: (repo, path, status = 500, times = 1) => add({ kind: 'serverError', repo, path, status, remaining: times }),
       missing: (repo, path, times = 1) => add({ kind: 'missing', repo, path, remaining: times }),
+      hold: (repo, path) => {
+        const key = `${repo}\0${path}`;
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => { release = resolve; });
+        const entry = { released, release: () => { if (this.holds.get(key) === entry) this.holds.delete(key); release(); } };
+        this.holds.set(key, entry);
+        return entry.release;
+      },
       reset: () => {
+        for (const h of [...this.holds.values()]) h.release();
         this.faultList = [];
         this.rateLimitRemaining = 0;
       },
@@ -610,6 +621,7 @@ export class HubServer {
     req: http.IncomingMessage, res: http.ServerResponse, rec: MutableRecord,
     repo: RepoState, file: StoredFile, data: Buffer | null, headers: Record<string, string>,
   ): Promise<void> {
+    await this.holds.get(`${repo.id}\0${file.path}`)?.released;
     const size = data ? data.length : file.size;
     const range = this.cfg.rangeAnswersWhole ? null : parseRange(req.headers.range, size);
     if (range === 'unsatisfiable') {

@@ -66,6 +66,11 @@ export interface FaultControls {
   serverError(repo: string, path: string, status?: number, times?: number): void;
   /** 404 EntryNotFound for `path` though the tree lists it. */
   missing(repo: string, path: string, times?: number): void;
+  /**
+   * Answers with the bytes of `path` wait (before their status line) until the returned function
+   * is called, so a test can order one file's fate after another's. `reset` releases every hold.
+   */
+  hold(repo: string, path: string): () => void;
   reset(): void;
 }
 

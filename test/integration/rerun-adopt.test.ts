@@ -153,7 +153,26 @@ it('a mirror failed by a Hub fault: the rerun reopens the FAILED run; an older f
   const experiment = `adopt-fail-exp-${suffix}`;
   const workDir = path.join(work, 'fail');
   hub.faults.corrupt(REPO, FILE2, 100); // every download of FILE2 fails its sha256: exit 6
-  const failed = await cli(mirrorArgs(name, experiment, workDir));
+  // FILE2's bytes are held until FILE1 is an object in S3: on a busy machine FILE2 could otherwise
+  // fail (stopping the upload) before FILE1 is complete, and there would be nothing to reuse.
+  const releaseFile2 = hub.faults.hold(REPO, FILE2);
+  const failing = cli(mirrorArgs(name, experiment, workDir));
+  const deadline = Date.now() + 90_000;
+  for (let stored = false; !stored;) {
+    if (Date.now() > deadline) {
+      hub.faults.reset();
+      await failing;
+      throw new Error(`${FILE1} never became an object in S3 while ${FILE2} was held`);
+    }
+    const run = (await runsOf(experiment))[0];
+    if (run) {
+      const { bucket, prefix } = locOf(run.info.artifact_uri);
+      stored = await exists(bucket, `${prefix}/model/model/${FILE1}`);
+    }
+    if (!stored) await new Promise((r) => setTimeout(r, 100));
+  }
+  releaseFile2();
+  const failed = await failing;
   expect(failed.code).toBe(6);
   hub.faults.reset();
   const [a] = await runsOf(experiment);

@@ -351,6 +351,30 @@ describe('faults', () => {
     expect(again.equals(good)).toBe(true);
   });
 
+  it('holds answers with one file\'s bytes until released (other files pass)', async () => {
+    const release = fx.faults.hold(TINY, 'model.safetensors');
+    let answered = false;
+    const held = fetch(`${fx.url}/${TINY}/resolve/main/model.safetensors`).then(async (r) => {
+      answered = true;
+      return Buffer.from(await r.arrayBuffer());
+    });
+    expect((await fetch(`${fx.url}/${TINY}/resolve/main/config.json`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(answered).toBe(false);
+    release();
+    expect((await held).equals(fx.content(TINY, 'model.safetensors'))).toBe(true);
+    // Released for good: the next request is not held.
+    expect((await fetch(`${fx.url}/${TINY}/resolve/main/model.safetensors`)).status).toBe(200);
+  });
+
+  it('reset releases every hold', async () => {
+    fx.faults.hold(TINY, 'model.safetensors');
+    const held = fetch(`${fx.url}/${TINY}/resolve/main/model.safetensors`);
+    await new Promise((r) => setTimeout(r, 100));
+    fx.faults.reset();
+    expect((await held).status).toBe(200);
+  });
+
   it('drops the connection after N body bytes and counts bytes served', async () => {
     const P = 'model.safetensors';
     const before = fx.bytesServed(TINY, P);
