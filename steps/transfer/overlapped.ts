@@ -115,7 +115,8 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
     } catch (e) {
       throw new StepFailure('download', e);
     }
-    const destOf = new Map(files.map((f) => [f.file.path, f.destPath]));
+    // Only a bounded scratch deletes files by path (a 20,000-entry map otherwise held for nothing).
+    const destOf = slots ? new Map(files.map((f) => [f.file.path, f.destPath])) : undefined;
     const uploading = uploadModel({
       ...upload,
       signal: stop.signal,
@@ -126,8 +127,8 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
         manifest: downloading,
         ...(slots ? {
           onStored: async (f) => {
-            if (kept.has(f.path)) return slots.release(destOf.get(f.path)!, { keepFile: true });
-            await slots.release(destOf.get(f.path)!);
+            if (kept.has(f.path)) return slots.release(destOf!.get(f.path)!, { keepFile: true });
+            await slots.release(destOf!.get(f.path)!);
             log.debug(`stored in S3, local copy deleted: ${f.path}`);
           },
         } : {}),
