@@ -14,6 +14,21 @@ function close(srv: net.Server): Promise<void> {
   return new Promise((resolve) => srv.close(() => resolve()));
 }
 
+/**
+ * Ports the test cluster's host processes (test/cluster/harness/up.sh) bind at fixed numbers, while
+ * the bench's peers may be starting beside it (`npm test` runs the cluster file and the integration
+ * files at once): kubelet healthz 10248, kube-proxy 10249 and 10256, kubelet 10250, the
+ * controller-manager 10257, the scheduler 10259 (10248-10259 all kept out); etcd 2379-2381,
+ * the API server 6443, Argo's controller 6060 and 9090, CoreDNS 53. A peer that took 10257 once
+ * kept the controller-manager from starting and failed the whole cluster file.
+ */
+export function reservedForCluster(port: number): boolean {
+  return (port >= 10248 && port <= 10259) || (port >= 2379 && port <= 2381) || [53, 6060, 6443, 9090].includes(port);
+}
+
+/** Kubernetes' NodePort range, which the cluster's kube-proxy rewrites on the node. */
+const isNodePort = (port: number): boolean => port >= 30000 && port <= 32767;
+
 /** The kernel's ephemeral range (outgoing connections take their source ports from it). */
 function ephemeralRange(): { lo: number; hi: number } {
   try {
@@ -39,7 +54,13 @@ export async function freePorts(count: number): Promise<number[]> {
   try {
     for (let attempt = 0; held.length < count; attempt++) {
       const below = lo > 12000 && attempt < 500;
-      const srv = await listen(below ? 10000 + Math.floor(Math.random() * (lo - 10000)) : 0);
+      const candidate = below ? 10000 + Math.floor(Math.random() * (lo - 10000)) : 0;
+      if (reservedForCluster(candidate)) continue;
+      const srv = await listen(candidate);
+      if (srv && reservedForCluster((srv.address() as net.AddressInfo).port)) {
+        await close(srv);
+        continue;
+      }
       if (srv) held.push(srv);
       else if (!below) throw new Error('Test bench: cannot bind a free port on 127.0.0.1');
     }
@@ -57,6 +78,7 @@ export async function freePortPair(offset: number, avoid: readonly number[] = []
   for (let attempt = 0; attempt < 200; attempt++) {
     const p = 20000 + Math.floor(Math.random() * (65535 - offset - 20000));
     if (avoid.includes(p) || avoid.includes(p + offset)) continue;
+    if ([p, p + offset].some((q) => reservedForCluster(q) || isNodePort(q))) continue;
     const a = await listen(p);
     if (!a) continue;
     const b = await listen(p + offset);
