@@ -311,8 +311,10 @@ describe('runWorkflowTemplate: retries', () => {
     wft.spec.templates[2].container.args.push('--sleep-first-ms=30000');
     const t0 = Date.now();
     const r = await run(wft, {
-      onStep: (s) => (s.step === 'download' && s.attempt === 0 ? { kind: 'kill', afterMs: 300 } : { kind: 'env', env: { EXTRA: `attempt-${s.attempt}` } }),
+      // A retry never sleeps: on a slow box the kill can land before attempt 0 reached its sleep.
+      onStep: (s) => (s.step === 'download' && s.attempt === 0 ? { kind: 'kill', afterMs: 300 } : { kind: 'env', env: { EXTRA: `attempt-${s.attempt}`, FAKE_SKIP_SLEEP_FIRST: '1' } }),
     });
+    // Well under the 30 s sleep: the kill cut attempt 0 short.
     expect(Date.now() - t0).toBeLessThan(20_000);
     expect(r.status).toBe('Succeeded');
     const dl = node(r, 'download');
