@@ -115,8 +115,6 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
     } catch (e) {
       throw new StepFailure('download', e);
     }
-    // Only a bounded scratch deletes files by path (a 20,000-entry map otherwise held for nothing).
-    const destOf = slots ? new Map(files.map((f) => [f.file.path, f.destPath])) : undefined;
     const uploading = uploadModel({
       ...upload,
       signal: stop.signal,
@@ -127,8 +125,9 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
         manifest: downloading,
         ...(slots ? {
           onStored: async (f) => {
-            if (kept.has(f.path)) return slots.release(destOf!.get(f.path)!, { keepFile: true });
-            await slots.release(destOf!.get(f.path)!);
+            // The GrowingFile's path is the plan's destPath (one string), the key the slot was taken by.
+            if (kept.has(f.path)) return slots.release(f.growing.path, { keepFile: true });
+            await slots.release(f.growing.path);
             log.debug(`stored in S3, local copy deleted: ${f.path}`);
           },
         } : {}),
