@@ -41,6 +41,12 @@ function ephemeralRange(): { lo: number; hi: number } {
 }
 
 /**
+ * freePorts draws from [10000, this): below the kernel's ephemeral range and below Kubernetes'
+ * NodePort range (30000-32767), which the cluster suite's node uses.
+ */
+export const freePortsTop = (): number => Math.min(ephemeralRange().lo, 30000);
+
+/**
  * `count` distinct free ports, held open until every one is picked so they differ from each
  * other. They are taken below the kernel's ephemeral range: a port from that range can become
  * the source port of some client connection in the seconds before a slow peer (MLflow needs up
@@ -48,8 +54,7 @@ function ephemeralRange(): { lo: number; hi: number } {
  * (The cluster suite's NodePorts, 30000-32767, are avoided too.)
  */
 export async function freePorts(count: number): Promise<number[]> {
-  // Also below Kubernetes' NodePort range (30000-32767), which the cluster suite's node uses.
-  const lo = Math.min(ephemeralRange().lo, 30000);
+  const lo = freePortsTop();
   const held: net.Server[] = [];
   try {
     for (let attempt = 0; held.length < count; attempt++) {
