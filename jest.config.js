@@ -10,6 +10,9 @@ const common = {
   transform: { '^.+\\.tsx?$': tsJest },
 };
 module.exports = {
+  // One temporary directory per run (TMPDIR for every worker and what it spawns), removed at the end.
+  globalSetup: '<rootDir>/test/tmpdir/global-setup.ts',
+  globalTeardown: '<rootDir>/test/tmpdir/global-teardown.ts',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {

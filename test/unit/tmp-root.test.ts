@@ -1,0 +1,27 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeRoot, removeStaleRoots, ROOT_PREFIX } from '../tmpdir/tmp-root';
+
+describe('the per-run temporary directory (test/tmpdir)', () => {
+  test('this worker runs with TMPDIR set to the run\'s root, and child processes inherit it', () => {
+    expect(path.basename(os.tmpdir())).toMatch(new RegExp(`^${ROOT_PREFIX}`));
+    const child = spawnSync('sh', ['-c', 'mktemp -d'], { encoding: 'utf8' });
+    expect(child.status).toBe(0);
+    expect(path.dirname(child.stdout.trim())).toBe(os.tmpdir());
+  });
+
+  test('a root whose jest is gone is removed; a live one, one with no owner file and other directories are kept', () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'parent-'));
+    const deadPid = spawnSync('true').pid!;
+    const stale = makeRoot(parent, deadPid);
+    fs.writeFileSync(path.join(stale, 'left-over'), 'x');
+    const live = makeRoot(parent, process.pid);
+    const noOwner = fs.mkdtempSync(path.join(parent, ROOT_PREFIX));
+    const other = fs.mkdtempSync(path.join(parent, 'mm-config-'));
+    expect(removeStaleRoots(parent)).toEqual([stale]);
+    expect(fs.existsSync(stale)).toBe(false);
+    for (const kept of [live, noOwner, other]) expect(fs.existsSync(kept)).toBe(true);
+  });
+});
