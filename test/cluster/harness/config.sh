@@ -34,7 +34,7 @@ render_configs() {
   chmod 700 "$RUN/etcd"
   cat > "$RUN/containerd/config.toml" <<TOML
 version = 2
-root = "$RUN/containerd/root"
+root = "$CTR_ROOT"
 state = "$RUN/containerd/state"
 disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
   "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",

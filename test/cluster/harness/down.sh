@@ -32,6 +32,19 @@ for _ in 1 2 3 4 5; do
   pids=$(cg_procs); [ -z "$pids" ] && break
   kill -KILL $pids 2>/dev/null; sleep 0.3
 done
+# Keep containerd's image store for the next up.sh, with no container of this cluster in it
+# (their processes are dead by now); if that cannot be done, the next up.sh starts empty.
+clean_image_store() {
+  local ids
+  ids=$(ctr_ tasks ls -q 2>/dev/null) || return 1
+  for id in $ids; do ctr_ tasks rm -f "$id" >/dev/null 2>&1; done
+  ids=$(ctr_ containers ls -q 2>/dev/null) || return 1
+  [ -z "$ids" ] || ctr_ containers rm $ids >/dev/null 2>&1
+  [ -z "$(ctr_ containers ls -q 2>/dev/null)" ]
+}
+rm -f "$CTR_ROOT.clean"
+store_clean=0
+if alive containerd && clean_image_store; then store_clean=1; fi
 stop_proc containerd
 for p in $(shim_pids); do kill -TERM "$p" 2>/dev/null; done; sleep 0.5
 for p in $(shim_pids); do kill -KILL "$p" 2>/dev/null; done
@@ -43,6 +56,14 @@ umount_under() {
   done
 }
 umount_under "$RUN"
+umount_under "$CTR_ROOT"
+if [ "$store_clean" = 1 ]; then
+  # the CRI plugin's per-pod directories (logs, hostname, resolv.conf): nothing to reuse
+  rm -rf "$CTR_ROOT/io.containerd.grpc.v1.cri"
+  ctr_store_key > "$CTR_ROOT.clean"
+else
+  [ -d "$CTR_ROOT" ] && { log "containerd's image store could not be cleaned: removed"; rm -rf "$CTR_ROOT"; }
+fi
 if [ -d /run/netns ]; then
   for n in /run/netns/cni-*; do
     [ -e "$n" ] || continue

@@ -39,11 +39,30 @@ argoexec_image() { echo "quay.io/argoproj/argoexec:$1"; }
 PKI=$CL/pki                      # certificates + kubeconfigs, kept across up/down
 KUBECONFIG_PATH=$RUN/kubeconfig  # cluster-admin kubeconfig (kubeadm's super-admin.conf)
 CTR_SOCK=$RUN/containerd/containerd.sock
+# containerd's root (content, image layers, metadata) is kept across up/down so an image imported
+# once is not unpacked again by the next cluster; down.sh removes every container from it first and
+# then leaves "$CTR_ROOT.clean" (containerd's version) beside it. up.sh reuses the root only when
+# that marker matches, and starts from an empty one otherwise (a crash, another containerd).
+CTR_ROOT=$CL/containerd-root
+ctr_store_key() { containerd --version 2>/dev/null | awk '{print $2, $3}'; }
 NODE_NAME=model-mirror-node
 KBIN=$(bin_dir kubernetes "$KUBERNETES_VERSION")
 
 k() { "$KBIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 ctr_() { ctr --address "$CTR_SOCK" -n k8s.io "$@"; }
+# import_archive FILE — imports an OCI archive into containerd, unless the image it names is there
+# already with the same manifest, complete and unpacked (the kept image store, see CTR_ROOT).
+import_archive() {
+  local name digest
+  read -r name digest < <(tar -xOf "$1" --occurrence=1 index.json 2>/dev/null \
+    | jq -r '.manifests[0] | "\(.annotations["io.containerd.image.name"] // "-") \(.digest)"' 2>/dev/null) || true
+  if [ -n "${name:-}" ] && [ "$name" != - ] \
+     && ctr_ images check "name==$name" 2>/dev/null | awk -v d="$digest" 'NR == 2 && $3 == d && $4 == "complete" && $NF == "true" {ok=1} END {exit !ok}'; then
+    echo "already imported: $name ($digest)"
+    return 0
+  fi
+  ctr_ images import "$1" | sed 's/^/imported: /'
+}
 
 # start_proc NAME CMD... — run CMD in its own session, log to $RUN/logs/NAME.log, record its PID
 start_proc() {

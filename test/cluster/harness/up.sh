@@ -64,6 +64,13 @@ start_proc etcd "$EB/etcd" --name model-mirror --data-dir "$RUN/etcd" \
   --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
   --initial-cluster model-mirror=http://127.0.0.1:2380 --listen-metrics-urls "" \
   --unsafe-no-fsync --quota-backend-bytes 2147483648 --log-level warn
+# The image store of the last cluster, if down.sh left it clean for this containerd (see lib.sh).
+# The marker goes first: a cluster that dies from here on leaves a store that is not reused.
+if [ -f "$CTR_ROOT.clean" ] && [ "$(cat "$CTR_ROOT.clean")" = "$(ctr_store_key)" ]; then
+  rm -f "$CTR_ROOT.clean"; log "containerd: reusing the image store of the last cluster"
+else
+  rm -f "$CTR_ROOT.clean"; rm -rf "$CTR_ROOT"
+fi
 start_proc containerd containerd --config "$RUN/containerd/config.toml"
 
 wait_for etcd 30 curl -sf http://127.0.0.1:2379/health
@@ -85,7 +92,7 @@ start_proc kube-apiserver "$KBIN/kube-apiserver" \
 # images: into containerd while the API server starts
 wait_for containerd 30 ctr --address "$CTR_SOCK" version
 ( for f in "$IMGROOT"/pause.tar "$IMGROOT"/busybox.tar "$IMGROOT"/argoexec-*.tar; do
-    ctr_ images import "$f" >/dev/null || { echo "import $f failed" >&2; exit 1; }
+    import_archive "$f" || { echo "import $f failed" >&2; exit 1; }
   done ) > "$RUN/logs/images.log" 2>&1 &
 IMPORT_PID=$!
 
