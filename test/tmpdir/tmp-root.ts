@@ -3,6 +3,9 @@
 // Testing.app()), makes its temporary files inside it, and globalTeardown removes it whole. Before
 // this, a run left ~100 directories (and ~15 MB of MLflow downloads) in /tmp that no test removed.
 // A run that is killed leaves its root; the next run removes every root whose jest is gone.
+// Jest runs the projects' globalSetup hooks before the root one, so the integration project's
+// hook (which starts MLflow and SeaweedFS: they write temporary files too) calls useRunTmpDir()
+// first; the root hook then finds the directory made.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,13 +32,8 @@ export function removeStaleRoots(parent: string): string[] {
   for (const name of fs.readdirSync(parent)) {
     if (!name.startsWith(ROOT_PREFIX)) continue;
     const dir = path.join(parent, name);
-    let owner: number;
-    try {
-      owner = Number(fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
-    } catch {
-      continue;
-    }
-    if (!Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    const owner = readOwner(dir);
+    if (owner === undefined || !Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
     fs.rmSync(dir, { recursive: true, force: true });
     removed.push(dir);
   }
@@ -45,6 +43,33 @@ export function removeStaleRoots(parent: string): string[] {
 /** Makes this run's root under `parent` (the machine's temporary directory by default). */
 export function makeRoot(parent: string = os.tmpdir(), ownerPid: number = process.pid): string {
   const dir = fs.mkdtempSync(path.join(parent, ROOT_PREFIX));
+  // It stands in for /tmp: peers that drop to another user (PostgreSQL runs as `postgres`) must
+  // reach their directories in it.
+  fs.chmodSync(dir, 0o1777);
   fs.writeFileSync(path.join(dir, OWNER_FILE), String(ownerPid));
   return dir;
+}
+
+/**
+ * Points TMPDIR of `env` at this run's root, making it (and removing stale ones) on the first call
+ * of the run; later calls in the same jest process are no-ops. Returns the root.
+ */
+export function useRunTmpDir(env: NodeJS.ProcessEnv = process.env, pid: number = process.pid): string {
+  const current = env.TMPDIR;
+  if (current && path.basename(current).startsWith(ROOT_PREFIX) && readOwner(current) === pid) return current;
+  const parent = current || os.tmpdir();
+  removeStaleRoots(parent);
+  const root = makeRoot(parent, pid);
+  env.MODEL_MIRROR_TEST_TMP_PARENT = current ?? '';
+  // Workers are forked after the globalSetup hooks and inherit this environment.
+  env.TMPDIR = root;
+  return root;
+}
+
+function readOwner(dir: string): number | undefined {
+  try {
+    return Number(fs.readFileSync(path.join(dir, OWNER_FILE), 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
