@@ -26,7 +26,7 @@ export function leaseTags(owner: string, now = Date.now(), seconds = LEASE_SECON
 export type LeaseState = 'live' | 'expired' | 'owner-gone' | 'none';
 
 /** Whether the pid still exists on this host (EPERM: it exists, owned by someone else). */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -9,19 +9,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pidAlive } from '../../steps/mlflow/run-lease';
 
 export const ROOT_PREFIX = 'mm-jest-';
 const OWNER_FILE = '.owner-pid';
-
-/** Whether a process with this PID exists (EPERM: it exists, owned by another user). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Removes the roots under `parent` left by runs whose jest process is gone; returns their paths.
@@ -33,7 +24,7 @@ export function removeStaleRoots(parent: string): string[] {
     if (!name.startsWith(ROOT_PREFIX)) continue;
     const dir = path.join(parent, name);
     const owner = readOwner(dir);
-    if (owner === undefined || !Number.isInteger(owner) || owner <= 0 || alive(owner)) continue;
+    if (owner === undefined || !Number.isInteger(owner) || owner <= 0 || pidAlive(owner)) continue;
     fs.rmSync(dir, { recursive: true, force: true });
     removed.push(dir);
   }
