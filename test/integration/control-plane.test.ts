@@ -251,7 +251,7 @@ describe('register, verify, rerun, load with mlflow', () => {
       encoding: 'utf8',
       timeout: 120_000,
       env: {
-        PATH: process.env.PATH,
+        PATH: process.env.PATH, TMPDIR: process.env.TMPDIR,
         HOME: work,
         MLFLOW_TRACKING_URI: peers.mlflow.url,
         MLFLOW_S3_ENDPOINT_URL: peers.s3.endpoint,

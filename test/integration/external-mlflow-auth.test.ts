@@ -56,7 +56,7 @@ beforeAll(async () => {
     }),
     cwd: dir,
     env: {
-      PATH: process.env.PATH, HOME: dir,
+      PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, HOME: dir,
       MLFLOW_BACKEND_STORE_URI: backendStoreUri,
       MLFLOW_AUTH_CONFIG_PATH: authConfig,
       MLFLOW_FLASK_SERVER_SECRET_KEY: 'test-only-csrf-secret',
@@ -125,7 +125,7 @@ test('right credentials: the model is mirrored, READY with its alias', async () 
 
 test("db-upgrade (the init container's script) reads the URL from the environment and runs MLflow's upgrade", () => {
   const run = (uri: string): ReturnType<typeof spawnSync> => spawnSync(peers.tools.python, ['-c', DB_UPGRADE_SCRIPT], {
-    encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: dir, MLFLOW_BACKEND_STORE_URI: uri },
+    encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, HOME: dir, MLFLOW_BACKEND_STORE_URI: uri },
   });
   // The server's database (a current schema): MLflow's own `db upgrade` runs and succeeds.
   const existing = run(backendStoreUri);
@@ -136,5 +136,5 @@ test("db-upgrade (the init container's script) reads the URL from the environmen
   expect(fresh.status).toBe(0);
   expect(String(fresh.stdout)).toContain('fresh database');
   // Without the variable it fails, instead of silently doing nothing.
-  expect(spawnSync(peers.tools.python, ['-c', DB_UPGRADE_SCRIPT], { encoding: 'utf8', env: { PATH: process.env.PATH, HOME: dir } }).status).not.toBe(0);
+  expect(spawnSync(peers.tools.python, ['-c', DB_UPGRADE_SCRIPT], { encoding: 'utf8', env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, HOME: dir } }).status).not.toBe(0);
 }, 240_000);

@@ -129,7 +129,7 @@ describe('Hub fixture fidelity with the official Python client', () => {
     const scriptFile = path.join(tmp, 'fidelity.py');
     fs.writeFileSync(scriptFile, SCRIPT);
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
+      PATH: process.env.PATH, TMPDIR: process.env.TMPDIR,
       HOME: tmp,
       HF_HOME: path.join(tmp, 'hf-home'), // no stored token, no shared cache
       HF_ENDPOINT: fx.url,

@@ -254,7 +254,7 @@ describe('resolve', () => {
     ].join('\n');
     const r = spawnSync(py, ['-c', script, dir], {
       encoding: 'utf8', timeout: 300_000,
-      env: { PATH: process.env.PATH, HOME: work, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9', OMP_NUM_THREADS: '1', TOKENIZERS_PARALLELISM: 'false' },
+      env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, HOME: work, HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9', OMP_NUM_THREADS: '1', TOKENIZERS_PARALLELISM: 'false' },
     });
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Obj;

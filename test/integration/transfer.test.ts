@@ -128,7 +128,7 @@ function loadWithPython(spec: Obj): Promise<Obj> {
   const py = readTools().mlPython;
   if (!py) throw new Error('tools.json has no mlPython: the peers install builds the torch/transformers venv');
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, HOME: work, ...stepEnv(peers),
+    PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, HOME: work, ...stepEnv(peers),
     HF_HUB_OFFLINE: '1', TRANSFORMERS_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:9',
     MLFLOW_DISABLE_TELEMETRY: 'true', DO_NOT_TRACK: 'true', NO_PROXY: '*', OMP_NUM_THREADS: '1', TOKENIZERS_PARALLELISM: 'false',
   };

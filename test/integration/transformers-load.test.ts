@@ -48,7 +48,7 @@ function mlPython(): string {
 /** Runs load_mirrored.py with env pointing at the bench only; returns its JSON. */
 function loadWithPython(spec: Obj): Promise<Obj> {
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
+    PATH: process.env.PATH, TMPDIR: process.env.TMPDIR,
     HOME: work,
     ...stepEnv(peers),
     HF_HUB_OFFLINE: '1',

@@ -226,7 +226,7 @@ describe('CLI bundle (as the image build makes it)', () => {
     const clean = path.join(dir, 'clean');
     fs.mkdirSync(clean);
     fs.copyFileSync(bundle, path.join(clean, 'model-mirror.js'));
-    const run = (args: string[]) => spawnSync(process.execPath, [path.join(clean, 'model-mirror.js'), ...args], { cwd: clean, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const run = (args: string[]) => spawnSync(process.execPath, [path.join(clean, 'model-mirror.js'), ...args], { cwd: clean, encoding: 'utf8', env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR } });
     const help = run(['--help']);
     expect(help.status).toBe(0);
     for (const c of commands) {
