@@ -72,6 +72,8 @@ export async function startSeaweedfs(tools: Tools, opts: { dir: string; logDir: 
   const endpoint = `http://127.0.0.1:${s3Port}`;
 
   const args = [
+    // glog's files (weed.INFO, weed.<host>.<user>.log.*) go with the peer's other logs, not to /tmp
+    `-logdir=${opts.logDir}`,
     'mini',
     `-dir=${dataDir}`,
     '-ip=127.0.0.1',
