@@ -1,7 +1,7 @@
 // One temporary directory per `jest` run: the root globalSetup points TMPDIR at it, so every
 // os.tmpdir() in a test worker, and every peer or tool a test spawns (Python's tempfile, Go, cdk8s's
 // Testing.app()), makes its temporary files inside it, and globalTeardown removes it whole. Before
-// this, a run left ~100 directories (and ~15 MB of MLflow downloads) in /tmp that no test removed.
+// this, every run left cdk8s outdirs, test directories and MLflow downloads in /tmp.
 // A run that is killed leaves its root; the next run removes every root whose jest is gone.
 // Jest runs the projects' globalSetup hooks before the root one, so the integration project's
 // hook (which starts MLflow and SeaweedFS: they write temporary files too) calls useRunTmpDir()
