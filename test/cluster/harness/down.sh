@@ -42,9 +42,15 @@ clean_image_store() {
   [ -z "$ids" ] || ctr_ containers rm $ids >/dev/null 2>&1
   [ -z "$(ctr_ containers ls -q 2>/dev/null)" ]
 }
-rm -f "$CTR_ROOT.clean"
-store_clean=0
-if alive containerd && clean_image_store; then store_clean=1; fi
+# store: clean (emptied now), kept (already clean: an earlier down.sh left it, no containerd has
+# run on it since) or dirty (removed below).
+store=dirty
+if alive containerd; then
+  rm -f "$CTR_ROOT.clean"
+  clean_image_store && store=clean
+elif [ -f "$CTR_ROOT.clean" ] && [ "$(cat "$CTR_ROOT.clean")" = "$(ctr_store_key)" ]; then
+  store=kept
+fi
 stop_proc containerd
 for p in $(shim_pids); do kill -TERM "$p" 2>/dev/null; done; sleep 0.5
 for p in $(shim_pids); do kill -KILL "$p" 2>/dev/null; done
@@ -57,11 +63,12 @@ umount_under() {
 }
 umount_under "$RUN"
 umount_under "$CTR_ROOT"
-if [ "$store_clean" = 1 ]; then
+if [ "$store" = clean ]; then
   # the CRI plugin's per-pod directories (logs, hostname, resolv.conf): nothing to reuse
   rm -rf "$CTR_ROOT/io.containerd.grpc.v1.cri"
   ctr_store_key > "$CTR_ROOT.clean"
-else
+elif [ "$store" = dirty ]; then
+  rm -f "$CTR_ROOT.clean"
   [ -d "$CTR_ROOT" ] && { log "containerd's image store could not be cleaned: removed"; rm -rf "$CTR_ROOT"; }
 fi
 if [ -d /run/netns ]; then
