@@ -47,7 +47,7 @@ export function makeRoot(parent: string = os.tmpdir(), ownerPid: number = proces
  */
 export function useRunTmpDir(env: NodeJS.ProcessEnv = process.env, pid: number = process.pid): string {
   const current = env.TMPDIR;
-  if (current && path.basename(current).startsWith(ROOT_PREFIX) && readOwner(current) === pid) return current;
+  if (current && isRunRoot(current) && readOwner(current) === pid) return current;
   const parent = current || os.tmpdir();
   removeStaleRoots(parent);
   const root = makeRoot(parent, pid);
@@ -55,6 +55,23 @@ export function useRunTmpDir(env: NodeJS.ProcessEnv = process.env, pid: number =
   // Workers are forked after the globalSetup hooks and inherit this environment.
   env.TMPDIR = root;
   return root;
+}
+
+/**
+ * The other half of useRunTmpDir: removes the root TMPDIR points at (unless `keep`) and points
+ * TMPDIR back where it was. Returns the root, or undefined if TMPDIR is not a run's root.
+ */
+export function releaseRunTmpDir(env: NodeJS.ProcessEnv = process.env, keep = false): string | undefined {
+  const root = env.TMPDIR;
+  if (!root || !isRunRoot(root)) return undefined;
+  if (!keep) fs.rmSync(root, { recursive: true, force: true });
+  if (env.MODEL_MIRROR_TEST_TMP_PARENT) env.TMPDIR = env.MODEL_MIRROR_TEST_TMP_PARENT;
+  else delete env.TMPDIR;
+  return root;
+}
+
+function isRunRoot(dir: string): boolean {
+  return path.basename(dir).startsWith(ROOT_PREFIX);
 }
 
 function readOwner(dir: string): number | undefined {

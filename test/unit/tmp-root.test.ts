@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeRoot, removeStaleRoots, ROOT_PREFIX, useRunTmpDir } from '../tmpdir/tmp-root';
+import { makeRoot, releaseRunTmpDir, removeStaleRoots, ROOT_PREFIX, useRunTmpDir } from '../tmpdir/tmp-root';
 
 describe('the per-run temporary directory (test/tmpdir)', () => {
   test('this worker runs with TMPDIR set to the run\'s root, and child processes inherit it', () => {
@@ -38,5 +38,10 @@ describe('the per-run temporary directory (test/tmpdir)', () => {
     // another jest process (its root is not ours): a root of its own
     const other = useRunTmpDir({ TMPDIR: first }, process.pid + 1);
     expect(path.dirname(other)).toBe(first);
+    // the teardown's half: the root goes, TMPDIR points where it pointed before
+    expect(releaseRunTmpDir(env)).toBe(first);
+    expect(fs.existsSync(first)).toBe(false);
+    expect(env.TMPDIR).toBe(parent);
+    expect(releaseRunTmpDir(env)).toBeUndefined();
   });
 });
