@@ -5,10 +5,13 @@
 # Options (repeatable where it makes sense):
 #   --entrypoint JSON   e.g. '["docker-entrypoint.sh"]'      --cmd JSON   e.g. '["postgres"]'
 #   --env K=V           --label K=V        --user U[:G]      --workdir DIR
-#   --expose PORT/tcp   --volume DIR       --stop-signal SIG   --compress gzip|none (default gzip)
+#   --expose PORT/tcp   --volume DIR       --stop-signal SIG   --compress zstd|gzip|none
+# The layer is zstd by default (containerd >= 1.5 unpacks it). The MLflow image's 1 GB layer on
+# this 2-core box: gzip -6 67 s (one core), zstd -3 -T0 5 s and 8% smaller; zstd's output does not
+# depend on the thread count, so the digest is still reproducible.
 source "$(dirname "$0")/lib.sh"
 
-rootfs= name= out= entrypoint=null cmd=null user= workdir= compress=gzip stopsig=
+rootfs= name= out= entrypoint=null cmd=null user= workdir= compress=zstd stopsig=
 envs=() labels=() ports=() volumes=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -41,10 +44,12 @@ else
 fi
 diff_id=$(sha256sum "$work/layer.tar" | cut -d' ' -f1); raw_size=$(stat -c %s "$work/layer.tar")
 case $compress in
+  zstd) zstd -q -3 -T0 --rm "$work/layer.tar"; layer_file=$work/layer.tar.zst
+        layer_type=application/vnd.oci.image.layer.v1.tar+zstd;;
   gzip) gzip -n -6 "$work/layer.tar"; layer_file=$work/layer.tar.gz
         layer_type=application/vnd.oci.image.layer.v1.tar+gzip;;
   none) layer_file=$work/layer.tar; layer_type=application/vnd.oci.image.layer.v1.tar;;
-  *) die "--compress gzip|none";;
+  *) die "--compress zstd|gzip|none";;
 esac
 layer_size=$(stat -c %s "$layer_file"); layer_digest=$(put "$layer_file")
 

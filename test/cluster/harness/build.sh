@@ -5,14 +5,15 @@
 # under $CACHE/cluster/bin/<component>-<version>/ and rebuilt only when that component's version
 # or build recipe (the text of its build_* function) changes, so a warm run takes seconds.
 # Go's own caches stay at their defaults (~/go/pkg/mod, ~/.cache/go-build).
-# Usage: build.sh [--no-images]
+# Usage: build.sh [--no-images | --packages-only]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$BINROOT" "$CL/src"
 
 # --- Debian packages the cluster needs; apt-get update once, only if one is missing ---------
+# (debootstrap: the image builds beside this one, install.d/cluster.sh, which runs this first)
 PKGS="containerd runc containernetworking-plugins conntrack socat iptables busybox-static jq zstd
-      iproute2 util-linux kmod procps nftables bc curl"
+      iproute2 util-linux kmod procps nftables bc curl debootstrap"
 ensure_pkgs() {
   local missing=() p
   for p in $PKGS; do
@@ -71,10 +72,21 @@ build_etcd() {
    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/etcdctl" go.etcd.io/etcd/etcdctl/v3)
 }
 
+# CoreDNS with only the plugins our Corefile (config.sh render_coredns) uses, plus log/health/
+# ready for debugging: its stock main links every plugin, and the cloud ones (route53, azure,
+# clouddns) pull in their SDKs, most of the build. A wrapper module's main imports the plugins
+# it wants and calls coremain, CoreDNS's documented way to choose plugins at compile time.
 build_coredns() {
-  local out=$1 src=$CL/src/coredns-$COREDNS_VERSION
-  modcopy "github.com/coredns/coredns@$COREDNS_VERSION" "$src"
-  (cd "$src" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/coredns" .)
+  local out=$1 v=$COREDNS_VERSION src=$CL/src/coredns-$COREDNS_VERSION p
+  local plugins="bind errors hosts kubernetes loadbalance log health ready"
+  rm -rf "$src"; mkdir -p "$src"
+  printf 'module modelmirror.test/coredns\ngo 1.25.0\nrequire github.com/coredns/coredns %s\n' "$v" > "$src/go.mod"
+  { echo "package main"; echo "import ("
+    for p in $plugins; do echo "  _ \"github.com/coredns/coredns/plugin/$p\""; done
+    echo "  \"github.com/coredns/coredns/coremain\""; echo ")"
+    echo "func main() { coremain.Run() }"; } > "$src/main.go"
+  (cd "$src" && go mod tidy >/dev/null &&
+   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$out/coredns" .)
 }
 
 build_local_path() {
@@ -123,6 +135,7 @@ main() {
   exec 9>"$CL/build.lock"
   flock 9     # a concurrent caller waits here, then finds everything cached
   ensure_pkgs
+  [ "${1:-}" = "--packages-only" ] && return 0
   component kubernetes "$KUBERNETES_VERSION" build_kubernetes
   component etcd "$ETCD_VERSION" build_etcd
   component coredns "$COREDNS_VERSION" build_coredns
