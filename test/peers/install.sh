@@ -28,7 +28,18 @@ on_exit() {
   if [ "$rc" -ne 0 ] && [ "$DIED" = 0 ]; then
     echo "[install.sh] FAILED at step '$STEP' (exit status $rc; see the output above)" >&2
   fi
+  # A failure before the hooks were waited for: stop them and everything they started.
+  if [ "$rc" -ne 0 ] && [ ${#HOOK_PIDS[@]} -gt 0 ]; then
+    local pid
+    for pid in "${HOOK_PIDS[@]}"; do kill_tree "$pid"; done
+  fi
 }
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+declare -A HOOK_PIDS=()
 trap on_exit EXIT
 
 is_root() { [ "$(id -u)" = "0" ]; }
@@ -79,6 +90,23 @@ if is_root && ! id -u postgres >/dev/null 2>&1 && ! id -u nobody >/dev/null 2>&1
   die "running as root but neither user 'postgres' nor 'nobody' exists; PostgreSQL refuses to run as root (create one: useradd -r postgres)"
 fi
 
+# --- install.d hooks (argo-validate, cluster, kserve-validate, ml-venv, rclone) ----------------
+# They run side by side, and beside the venv below: the ML venv is mostly a download, the
+# validators and the cluster are Go and image builds, so a cold machine waits for the longest,
+# not for the sum (none of them needs this venv). Started after PostgreSQL's apt-get; any later
+# apt-get waits for dpkg's lock. Each hook's lines are prefixed with its name; a failing hook fails the
+# install and names itself.
+if [ -d "$HERE/install.d" ]; then
+  for hook in "$HERE"/install.d/*.sh; do
+    [ -e "$hook" ] || continue
+    name="$(basename "$hook" .sh)"
+    log "starting install.d/$name"
+    ( set -o pipefail
+      CACHE="$CACHE" MODEL_MIRROR_CACHE="$CACHE" REPO_ROOT="$REPO_ROOT" bash "$hook" 2>&1 | sed -u "s/^/[$name] /" >&2 ) &
+    HOOK_PIDS[$name]=$!
+  done
+fi
+
 # --- Python venv ------------------------------------------------------------------------------
 STEP="python venv"
 # mlflow[auth]: Flask-WTF, which `mlflow server --app-name basic-auth` needs (the external-MLflow tests).
@@ -122,7 +150,7 @@ else
       if is_root && command -v apt-get >/dev/null 2>&1; then
         log "'$PY -m venv' failed: installing python3-venv"
         export DEBIAN_FRONTEND=noninteractive
-        { apt-get update -q && apt-get install -y -q python3-venv; } >&2 || die "apt-get install python3-venv failed: run as root or install python3-venv yourself"
+        { apt-get -o DPkg::Lock::Timeout=600 update -q && apt-get -o DPkg::Lock::Timeout=600 install -y -q python3-venv; } >&2 || die "apt-get install python3-venv failed: run as root or install python3-venv yourself"
         rm -rf "$VENV"
         "$PY" -m venv "$VENV" >&2 || die "'$PY -m venv $VENV' failed"
       else
@@ -142,21 +170,9 @@ else
   printf '%s\n' "$STAMP_WANT" > "$STAMP"
 fi
 
-# --- install.d hooks (argo-validate, ml-venv, cluster) -----------------------------------------
-# They run side by side: the ML venv is mostly a download, the validator and the cluster are Go
-# and image builds, so a cold machine waits for the longest, not for the sum. Each hook's lines
-# are prefixed with its name; a failing hook fails the install and names itself.
+# --- install.d hooks: waited for below ----------------------------------------------------------
 if [ -d "$HERE/install.d" ]; then
   STEP="install.d hooks"
-  declare -A HOOK_PIDS=()
-  for hook in "$HERE"/install.d/*.sh; do
-    [ -e "$hook" ] || continue
-    name="$(basename "$hook" .sh)"
-    log "starting install.d/$name"
-    ( set -o pipefail
-      CACHE="$CACHE" MODEL_MIRROR_CACHE="$CACHE" REPO_ROOT="$REPO_ROOT" bash "$hook" 2>&1 | sed -u "s/^/[$name] /" >&2 ) &
-    HOOK_PIDS[$name]=$!
-  done
   failed=()
   for name in "${!HOOK_PIDS[@]}"; do
     wait "${HOOK_PIDS[$name]}" || failed+=("$name")
