@@ -129,14 +129,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   const modelRoot = joinUri(run.info.artifact_uri, MODEL_ARTIFACT_PATH);
   const timeout = opts.waitTimeoutSeconds ?? 300;
 
-  // Provenance on the run (params are immutable: logParamsOnce tolerates a rerun).
-  await logParamsOnce(client, run, {
-    [PARAM.commitSha]: manifest.commitSha,
-    [PARAM.fileCount]: String(manifest.fileCount),
-    [PARAM.totalBytes]: String(manifest.totalBytes),
-  });
   const fileSet = fileSetHash(manifest.files);
-  await setRunTags(client, opts.runId, { [TAG.commitSha]: manifest.commitSha, [TAG.registeredModel]: opts.modelName, [TAG.fileSet]: fileSet });
 
   // Idempotency: the same repo at the same commit with the same files is registered once
   // (`prepare` normally finds it first; this catches a version registered in between).
@@ -144,10 +137,20 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   // The upload is complete: open multipart uploads left under this prefix (an adopted run's
   // attempts that the upload did not resume) are garbage now.
   const modelLoc = parseS3Uri(modelRoot);
-  const aborted = await abortOpenUploadsUnder(opts.s3, modelLoc.bucket, modelLoc.key).catch((e: unknown) => {
-    log.warn('Could not list/abort open multipart uploads under the run\'s prefix', { location: modelRoot, error: (e as Error).message });
-    return 0;
-  });
+  // Provenance on the run (params are immutable: logParamsOnce tolerates a rerun), beside the
+  // S3 cleanup: independent round trips.
+  const [aborted] = await Promise.all([
+    abortOpenUploadsUnder(opts.s3, modelLoc.bucket, modelLoc.key).catch((e: unknown) => {
+      log.warn('Could not list/abort open multipart uploads under the run\'s prefix', { location: modelRoot, error: (e as Error).message });
+      return 0;
+    }),
+    logParamsOnce(client, run, {
+      [PARAM.commitSha]: manifest.commitSha,
+      [PARAM.fileCount]: String(manifest.fileCount),
+      [PARAM.totalBytes]: String(manifest.totalBytes),
+    }),
+    setRunTags(client, opts.runId, { [TAG.commitSha]: manifest.commitSha, [TAG.registeredModel]: opts.modelName, [TAG.fileSet]: fileSet }),
+  ]);
   if (aborted) log.info(`Aborted ${aborted} open multipart uploads an earlier attempt left under ${modelRoot}`);
   const existing = await findRegisteredVersion(client, { modelName: opts.modelName, repo: manifest.repo, commitSha: manifest.commitSha, fileSet }, timeout);
   if (existing) {
@@ -231,9 +234,8 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     ['python_env.yaml', pythonEnvYaml(pythonVersion), 'text/yaml'],
     ['conda.yaml', condaYaml(pythonVersion, requirements), 'text/yaml'],
   ];
-  for (const [name, body, type] of files) {
-    await putS3Object(opts.s3, joinUri(modelRoot, name), body, type);
-  }
+  // Side by side: each PUT is a round trip or two, and nothing reads them before the version exists.
+  await Promise.all(files.map(([name, body, type]) => putS3Object(opts.s3, joinUri(modelRoot, name), body, type)));
   log.info('Wrote MLmodel and environment files', { location: modelRoot, task: task.task, tokenizer: tokenizerType ?? 'none' });
   if (logged) {
     // READY only once its location holds the whole model; on any failure it is deleted, so
