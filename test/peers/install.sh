@@ -170,7 +170,7 @@ else
   printf '%s\n' "$STAMP_WANT" > "$STAMP"
 fi
 
-# --- install.d hooks: waited for below ----------------------------------------------------------
+# --- install.d hooks (started above): wait for every one -----------------------------------------
 if [ -d "$HERE/install.d" ]; then
   STEP="install.d hooks"
   failed=()

@@ -8,7 +8,8 @@
 #
 # The three builds need nothing from each other, so they run side by side once the host packages
 # are in (one apt-get at a time). The Go builds keep both cores busy; the image builds spend much
-# of their time in debootstrap, pip and disk I/O, which now overlaps them instead of following.
+# of their time in debootstrap, pip and disk I/O, which now overlaps the Go builds instead of
+# following them.
 set -euo pipefail
 REPO_ROOT="${REPO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}"
 [ "${MODEL_MIRROR_SKIP_CLUSTER:-}" = 1 ] && { echo "cluster: skipped (MODEL_MIRROR_SKIP_CLUSTER=1)" >&2; exit 0; }
