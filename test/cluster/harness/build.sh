@@ -74,8 +74,9 @@ build_etcd() {
 
 # CoreDNS with only the plugins our Corefile (config.sh render_coredns) uses, plus log/health/
 # ready for debugging: its stock main links every plugin, and the cloud ones (route53, azure,
-# clouddns) pull in their SDKs: cold, 450 -> 267 CPU s (238 -> 139 s on the idle 2-core box). A wrapper module's main imports the plugins
-# it wants and calls coremain, CoreDNS's documented way to choose plugins at compile time.
+# clouddns) pull in their SDKs; cold, 450 -> 267 CPU s (238 -> 139 s on the idle 2-core box).
+# A wrapper module's main imports the plugins it wants and calls coremain, CoreDNS's documented
+# way to choose plugins at compile time.
 build_coredns() {
   local out=$1 v=$COREDNS_VERSION src=$CL/src/coredns-$COREDNS_VERSION p
   local plugins="bind errors hosts kubernetes loadbalance log health ready"
