@@ -9,6 +9,7 @@
 import type { StartedHubFixture } from '../../hub-fixture';
 import { argo, kubectl, kubectlJson } from './cluster';
 import { NAMESPACE, mlflowApi } from './product';
+import { printPodLogsOnFailure as keptLogs } from './pod-logs';
 import { explain, outputsOf, podNodes, submitFrom, versionsOf, waitDone, type Obj } from './workflows';
 
 const CATALOG_NAME = 'model-mirror-catalog';
@@ -55,7 +56,7 @@ export function catalogTests(hubOf: () => StartedHubFixture, timings: Record<str
     expect(cron.spec.suspend).toBe(true);
   });
 
-  test('the first sync mirrors both entries, refuses the missing model without stopping them, and summarises', async () => {
+  test('the first sync mirrors both entries, refuses the missing model without stopping them, and summarises', keptLogs(async () => {
     first = await syncNow();
     timings.firstSyncMs = first.ms;
     const { wf, children, logs } = first;
@@ -81,9 +82,9 @@ export function catalogTests(hubOf: () => StartedHubFixture, timings: Record<str
     const sizes = new Map((files.files ?? []).map((f: Obj) => [f.path, Number(f.file_size)]));
     expect(sizes.get('model/model/model.safetensors')).toBe(repo.files.find((f) => f.path === 'model.safetensors')!.size);
     expect(await versionsOf('catalog-missing')).toEqual([]);
-  }, 12 * 60_000);
+  }), 12 * 60_000);
 
-  test('a second sync moves nothing: no transfer, no new run, no new version; it says unchanged', async () => {
+  test('a second sync moves nothing: no transfer, no new run, no new version; it says unchanged', keptLogs(async () => {
     const runsBefore = await runCount();
     const second = await syncNow();
     timings.secondSyncMs = second.ms;
@@ -101,7 +102,7 @@ export function catalogTests(hubOf: () => StartedHubFixture, timings: Record<str
     expect((await versionsOf('catalog-tiny-v1')).length).toBe(1);
     const main = (await mlflowApi('GET', 'registered-models/alias', { name: 'catalog-tiny-main', alias: 'prod' })).model_version;
     expect(main.version).toBe('1');
-  }, 12 * 60_000);
+  }), 12 * 60_000);
 
   test('the entries are Workflows owned by their sync (deleted with it)', () => {
     const children = kubectlJson('get', 'workflows', '-n', NAMESPACE, '-l', `model-mirror.io/catalog=${CATALOG_NAME}`).items as Obj[];

@@ -23,6 +23,7 @@ import { CATALOG, catalogTests } from './catalog-checks';
 import { mirrorPodTransfer, templateTransfer } from './transfer-compare';
 import { explain, nodes, podNodes, submitFrom, versionsOf, waitDone, type Obj } from './workflows';
 import { HUB_NAME, LFS_NAME, baseConfig as sharedBaseConfig, imageName } from './config';
+import { printPodLogsOnFailure as keptLogs, startKeepingPodLogs, stopKeepingPodLogs } from './pod-logs';
 
 const ARGO_VERSIONS = [`v${versions.argoWorkflows}`, `v${versions.argoWorkflowsPrevious}`];
 /** The MLflow minor before the pin: the upgrade path a platform team takes. */
@@ -76,6 +77,7 @@ beforeAll(async () => {
   let t = Date.now();
   harness('up.sh', ['--argo', ARGO_VERSIONS[0]]);
   timings.clusterUpMs = Date.now() - t;
+  startKeepingPodLogs(NAMESPACE, path.join(tmp, 'pod-logs'));
   // On the bridge, which exists once the cluster is up.
   hub = await startHubFixture({ host: NODE_IP, hubHostName: HUB_NAME, lfsHostName: LFS_NAME, largeFiles: COMPARE_FILES });
   addClusterHosts(NODE_IP, [HUB_NAME, LFS_NAME]);
@@ -93,6 +95,7 @@ beforeAll(async () => {
 afterAll(async () => {
   process.stderr.write(`cluster suite timings: ${JSON.stringify(timings)}\n`);
   await hub?.close();
+  stopKeepingPodLogs();
   try {
     if (process.env.MODEL_MIRROR_KEEP_CLUSTER !== '1') harness('down.sh');
   } finally {
@@ -115,14 +118,14 @@ describe(`the upgrade path: MLflow ${PREVIOUS_MLFLOW} -> ${versions.mlflow} (Arg
     for (const c of init) expect(c.state.terminated).toMatchObject({ exitCode: 0, reason: 'Completed' });
   }, 20 * 60_000);
 
-  test('a mirror on the old MLflow succeeds', async () => {
+  test('a mirror on the old MLflow succeeds', keptLogs(async () => {
     const t = Date.now();
     const name = await submit({ model_id: MODEL, model_name: 'tiny-upgrade', alias: 'prod' });
     const wf = await waitDone(name);
     timings.firstWorkflowMs = Date.now() - t;
     expect(wf.status.phase).toBe('Succeeded');
     old = await expectMirrored('tiny-upgrade', 'prod');
-  }, 15 * 60_000);
+  }), 15 * 60_000);
 
   test(`re-synth with the pin (${versions.mlflow}) and apply: the init container migrates, the server comes back Ready, the old version keeps its files`, async () => {
     // With the catalog: its CronWorkflow is tested below, on this deployment.
@@ -145,7 +148,7 @@ describe(`the template's overlapped transfer and \`mirror\` (Argo ${ARGO_VERSION
   // and resources (transfer-compare.ts). The speed ratio is the cluster bench's to measure
   // (`npm run bench -- --cluster`, alternating rounds, one path at a time); this test checks what
   // both produced, so it runs them side by side (different model names: no shared mutex or run).
-  test('both report their transfer time and make one READY version', async () => {
+  test('both report their transfer time and make one READY version', keptLogs(async () => {
     const [template, mirror] = await Promise.all([
       templateTransfer(COMPARE_REPO, 'large-template'),
       mirrorPodTransfer(COMPARE_REPO, 'large-mirror'),
@@ -160,7 +163,7 @@ describe(`the template's overlapped transfer and \`mirror\` (Argo ${ARGO_VERSION
     }
     expect((await versionsOf('large-template')).map((v) => v.status)).toEqual(['READY']);
     expect((await versionsOf('large-mirror')).map((v) => v.status)).toEqual(['READY']);
-  }, 20 * 60_000);
+  }), 20 * 60_000);
 });
 
 describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
@@ -173,7 +176,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
     timings[`argo${tag}UpMs`] = Date.now() - t;
   }, 10 * 60_000);
 
-  test('argo submit --wait: Succeeded, version READY with the alias, MLflow lists the files, model_mirror_* metrics on the controller', async () => {
+  test('argo submit --wait: Succeeded, version READY with the alias, MLflow lists the files, model_mirror_* metrics on the controller', keptLogs(async () => {
     const t = Date.now();
     okName = await submit({ model_id: MODEL, model_name: `tiny-${tag}`, alias: 'prod' });
     const wf = await waitDone(okName);
@@ -189,13 +192,13 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
       return /model_mirror_workflows_total|model_mirror_step_duration_seconds/.test(text) ? text : undefined;
     }, 60_000, 2000);
     expect(metrics).toMatch(/model_mirror_[a-z_]+\{[^}]*status="Succeeded"/);
-  }, 15 * 60_000);
+  }), 15 * 60_000);
 
   test('the scratch PVC is gone once the workflow completed', async () => {
     await waitFor(`PVCs of ${okName} to be deleted`, () => (pvcsOf(okName).length === 0 ? true : undefined), 120_000, 2000);
   }, 3 * 60_000);
 
-  test('a step failure: the workflow Fails after one attempt, the exit handler marks the run FAILED with its reason, no version', async () => {
+  test('a step failure: the workflow Fails after one attempt, the exit handler marks the run FAILED with its reason, no version', keptLogs(async () => {
     const modelName = `tiny-fail-${tag}`;
     hub.faults.missing(MODEL, 'model.safetensors', 1000);
     try {
@@ -217,9 +220,9 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
     } finally {
       hub.faults.reset();
     }
-  }, 15 * 60_000);
+  }), 15 * 60_000);
 
-  test('a model the Hub does not have: Fails in prepare after one attempt, the exit handler ran, no run or version was created', async () => {
+  test('a model the Hub does not have: Fails in prepare after one attempt, the exit handler ran, no run or version was created', keptLogs(async () => {
     const modelName = `missing-${tag}`;
     const experimentId = (await mlflowApi('GET', 'experiments/get-by-name', { experiment_name: 'model-mirror' })).experiment.experiment_id;
     const runCount = async () => (await mlflowApi('POST', 'runs/search', { experiment_ids: [experimentId], max_results: 1000 })).runs?.length ?? 0;
@@ -233,9 +236,9 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
     if (finalize?.phase !== 'Succeeded') throw new Error(`the exit handler did not succeed: ${explain(wf)}`);
     expect(await runCount()).toBe(runsBefore);
     expect(await versionsOf(modelName)).toEqual([]);
-  }, 10 * 60_000);
+  }), 10 * 60_000);
 
-  test('two submissions of the same model at once are serialized by the mutex', async () => {
+  test('two submissions of the same model at once are serialized by the mutex', keptLogs(async () => {
     const [a, b] = await Promise.all([0, 1].map(() => submit({ model_id: MODEL, model_name: `tiny-mutex-${tag}` }, false)));
     const [wa, wb] = [await waitDone(a, 15 * 60_000), await waitDone(b, 15 * 60_000)];
     for (const wf of [wa, wb]) if (wf.status.phase !== 'Succeeded') throw new Error(`a mutex workflow did not succeed: ${explain(wf)}`);
@@ -246,7 +249,7 @@ describe.each(ARGO_VERSIONS)('Argo %s', (argoVersion) => {
     const [sa, sb] = [span(wa), span(wb)];
     const [first, second] = sa.start <= sb.start ? [sa, sb] : [sb, sa];
     expect(second.start).toBeGreaterThanOrEqual(first.end);
-  }, 30 * 60_000);
+  }), 30 * 60_000);
 });
 
 describe('what S3 holds', () => {
