@@ -15,7 +15,7 @@ import type { RetryOptions } from '../common/retry';
 import { checkSource, type CheckedSource } from '../hub/check-source';
 import type { Policy } from '../policy/policy';
 import { policyTags } from '../policy/tags';
-import { ADOPT_SETTLE_MS, adoptRun, sleep } from './adopt-run';
+import { adoptRun, sleep } from './adopt-run';
 import type { MlflowClient } from './client';
 import { findRegisteredVersion, reapplyToExisting } from './identity';
 import { classifyRun, olderRun, type RunIdentity, searchIdentityRuns } from './identity-runs';
@@ -24,7 +24,7 @@ import { leaseOwnerId, leaseTags } from './run-lease';
 import { closeStaleWorkflowRuns } from './stale-runs';
 import { legacyResumableRun, type PrepareOptions, type PrepareResult, preparedFromRun, prepareRun, validatePrepareInput } from './prepare';
 import { setModelVersionTags, validateAlias, type ModelVersion } from './registry';
-import { type Run, runTags, setRunTags, terminateRun } from './runs';
+import { getRun, type Run, runTags, setRunTags, terminateRun } from './runs';
 import { sweepQuietly } from './sweep-failed-runs';
 import { TAG } from './tags';
 
@@ -123,25 +123,58 @@ export async function planMirror(client: MlflowClient, opts: PlanOptions): Promi
       continue;
     }
     const run = await prepareRun(client, { ...prepareOpts, extraTags: owner ? leaseTags(owner) : undefined });
-    if (owner && experiment && await lostCreationRace(client, run, { ...identity, experimentId: experiment.experiment_id }, owner)) continue;
+    // Also when this mirror made the experiment: others may have found or made it at the same moment.
+    if (owner && await lostCreationRace(client, run, { ...identity, experimentId: run.experiment_id }, owner)) continue;
     return { reused: false, source, run, leaseOwner: owner };
   }
 }
 
+/** How long a mirror that sees another new run waits for that run's creator to record what it saw. */
+const CREATION_RECORD_WAIT_MS = 3000;
+const CREATION_RECORD_POLL_MS = 50;
+
 /**
- * After creating a run: is there an older live run of the same identity (another mirror that
- * created its own at the same moment)? Then this one is closed (KILLED, superseded) and the caller
- * waits for the other. Both read after both wrote (the settle delay), so they agree on the older.
+ * After creating a run: did another mirror of the same identity create one at the same moment?
+ * Then one of the two goes on and the other closes its run (KILLED, superseded) and waits for it.
+ *
+ * Each creator reads the identity's runs once its own run exists and records the live ones it saw
+ * (TAG.creationSeen). Of two creators at least one sees the other, since each reads after its own
+ * create. One that saw no other goes on at once: the common case costs a read and a tag write.
+ * One that sees another reads that one's record (waiting for it if need be):
+ * - it did not see this run: it read before this run existed, so it was created first and wins;
+ * - both saw each other: the older start wins (both compare the same two runs);
+ * - no record in CREATION_RECORD_WAIT_MS (a mirror from before this record, or one that died):
+ *   the older start wins, as before.
+ * If two went on all the same, register's re-check still leaves one version.
  */
 async function lostCreationRace(client: MlflowClient, mine: PrepareResult, id: RunIdentity, owner: string): Promise<boolean> {
-  await sleep(ADOPT_SETTLE_MS);
   const runs = await searchIdentityRuns(client, id);
   const me = runs.find((r) => r.info.run_id === mine.run_id);
   if (!me) return false;
-  const older = runs.filter((r: Run) => r.info.run_id !== mine.run_id && classifyRun(r) === 'live' && olderRun(r, me) < 0);
-  if (!older.length) return false;
-  await setRunTags(client, mine.run_id, { [TAG.supersededBy]: older[0].info.run_id, [TAG.failureReason]: `another mirror started the same commit first (run ${older[0].info.run_id})` });
-  await terminateRun(client, mine.run_id, 'KILLED');
-  log.info(`Run ${older[0].info.run_id} started the same commit first: closed run ${mine.run_id} unused, waiting for it`, { owner });
-  return true;
+  const others = runs.filter((r: Run) => r.info.run_id !== mine.run_id && classifyRun(r) === 'live');
+  await setRunTags(client, mine.run_id, { [TAG.creationSeen]: others.map((r) => r.info.run_id).join(',') || 'none' });
+  for (const other of others.sort(olderRun)) {
+    const seen = await creationRecord(client, other.info.run_id);
+    if (seen === 'gone') continue; // it closed itself (it lost to another) or ended
+    const wins = seen === undefined || seen.includes(mine.run_id) ? olderRun(other, me) < 0 : true;
+    if (!wins) continue;
+    await setRunTags(client, mine.run_id, { [TAG.supersededBy]: other.info.run_id, [TAG.failureReason]: `another mirror started the same commit first (run ${other.info.run_id})` });
+    await terminateRun(client, mine.run_id, 'KILLED');
+    log.info(`Run ${other.info.run_id} started the same commit first: closed run ${mine.run_id} unused, waiting for it`, { owner });
+    return true;
+  }
+  return false;
+}
+
+/** The run ids `runId`'s creator saw (see lostCreationRace); 'gone' once it is no longer live; undefined if never recorded. */
+async function creationRecord(client: MlflowClient, runId: string): Promise<string[] | 'gone' | undefined> {
+  const until = Date.now() + CREATION_RECORD_WAIT_MS;
+  for (;;) {
+    const run = await getRun(client, runId);
+    if (classifyRun(run) !== 'live') return 'gone';
+    const seen = runTags(run)[TAG.creationSeen];
+    if (seen !== undefined) return seen === 'none' ? [] : seen.split(',');
+    if (Date.now() >= until) return undefined;
+    await sleep(CREATION_RECORD_POLL_MS);
+  }
 }

@@ -42,6 +42,11 @@ export const TAG = {
   attempts: 'model_mirror.attempts',
   /** The failure reason of the attempt before an adoption reopened the run. */
   previousFailure: 'model_mirror.previous_failure',
+  /**
+   * The live runs of the same identity a mirror saw right after creating its run (comma-joined
+   * run ids, or `none`): how concurrent creators agree on one run without a fixed wait (plan.ts).
+   */
+  creationSeen: 'model_mirror.creation_seen',
   /** `name/version` (or a run id) that made this run's files unnecessary; such a run is never adopted. */
   supersededBy: 'model_mirror.superseded_by',
   /** When sweep-failed-runs.ts deleted this run's objects and open multipart uploads. */

@@ -77,6 +77,9 @@ it('5 concurrent mirrors of one commit make exactly one version; all exit 0, fou
   // One process uploaded; the others reused its version without a second upload.
   expect(printed.filter((p) => p.reused === false)).toHaveLength(1);
   expect(printed.filter((p) => p.reused === true)).toHaveLength(4);
+  // The others waited for it rather than uploading too (creation race in plan.ts; register's
+  // re-check alone would also leave one version, but after every process had uploaded).
+  expect(printed.map((p) => Number(p.bytes_uploaded ?? 0)).filter((n) => n > 0)).toHaveLength(1);
   // No run left RUNNING; at most one run holds files (the others are unused and say why).
   const runs = await runsOf(experiment);
   expect(runs.filter((r) => r.status === 'RUNNING')).toEqual([]);
