@@ -251,6 +251,8 @@ export class MirrorWorkflowTemplate extends Construct {
           outputFile('prepare', 'artifact_uri'),
           outputFile('prepare', 's3_destination'),
           outputFile('prepare', 'experiment_id'),
+          // The commit it checked: download/transfer fetch exactly it (--commit), not the branch's head by then.
+          outputFile('prepare', 'commit_sha'),
         ],
       },
       container: container([
@@ -272,12 +274,13 @@ export class MirrorWorkflowTemplate extends Construct {
 
     const download: Template = {
       name: 'download',
-      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing),
+      inputs: inputs(PARAM.modelId, PARAM.revision, 'commit', PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing),
       outputs: { parameters: [outputFile('download', 'total_bytes'), outputFile('download', 'commit_sha', 'commit_sha')] },
       container: container([
         'download',
         '--model-id', input(PARAM.modelId),
         '--revision', input(PARAM.revision),
+        '--commit', input('commit'),
         '--dest', MODEL_DIR,
         '--allow-patterns', input(PARAM.allowPatterns),
         '--ignore-patterns', input(PARAM.ignorePatterns),
@@ -302,7 +305,7 @@ export class MirrorWorkflowTemplate extends Construct {
     // download and upload in one step (see the file comment); the same outputs as both.
     const transferStep: Template = {
       name: 'transfer',
-      inputs: inputs(PARAM.modelId, PARAM.revision, PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing, 's3_destination'),
+      inputs: inputs(PARAM.modelId, PARAM.revision, 'commit', PARAM.allowPatterns, PARAM.ignorePatterns, PARAM.policyNarrowing, 's3_destination'),
       outputs: {
         parameters: [
           outputFile('transfer', 'total_bytes'), outputFile('transfer', 'commit_sha', 'commit_sha'), outputFile('transfer', 'bytes_downloaded'),
@@ -314,6 +317,7 @@ export class MirrorWorkflowTemplate extends Construct {
         'transfer',
         '--model-id', input(PARAM.modelId),
         '--revision', input(PARAM.revision),
+        '--commit', input('commit'),
         '--dest', MODEL_DIR,
         '--s3-destination', input('s3_destination'),
         '--allow-patterns', input(PARAM.allowPatterns),
@@ -379,6 +383,7 @@ export class MirrorWorkflowTemplate extends Construct {
     const REUSED = "'{{steps.prepare.outputs.parameters.reused}}' == 'true'";
     const sourceArgs = [
       p(PARAM.modelId, wfParam(PARAM.modelId)), p(PARAM.revision, wfParam(PARAM.revision)),
+      p('commit', '{{steps.prepare.outputs.parameters.commit_sha}}'),
       p(PARAM.allowPatterns, wfParam(PARAM.allowPatterns)), p(PARAM.ignorePatterns, wfParam(PARAM.ignorePatterns)),
       p(PARAM.policyNarrowing, wfParam(PARAM.policyNarrowing)),
     ];

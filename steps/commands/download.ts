@@ -6,11 +6,12 @@ import { Deadline } from '../common/abort';
 import { writeOutputs } from '../common/outputs';
 import { downloadModel } from '../hub/download-model';
 import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cli-options';
-import { deadlineOption, type HubSourceArgs, hubSourceFromArgs, withHubSourceOptions } from './hub-source-options';
+import { commitOption, deadlineOption, type HubSourceArgs, hubSourceFromArgs, withHubSourceOptions } from './hub-source-options';
 
 export interface DownloadArgs extends PolicyArgs, HubSourceArgs {
   'model-id': string;
   revision: string;
+  commit?: string;
   dest: string;
   deadline?: string;
   'output-dir'?: string;
@@ -27,7 +28,8 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
         'Environment: HF_ENDPOINT (Hub URL), HF_TOKEN (token), HF_TOKEN_PATH (file holding the token), ARGO_PROGRESS_FILE (progress for the Argo UI, written as N/M bytes).',
       ))
       .option('model-id', { type: 'string', demandOption: true, describe: 'Hub repo id, `org/name` (legacy single names like `gpt2` also work)' })
-      .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or 40-hex commit sha; resolved to a commit sha first' }))
+      .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or 40-hex commit sha; resolved to a commit sha first (unless --commit)' })
+      .option('commit', commitOption))
       .option('dest', { type: 'string', demandOption: true, describe: 'Directory to download into (created if missing)' })
       .option('concurrency', { type: 'number', default: 4, describe: 'Files downloaded in parallel; files up to 4 MiB get as many workers again of their own (they wait on round trips, not on the link)' })
       .option('deadline', deadlineOption('download'))
@@ -42,6 +44,7 @@ export const downloadCommand: CommandModule<object, DownloadArgs> = {
     const manifest = await downloadModel({
       modelId: args['model-id'],
       revision: args.revision,
+      commitSha: args.commit,
       dest: args.dest,
       ...source,
       policy,

@@ -35,6 +35,12 @@ export function deadlineOption(what: string) {
   } as const;
 }
 
+/** `--commit` (download, transfer): the commit prepare checked; see DownloadModelOptions.commitSha. */
+export const commitOption = {
+  type: 'string',
+  describe: "Fetch exactly this 40-hex commit (prepare's commit_sha output) and record --revision as the requested revision: a branch that moved after prepare is not followed",
+} as const;
+
 /** What to download and from where, and how hard to try. `--concurrency` is each command's own (its help differs). */
 export function withHubSourceOptions<T>(y: Argv<T>): Argv<T> {
   return y

@@ -155,7 +155,7 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
     // resume) instead of a new one; a live one is waited for and its version reused.
     const previousRunId = await readRunState(workDir);
     const s3 = s3ClientFromEnv();
-    let planned: { run: PrepareResult; leaseOwner?: string } | undefined;
+    let planned: { run: PrepareResult; leaseOwner?: string; commitSha: string } | undefined;
     try {
       planned = await planOrReuse(args, { client, s3, source, policy, deadline, modelName, workDir, previousRunId });
     } catch (e) {
@@ -175,6 +175,8 @@ export const mirrorCommand: CommandModule<object, MirrorArgs> = {
       const downloadOpts: DownloadModelOptions = {
         modelId: args.modelId,
         revision: args.revision,
+        // The commit the plan checked (reuse, identity tags): not wherever the branch is by now.
+        commitSha: planned.commitSha,
         dest: workDir,
         ...source,
         policy,
@@ -293,7 +295,7 @@ async function planOrReuse(
     client: MlflowClient; s3: S3Client; source: ReturnType<typeof hubSourceFromArgs>; policy: ReturnType<typeof policyFromArgs>;
     deadline: Deadline | undefined; modelName: string; workDir: string; previousRunId: string | undefined;
   },
-): Promise<{ run: PrepareResult; leaseOwner?: string } | undefined> {
+): Promise<{ run: PrepareResult; leaseOwner?: string; commitSha: string } | undefined> {
   const planning = planMirror(o.client, {
     modelId: args.modelId,
     revision: args.revision,
@@ -311,7 +313,7 @@ async function planOrReuse(
     s3: o.s3,
   });
   const plan = await (o.deadline ? o.deadline.bound(planning, 'during the Hub check') : planning);
-  if (!plan.reused) return { run: plan.run, leaseOwner: plan.leaseOwner };
+  if (!plan.reused) return { run: plan.run, leaseOwner: plan.leaseOwner, commitSha: plan.source.commitSha };
   await closeLeftoverRun(o.client, o.previousRunId, plan.version, { modelId: args.modelId, modelName: o.modelName }, o.workDir);
   await writeOutputs(args.outputDir, { version: plan.version.version, model_uri: plan.model_uri });
   printResult({

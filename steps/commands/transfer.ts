@@ -14,11 +14,12 @@ import { type PolicyArgs, policyFromArgs, withPolicyOptions } from '../policy/cl
 import { MiB } from '../s3/upload-file';
 import { DEFAULT_PART_CONCURRENCY } from '../s3/upload-model';
 import { type BoundedScratchOptions, StepFailure, transferOverlapped } from '../transfer/overlapped';
-import { deadlineOption, type HubSourceArgs, hubSourceFromArgs, integerIn, positiveInt, withHubSourceOptions } from './hub-source-options';
+import { commitOption, deadlineOption, type HubSourceArgs, hubSourceFromArgs, integerIn, positiveInt, withHubSourceOptions } from './hub-source-options';
 
 export interface TransferArgs extends PolicyArgs, HubSourceArgs {
   'model-id': string;
   revision: string;
+  commit?: string;
   dest: string;
   's3-destination': string;
   's3-endpoint'?: string;
@@ -53,7 +54,8 @@ export const transferCommand: CommandModule<object, TransferArgs> = {
         'Environment: as `download` (HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH) and `upload` (AWS_* credentials and endpoint, MLFLOW_S3_ENDPOINT_URL), ARGO_PROGRESS_FILE.',
       ))
       .option('model-id', { type: 'string', demandOption: true, describe: 'Hub repo id, `org/name`' })
-      .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or 40-hex commit sha; resolved to a commit sha first' }))
+      .option('revision', { type: 'string', default: 'main', describe: 'Branch, tag or 40-hex commit sha; resolved to a commit sha first (unless --commit)' })
+      .option('commit', commitOption))
       .option('dest', { type: 'string', demandOption: true, describe: 'Work directory the files are downloaded into (created if missing), as `download --dest`' })
       .option('s3-destination', { type: 'string', alias: 'dest-uri', demandOption: true, describe: 'Destination s3://BUCKET/PREFIX, as `upload --dest` (prepare\'s s3_destination output)' })
       .option('s3-endpoint', { type: 'string', describe: 'S3-compatible endpoint URL [default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, $MLFLOW_S3_ENDPOINT_URL, else AWS S3]' })
@@ -88,6 +90,7 @@ export const transferCommand: CommandModule<object, TransferArgs> = {
         download: {
           modelId: args['model-id'],
           revision: args.revision,
+          commitSha: args.commit,
           dest: args.dest,
           ...source,
           policy,

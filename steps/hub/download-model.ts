@@ -29,6 +29,12 @@ export interface DownloadModelOptions {
   readonly modelId: string;
   /** Branch, tag or commit sha. @default 'main' */
   readonly revision?: string;
+  /**
+   * The commit an earlier check resolved `revision` to (prepare's `commit_sha`): the files are
+   * fetched at exactly this commit, even if the branch moved since, and `revision` is recorded as
+   * the requested one. @default - `revision` is resolved here
+   */
+  readonly commitSha?: string;
   /** Local directory; created if missing. */
   readonly dest: string;
   /** @default https://huggingface.co (callers map HF_ENDPOINT; see resolveHubConfig) */
@@ -96,6 +102,15 @@ export interface DownloadStats {
   readonly filesDownloaded: number;
   readonly bytesTransferred: number;
   readonly seconds: number;
+}
+
+/** `commitSha` checked: a full 40-hex commit sha (a usage error otherwise), or undefined. */
+function pinnedCommit(commitSha: string | undefined): string | undefined {
+  if (commitSha === undefined) return undefined;
+  if (!/^[0-9a-f]{40}$/.test(commitSha)) {
+    throw new UserError(`--commit must be a full 40-hex commit sha (prepare's commit_sha output), got ${JSON.stringify(commitSha)}`, { exitCode: ExitCode.Usage });
+  }
+  return commitSha;
 }
 
 /** Bytes of `file` already on disk (complete final file or partial `.part`). */
@@ -233,9 +248,12 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
 
   // 1. Pin the revision.
-  reached.stage = `while resolving ${repo}@${opts.revision ?? 'main'} on the Hub`;
-  const resolved = await resolveRevision({ ...hub, repo, revision: opts.revision });
-  log.info(`resolved ${repo}@${resolved.requestedRevision} to commit ${resolved.commitSha}`);
+  reached.stage = `while resolving ${repo}@${opts.commitSha ?? opts.revision ?? 'main'} on the Hub`;
+  const resolved = await resolveRevision({ ...hub, repo, revision: pinnedCommit(opts.commitSha) ?? opts.revision });
+  const requestedRevision = opts.commitSha ? opts.revision ?? 'main' : resolved.requestedRevision;
+  log.info(opts.commitSha
+    ? `${repo}@${requestedRevision}: fetching commit ${resolved.commitSha}, the one checked before`
+    : `resolved ${repo}@${requestedRevision} to commit ${resolved.commitSha}`);
   if (opts.policy) admitRepo(opts.policy, repo, resolved.gated); // the policy's refusal before asking for a token
   if (resolved.gated && !opts.accessToken) {
     throw gatedRepoError({ hubUrl, repo, hasToken: false, op: 'revision' });
@@ -317,7 +335,7 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   const manifest: Manifest = {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     repo,
-    requestedRevision: resolved.requestedRevision,
+    requestedRevision,
     commitSha: resolved.commitSha,
     hubUrl,
     files: manifestFiles,

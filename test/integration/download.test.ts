@@ -94,6 +94,27 @@ test('a revision is pinned to its sha; patterns filter the tree', async () => {
   }
 });
 
+test('--commit: the files of exactly that commit, though --revision (main) is elsewhere; main is recorded as requested', async () => {
+  const fixture = hub.repos.get(REPO)!;
+  const older = fixture.tags['v1.0'];
+  expect(older).not.toBe(fixture.branches.main); // main "moved on" after prepare checked v1.0's commit
+  const out = path.join(tmp, 'out');
+  const r = await cli(['download', '--model-id', REPO, '--revision', 'main', '--commit', older, '--dest', path.join(tmp, 'm'), '--hub-url', hub.url, '--output-dir', out], { HF_TOKEN: undefined, HF_TOKEN_PATH: undefined });
+  expect(r.code).toBe(0);
+  const m = await readManifest(path.join(tmp, 'm'));
+  expect(m.commitSha).toBe(older);
+  expect(m.requestedRevision).toBe('main');
+  // v1.0 has no original/ folder; main's commit has.
+  expect(m.files.some((f) => f.path.startsWith('original/'))).toBe(false);
+  expect(await fs.readFile(path.join(out, 'commit_sha'), 'utf8')).toBe(older);
+  // The revision endpoint was asked for the commit, never for main.
+  expect(hub.requests.filter((q) => q.url.includes('/revision/')).map((q) => decodeURIComponent(q.url))).toEqual([expect.stringContaining(`/revision/${older}`)]);
+  const bad = await cli(['download', '--model-id', REPO, '--commit', 'abc123', '--dest', path.join(tmp, 'x'), '--hub-url', hub.url], { HF_TOKEN: undefined, HF_TOKEN_PATH: undefined });
+  expect(bad.code).toBe(ExitCode.Usage);
+  expect(bad.stderr).toMatch(/--commit must be a full 40-hex commit sha/);
+  expect(bad.stderr).not.toMatch(/\n\s+at /);
+});
+
 test('a dropped connection resumes with Range: about one file worth of bytes served, not two', async () => {
   const size = repoFiles().find((f) => f.path === WEIGHTS)!.size;
   const dropAt = Math.floor(size / 2);

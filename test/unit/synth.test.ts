@@ -238,10 +238,14 @@ describe('WorkflowTemplate', () => {
       ['reused', '/work/outputs/prepare/reused'], ['version', '/work/outputs/prepare/version'],
       ['run_id', '/work/outputs/prepare/run_id'], ['artifact_uri', '/work/outputs/prepare/artifact_uri'],
       ['s3_destination', '/work/outputs/prepare/s3_destination'], ['experiment_id', '/work/outputs/prepare/experiment_id'],
+      ['commit_sha', '/work/outputs/prepare/commit_sha'],
     ]);
     expect(tmpl('transfer').container.args).toEqual(expect.arrayContaining([
       '--dest', '/work/model', '--s3-destination', '{{inputs.parameters.s3_destination}}', '--output-dir', '/work/outputs/transfer',
     ]));
+    // The transfer fetches the commit prepare checked, not the branch's head at its own start.
+    expect(tmpl('transfer').container.args).toEqual(expect.arrayContaining(['--revision', '{{inputs.parameters.revision}}', '--commit', '{{inputs.parameters.commit}}']));
+    expect(tmpl('mirror').steps[1][0].arguments.parameters.find((p: Obj) => p.name === 'commit').value).toBe('{{steps.prepare.outputs.parameters.commit_sha}}');
     expect(tmpl('transfer').container.args).not.toContain('--bounded-scratch');
     // The outputs of download and upload together: register/verify and the metrics read them.
     expect(tmpl('transfer').outputs.parameters.map((p: Obj) => p.name)).toEqual([
@@ -345,6 +349,8 @@ describe('WorkflowTemplate', () => {
       expect(st('mirror').steps.map((g: Obj[]) => g.map((x) => x.name))).toEqual([['prepare'], ['download'], ['upload'], ['register'], ['verify', 'verify-existing']]);
       expect(seq.spec.templates.map((t: Obj) => t.name)).not.toContain('transfer');
       expect(st('download').container.args).toEqual(expect.arrayContaining(['download', '--dest', '/work/model', '--output-dir', '/work/outputs/download']));
+      expect(st('download').container.args).toEqual(expect.arrayContaining(['--commit', '{{inputs.parameters.commit}}']));
+      expect(st('mirror').steps[1][0].arguments.parameters.find((p: Obj) => p.name === 'commit').value).toBe('{{steps.prepare.outputs.parameters.commit_sha}}');
       expect(st('upload').container.args).toEqual(['upload', '--source', '/work/model', '--dest', '{{inputs.parameters.s3_destination}}', '--output-dir', '/work/outputs/upload']);
       expect(st('upload').container.env.find((e: Obj) => e.name === 'HF_TOKEN')).toBeUndefined();
       for (const name of ['download', 'upload']) expect(st(name).retryStrategy.expression).toBe('!(lastRetry.exitCode in ["2", "3", "4", "7", "8", "9"])');
