@@ -19,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
     .scriptName('model-mirror')
     .usage('$0 <command> [options]\n\nMirror a HuggingFace Hub model into an MLflow Model Registry with S3 artifact storage.')
     .option('json', { type: 'boolean', default: false, describe: 'Log one JSON object per line (for log collectors)', global: true })
-    .option('debug', { type: 'boolean', default: false, describe: 'Verbose logs (never includes secrets)', global: true })
+    .option('debug', { type: 'boolean', default: false, describe: 'Verbose logs, e.g. each MLflow call and its time (never includes secrets) [also: $MODEL_MIRROR_DEBUG set]', global: true })
     .option('unavailable-timeout', {
       type: 'number',
       describe: `Seconds to keep waiting while MLflow or S3 does not answer (restart: connection refused/reset, DNS failure, timeouts, HTTP 502/503/504/429) before failing with exit 5 [default: $${UNAVAILABLE_TIMEOUT_ENV}, else ${DEFAULT_UNAVAILABLE_TIMEOUT_S}]`,
@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<number> {
     })
     .middleware((args) => {
       setJsonLogs(Boolean(args.json) || process.env.MODEL_MIRROR_LOG_FORMAT === 'json');
-      setDebug(Boolean(args.debug));
+      setDebug(Boolean(args.debug) || Boolean(process.env.MODEL_MIRROR_DEBUG));
       try {
         setUnavailableTimeout(parseUnavailableTimeout(args.unavailableTimeout, '--unavailable-timeout')
           ?? parseUnavailableTimeout(process.env[UNAVAILABLE_TIMEOUT_ENV], UNAVAILABLE_TIMEOUT_ENV));

@@ -259,6 +259,7 @@ export class MlflowClient {
     let otherFailures = 0;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
+      const sentAt = Date.now();
       try {
         res = await fetch(url, {
           method,
@@ -283,6 +284,7 @@ export class MlflowClient {
         throw this.unreachable(e, endpoint, code, attempt, { ambiguous: !idempotent && !neverSent });
       }
       const text = await res.text().catch(() => '');
+      log.debug('MLflow answered', { endpoint, status: res.status, ms: Date.now() - sentAt });
       if (res.ok) {
         const back = outage?.recoveredMessage();
         if (back) log.info(back);

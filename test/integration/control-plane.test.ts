@@ -124,6 +124,15 @@ describe('prepare', () => {
     expect(runParams(run)).toMatchObject({ source_repo: REPO, requested_revision: 'main', registered_model_name: MODEL_NAME, task: 'text-generation' });
   });
 
+  it('MODEL_MIRROR_DEBUG (or --debug): each MLflow call in the log with its status and time, and nothing else of the request', async () => {
+    const res = await cli(['prepare', '--model-id', REPO, '--experiment', EXPERIMENT, '--model-name', `${MODEL_NAME}-debug`], { MODEL_MIRROR_DEBUG: '1' });
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/MLflow answered.*POST \/api\/2\.0\/mlflow\/runs\/create.*status=200.*ms=\d+/);
+    expect(res.stderr).not.toMatch(/authorization|run_name=/i);
+    const quiet = await cli(['prepare', '--model-id', REPO, '--experiment', EXPERIMENT, '--model-name', `${MODEL_NAME}-debug`], { MODEL_MIRROR_DEBUG: undefined });
+    expect(quiet.stderr).not.toMatch(/MLflow answered/);
+  });
+
   it('two concurrent prepares share one experiment', async () => {
     const name = `${EXPERIMENT}-race`;
     const [a, b] = await Promise.all([0, 1].map(() => prepareRun(client, { modelId: REPO, revision: 'main', experiment: name, modelName: MODEL_NAME })));
