@@ -101,6 +101,7 @@ export async function runWan(p: WanRunProps): Promise<WanResult> {
   const upCap = capOf(proxyShaping);
   const rows: WanRow[] = [];
   const bucket = p.peers.s3.bucket;
+  let mlflowWarm = false;
 
   // The fixture and the proxy run in processes of their own (remote.ts says why).
   const proxy = await RemotePeer.start<RemoteProxyInfo>('shaped S3 proxy', path.join(__dirname, 'remote-proxy.ts'),
@@ -215,6 +216,17 @@ export async function runWan(p: WanRunProps): Promise<WanResult> {
 
         // model-mirror mirror end to end (download and upload overlapped, MLflow registration).
         if (has('mm-mirror')) {
+          if (!mlflowWarm) {
+            // MLflow answers the first call of each kind slowly (lazy imports; the first
+            // artifacts/list builds its S3 client): 0.4 s for get-by-name, runs/search and
+            // artifacts/list each on fresh peers. A platform's MLflow is long-running, and the Python
+            // path never calls MLflow, so one unmeasured mirror of the tiny model warms it first.
+            const w = await run(p.bundle, ['mirror', 'test/tiny-model', '--work-dir', path.join(p.work, 'mirror-warmup'), '--experiment', 'bench-wan',
+              '--model-name', `bench-warmup-${p.stamp}`], { env, log: log('mm-mirror-warmup') });
+            if (w.code !== 0) throw new Error(`the MLflow warm-up mirror failed; see ${log('mm-mirror-warmup')}`);
+            rm(path.join(p.work, 'mirror-warmup'));
+            mlflowWarm = true;
+          }
           const wd = path.join(p.work, `mirror-${sc.id}`);
           const b0 = await served();
           const m = await mm(['mirror', REPO, '--work-dir', wd, '--experiment', 'bench-wan', '--model-name', `bench-${sc.id}-${p.stamp}`, '--task', 'text-generation'], 'mm-mirror');
