@@ -15,6 +15,8 @@ const KUBELET_POD_LOGS = path.join(RUN_DIR, 'pod-logs');
 const TAIL_LINES = 40;
 /** Argo's own containers: their end says little about why a step failed. */
 const ARGO_CONTAINERS = new Set(['init', 'wait']);
+/** One copy of the namespace's pod log dirs ($1 kubelet dir, $2 namespace, $3 destination). */
+const COPY = 'for d in "$1/$2"_*; do [ -d "$d" ] && cp -a "$d" "$3/" 2>/dev/null; done; true';
 
 export class PodLogKeeper {
   private copier?: ChildProcess;
@@ -24,8 +26,7 @@ export class PodLogKeeper {
   start(): void {
     fs.mkdirSync(this.dir, { recursive: true });
     // Stops by itself when the suite's process is gone; cp -a keeps dirs of deleted pods.
-    const script = `while kill -0 ${process.pid} 2>/dev/null; do ${this.copyCommand()}; sleep 0.5; done`;
-    this.copier = spawn('bash', ['-c', script], { stdio: 'ignore' });
+    this.copier = spawn('bash', ['-c', `while kill -0 "$4" 2>/dev/null; do ${COPY}; sleep 0.5; done`, ...this.copyArgs(), String(process.pid)], { stdio: 'ignore' });
   }
 
   /** One last copy, then stop the copier. */
@@ -36,7 +37,7 @@ export class PodLogKeeper {
   }
 
   copyNow(): void {
-    spawnSync('bash', ['-c', this.copyCommand()], { stdio: 'ignore' });
+    spawnSync('bash', ['-c', COPY, ...this.copyArgs()], { stdio: 'ignore' });
   }
 
   /** The pod log dirs kept so far (one per pod). */
@@ -72,9 +73,9 @@ export class PodLogKeeper {
     return out.join('\n');
   }
 
-  private copyCommand(): string {
-    const src = JSON.stringify(KUBELET_POD_LOGS);
-    return `for d in ${src}/${this.namespace}_*; do [ -d "$d" ] && cp -a "$d" ${JSON.stringify(this.dir)}/ 2>/dev/null; done; true`;
+  /** $0..$3 of COPY: the paths go in as arguments, never as shell text. */
+  private copyArgs(): string[] {
+    return ['bash', KUBELET_POD_LOGS, this.namespace, this.dir];
   }
 }
 
