@@ -156,8 +156,9 @@ async function lostCreationRace(client: MlflowClient, mine: PrepareResult, id: R
   for (const other of others.sort(olderRun)) {
     const seen = await creationRecord(client, other.info.run_id);
     if (seen === 'gone') continue; // it closed itself (it lost to another) or ended
-    const wins = seen === undefined || seen.includes(mine.run_id) ? olderRun(other, me) < 0 : true;
-    if (!wins) continue;
+    // It read before this run existed (so it was created first), or else the older start.
+    const otherWins = (seen !== undefined && !seen.includes(mine.run_id)) || olderRun(other, me) < 0;
+    if (!otherWins) continue;
     await setRunTags(client, mine.run_id, { [TAG.supersededBy]: other.info.run_id, [TAG.failureReason]: `another mirror started the same commit first (run ${other.info.run_id})` });
     await terminateRun(client, mine.run_id, 'KILLED');
     log.info(`Run ${other.info.run_id} started the same commit first: closed run ${mine.run_id} unused, waiting for it`, { owner });
