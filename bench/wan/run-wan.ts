@@ -221,10 +221,11 @@ export async function runWan(p: WanRunProps): Promise<WanResult> {
             // artifacts/list builds its S3 client): 0.4 s for get-by-name, runs/search and
             // artifacts/list each on fresh peers. A platform's MLflow is long-running, and the Python
             // path never calls MLflow, so one unmeasured mirror of the tiny model warms it first.
-            const w = await run(p.bundle, ['mirror', 'test/tiny-model', '--work-dir', path.join(p.work, 'mirror-warmup'), '--experiment', 'bench-wan',
+            const warmDir = path.join(p.work, 'mirror-warmup');
+            const w = await run(p.bundle, ['mirror', 'test/tiny-model', '--work-dir', warmDir, '--experiment', 'bench-wan',
               '--model-name', `bench-warmup-${p.stamp}`], { env, log: log('mm-mirror-warmup') });
             if (w.code !== 0) throw new Error(`the MLflow warm-up mirror failed; see ${log('mm-mirror-warmup')}`);
-            rm(path.join(p.work, 'mirror-warmup'));
+            rm(warmDir);
             mlflowWarm = true;
           }
           const wd = path.join(p.work, `mirror-${sc.id}`);
