@@ -5,32 +5,41 @@
 // (issues #15, #17: the 150 MB budget).
 //
 // While bytes move, a timer (every 25 ms: at loopback speed 100 ms let 20 MB pass between checks)
-// watches Buffer memory and runs a GC once it has grown by `stepBytes` since the last one: a
-// young-generation GC, and every `majorEvery`-th time a full one. Most dead chunks are still young
-// and a scavenge frees them for about 1 ms; chunks that were queued at a scavenge get promoted, and
-// only a full GC (25-35 ms on a 2-core box) frees those.
-// Measured on a 1 GiB WAN download (same session, loaded box): no GC 204 MB peak RSS / 5.6 CPU s;
-// full GC every time 151 MB / 8.5 s; young only 165 MB / 5.7 s; every 4th full 161 MB / 6.5 s.
+// watches Buffer memory and runs a young-generation GC once it has grown by `stepBytes` since the
+// last one. Most dead chunks are still young and a scavenge frees them for about 1 ms. Chunks that
+// were queued at a scavenge get promoted, and only a full GC (25-35 ms on an idle 2-core box, far
+// more on a busy one) frees those, so a full GC runs only when they add up: when Buffer memory
+// after a scavenge exceeds what the last full GC left by `majorStepBytes`, or by `stepBytes` once
+// the process's RSS is past `rssSoftLimitBytes` (the RSS is read once per scavenge, not per tick).
+// Measured on a 1 GiB WAN download (loaded box): no GC 204 MB peak RSS / 5.6 CPU s; full GC every
+// time 151 MB / 8.5 s; young only 165 MB / 5.7 s. On a 4 x 2.5 GiB WAN mirror (issue #15 (b)), a
+// full GC after every 4th scavenge (about 230 of them) took 133 CPU s and 166 s at 151 MB; this
+// rule ran 50 and took 139 s at 148 MB (bench/reference/2026-12-03-wan-b-gc.md).
 // The GC function comes from a fresh context after `--expose-gc` is set at runtime (the documented
 // `v8.setFlagsFromString` way); where that is refused, nothing runs and V8's own heuristics stay
 // in charge.
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
+import { log } from './log';
 
 type GcFunction = (options?: { type?: 'minor' | 'major' }) => void;
 
 /** Growth of Buffer memory since the last collection that triggers the next. */
 export const DEFAULT_RECLAIM_STEP_BYTES = 16 * 1024 * 1024;
-/** Every this many collections, a full one (the others are young-generation GCs). */
-export const DEFAULT_MAJOR_EVERY = 4;
+/** Buffer memory left after a scavenge, above what the last full GC left, that triggers a full GC. */
+export const DEFAULT_MAJOR_STEP_BYTES = 32 * 1024 * 1024;
+/** Above this RSS, a full GC already comes once `stepBytes` of Buffer memory outlived a scavenge. */
+export const DEFAULT_RSS_SOFT_LIMIT_BYTES = 120 * 1024 * 1024;
 const DEFAULT_INTERVAL_MS = 25;
 
 let gc: GcFunction | null | undefined;
 let users = 0;
 let timer: NodeJS.Timeout | undefined;
 let baseline = 0;
+let afterMajor = 0;
 let collections = 0;
 let majorCollections = 0;
+let peakExternal = 0;
 
 function gcFunction(): GcFunction | null {
   if (gc === undefined) {
@@ -49,12 +58,12 @@ function gcFunction(): GcFunction | null {
 // on every tick (a few syscalls, 40 times a second); the heap statistics do not.
 const externalBytes = (): number => v8.getHeapStatistics().external_memory;
 
-/** How many collections this process asked for (for tests and debug logs). */
+/** How many young-generation GCs this process asked for (for tests and debug logs). */
 export function reclaimCollections(): number {
   return collections;
 }
 
-/** How many of them were full GCs. */
+/** How many full GCs ran after them (a full GC follows a scavenge that left too much). */
 export function reclaimMajorCollections(): number {
   return majorCollections;
 }
@@ -64,24 +73,31 @@ export function reclaimMajorCollections(): number {
  * when the last user stops). There is one timer per process: the options of the call that starts
  * it apply until it stops. The timer never keeps the process alive.
  */
-export function startBufferReclaim(opts: { readonly stepBytes?: number; readonly intervalMs?: number; readonly majorEvery?: number } = {}): () => void {
+export function startBufferReclaim(opts: { readonly stepBytes?: number; readonly intervalMs?: number; readonly majorStepBytes?: number; readonly rssSoftLimitBytes?: number } = {}): () => void {
   const collect = gcFunction();
   if (!collect) return () => undefined;
   const step = opts.stepBytes ?? DEFAULT_RECLAIM_STEP_BYTES;
-  const majorEvery = Math.max(1, Math.floor(opts.majorEvery ?? DEFAULT_MAJOR_EVERY));
+  const majorStep = opts.majorStepBytes ?? DEFAULT_MAJOR_STEP_BYTES;
+  const rssSoft = opts.rssSoftLimitBytes ?? DEFAULT_RSS_SOFT_LIMIT_BYTES;
   users++;
   if (!timer) {
-    baseline = externalBytes();
+    baseline = afterMajor = externalBytes();
     timer = setInterval(() => {
       const now = externalBytes();
+      peakExternal = Math.max(peakExternal, now);
       if (now - baseline < step) {
         baseline = Math.min(baseline, now);
+        afterMajor = Math.min(afterMajor, now);
         return;
       }
-      const major = ++collections % majorEvery === 0;
-      collect({ type: major ? 'major' : 'minor' });
-      if (major) majorCollections++;
+      collections++;
+      collect({ type: 'minor' });
       baseline = externalBytes();
+      const promoted = baseline - afterMajor;
+      if (promoted < step || (promoted < majorStep && process.memoryUsage.rss() < rssSoft)) return;
+      majorCollections++;
+      collect({ type: 'major' });
+      baseline = afterMajor = externalBytes();
     }, opts.intervalMs ?? DEFAULT_INTERVAL_MS);
     timer.unref();
   }
@@ -92,6 +108,7 @@ export function startBufferReclaim(opts: { readonly stepBytes?: number; readonly
     if (--users === 0 && timer) {
       clearInterval(timer);
       timer = undefined;
+      log.debug('buffer reclaim stopped', { youngGcs: collections, fullGcs: majorCollections, peakBufferMB: Math.round(peakExternal / 1048576), rssMB: Math.round(process.memoryUsage.rss() / 1048576) });
     }
   };
 }

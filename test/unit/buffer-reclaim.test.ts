@@ -47,20 +47,51 @@ test('nested users share one timer; after the last stops, nothing is collected',
   expect(reclaimCollections()).toBe(whileB);
 });
 
-test('most collections are young-generation GCs; every majorEvery-th is a full one', async () => {
-  const stop = startBufferReclaim({ stepBytes: 2 * 1024 * 1024, intervalMs: 5, majorEvery: 3 });
+test('dead Buffers that die young cost scavenges only; Buffers that outlive scavenges bring a full GC once they add up', async () => {
+  // Below the RSS soft limit (jest's own RSS is past the default one).
+  const stop = startBufferReclaim({ stepBytes: 2 * 1024 * 1024, intervalMs: 5, majorStepBytes: 16 * 1024 * 1024, rssSoftLimitBytes: Number.MAX_SAFE_INTEGER });
   try {
-    const [all0, major0] = [reclaimCollections(), reclaimMajorCollections()];
-    for (let i = 0; i < 40 && reclaimCollections() - all0 < 9; i++) {
+    const [young0, major0] = [reclaimCollections(), reclaimMajorCollections()];
+    // A socket feeding a disk writer: every chunk is dead by the next scavenge.
+    for (let i = 0; i < 16; i++) {
       churn(4);
       await sleep(12);
     }
-    const all = reclaimCollections() - all0;
-    const major = reclaimMajorCollections() - major0;
-    expect(all).toBeGreaterThanOrEqual(9);
-    // Counted from the process's first collection: floor(all / 3) give or take one.
-    expect(Math.abs(major - all / 3)).toBeLessThanOrEqual(1);
+    expect(reclaimCollections() - young0).toBeGreaterThanOrEqual(8);
+    expect(reclaimMajorCollections()).toBe(major0);
+
+    // Chunks still queued at a scavenge: kept across several of them, 32 MiB in all, then let go.
+    const queued: Buffer[] = [];
+    for (let i = 0; i < 16 && reclaimMajorCollections() === major0; i++) {
+      for (let j = 0; j < 32; j++) queued.push(Buffer.alloc(64 * 1024, j));
+      churn(2);
+      await sleep(12);
+    }
+    expect(reclaimMajorCollections()).toBeGreaterThan(major0);
+    queued.length = 0;
   } finally {
     stop();
   }
+});
+
+test('past the RSS soft limit, a smaller survival brings the full GC', async () => {
+  // Chunks kept across scavenges, 4 MiB at a time: a full GC once 8 MiB outlived them when the
+  // process is past the soft limit (0: always), never below the 1 GiB major step otherwise.
+  const kept = async (opts: { rssSoftLimitBytes: number }): Promise<number> => {
+    const stop = startBufferReclaim({ stepBytes: 2 * 1024 * 1024, intervalMs: 5, majorStepBytes: 1024 * 1024 * 1024, ...opts });
+    const major0 = reclaimMajorCollections();
+    const queued: Buffer[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        for (let j = 0; j < 64; j++) queued.push(Buffer.alloc(64 * 1024, j));
+        await sleep(15);
+      }
+      return reclaimMajorCollections() - major0;
+    } finally {
+      queued.length = 0;
+      stop();
+    }
+  };
+  expect(await kept({ rssSoftLimitBytes: Number.MAX_SAFE_INTEGER })).toBe(0);
+  expect(await kept({ rssSoftLimitBytes: 0 })).toBeGreaterThan(0);
 });
