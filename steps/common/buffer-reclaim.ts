@@ -12,9 +12,10 @@
 // after a scavenge exceeds what the last full GC left by `majorStepBytes`, or by `stepBytes` once
 // the process's RSS is past `rssSoftLimitBytes` (the RSS is read once per scavenge, not per tick).
 // Measured on a 1 GiB WAN download (loaded box): no GC 204 MB peak RSS / 5.6 CPU s; full GC every
-// time 151 MB / 8.5 s; young only 165 MB / 5.7 s. On a 4 x 2.5 GiB WAN mirror (issue #15 (b)), a
-// full GC after every 4th scavenge (about 230 of them) took 133 CPU s and 166 s at 151 MB; this
-// rule ran 50 and took 139 s at 148 MB (bench/reference/2026-12-03-wan-b-gc.md).
+// time 151 MB / 8.5 s; young only 165 MB / 5.7 s. On full-size WAN mirrors (issue #15: 10 GiB,
+// 4 x 2.5 GiB) this rule ran about 50 full GCs where a full GC after every 4th scavenge ran about
+// 250, and peaked at 143-154 MB against 151-165 MB; the wall time stayed within the run-to-run
+// noise (bench/reference/2026-12-03-wan-b-gc.md).
 // The GC function comes from a fresh context after `--expose-gc` is set at runtime (the documented
 // `v8.setFlagsFromString` way); where that is refused, nothing runs and V8's own heuristics stay
 // in charge.
