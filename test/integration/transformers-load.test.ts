@@ -14,6 +14,7 @@ import { MlflowClient } from '../../steps/mlflow/client';
 import { getModelVersion, searchModelVersions } from '../../steps/mlflow/registry';
 import { getRun } from '../../steps/mlflow/runs';
 import { createS3Client } from '../../steps/s3/client';
+import { parseS3Uri } from '../../steps/s3/s3-uri';
 import { isTokenizerFile } from '../../steps/mlflow/transformers-layout';
 import { startHubFixture, type StartedHubFixture } from '../hub-fixture';
 import { getPeers, type Peers, readTools } from '../peers/peers';
@@ -206,7 +207,7 @@ describe('default (no logged model)', () => {
     // This experiment's artifact root (artifacts/<experiment id>/): every object a mirror of it can
     // write (a run's files, a logged model's copy) is under it, and the integration files that run
     // beside this one write into the same bucket, so the whole bucket's count is not this rerun's.
-    const experimentRoot = first.artifact_uri.replace(/^s3:\/\/[^/]+\//, '').replace(/[^/]+\/artifacts$/, '');
+    const experimentRoot = `${parseS3Uri(first.artifact_uri).prefix.split('/').slice(0, -2).join('/')}/`;
     expect(experimentRoot).toMatch(new RegExp(`/${first.experiment_id}/$`));
     const s3Before = await bucketUsage(experimentRoot);
     const runsBefore = (await runsIn(experiment)).length;
