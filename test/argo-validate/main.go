@@ -15,9 +15,10 @@
 // WorkflowTemplates and CronWorkflows are skipped). Exit 0 when every WorkflowTemplate is valid, 1 with the reasons on
 // stderr otherwise, 2 on usage errors.
 //
-// Argo v4 is not served by the Go module proxy this project can reach, so the Go validation comes
-// from the newest v3 release (v3.7.18); the v4 schema check (step 1) covers what v4 changed in the
-// WorkflowTemplate API. See README.md.
+// The Go validation is the v3 line's (versions.json argoWorkflowsPrevious): this file has no
+// go.mod of its own, test/peers/install.d/argo-validate.sh builds it as a command inside a copy
+// of that Argo module. The v4 schema check (step 1) covers what v4 changed in the WorkflowTemplate
+// API. See README.md.
 package main
 
 import (
