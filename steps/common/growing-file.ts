@@ -8,6 +8,7 @@
 // may report ranges further on (`filledRange`): a part whose bytes are all there can go before
 // the prefix reaches it. Bytes once reported stay as they are until a reset.
 import { createReadStream, promises as fs, type ReadStream } from 'node:fs';
+import * as nodePath from 'node:path';
 import type { Digests } from './hash';
 
 /** The producer threw the bytes away (hash mismatch, server ignored Range): read them again. */
@@ -26,7 +27,9 @@ interface Waiter {
 }
 
 // One is made per file of a download plan, 20,000 for a 20,000-file repo, so it holds no promise,
-// closure or string of its own until a consumer waits on it (memory flat in the file count).
+// closure or string of its own until a consumer waits on it, and lets go of its promise once
+// settled (memory flat in the file count). Made with `under`, it keeps the directory (one string
+// for every file) and the repo path (the listing's string) instead of a third, joined string.
 export class GrowingFile {
   private available = 0;
   /** Written ranges beyond the prefix, [start, end), sorted, disjoint, not adjacent. */
@@ -39,12 +42,32 @@ export class GrowingFile {
   private digestPromise?: Promise<Digests>;
   private settleDigest?: { resolve: (d: Digests) => void; reject: (e: unknown) => void };
 
+  /** With `under`: the directory `name` is in; else undefined and `name` is the whole path. */
+  private dir?: string;
+
   constructor(
     /** Final path (`partPath` is renamed to it once verified). */
-    readonly path: string,
+    private readonly name: string,
     /** Size the tree lists. */
     readonly size: number,
   ) {}
+
+  /**
+   * The file `rel` (forward slashes) under the absolute directory `dir`, whose `path` is
+   * `dir/rel`. When that is not what `full` (the checked, resolved path) says, `full` is kept.
+   */
+  static under(dir: string, rel: string, full: string, size: number): GrowingFile {
+    const joinedSame = nodePath.sep === '/' && full.length === dir.length + 1 + rel.length && full.startsWith(dir) && full.endsWith(rel) && full[dir.length] === '/';
+    if (!joinedSame) return new GrowingFile(full, size);
+    const g = new GrowingFile(rel, size);
+    g.dir = dir;
+    return g;
+  }
+
+  /** Final path (`partPath` is renamed to it once verified). */
+  get path(): string {
+    return this.dir === undefined ? this.name : `${this.dir}/${this.name}`;
+  }
 
   /** Where the producer appends until the file is verified. */
   get partPath(): string {
@@ -115,6 +138,8 @@ export class GrowingFile {
     this.wake();
     this.settleDigest?.resolve(digests);
     this.settleDigest = undefined;
+    // Whoever waits holds the promise; a later `digest` makes a settled one from `finished`.
+    this.digestPromise = undefined;
   }
 
   /** The producer gave up on this file. */
@@ -126,6 +151,7 @@ export class GrowingFile {
     for (const w of waiters) w.reject(error);
     this.settleDigest?.reject(error);
     this.settleDigest = undefined;
+    this.digestPromise = undefined;
   }
 
   // ---- consumer side ----
@@ -151,17 +177,12 @@ export class GrowingFile {
 
   /** Resolves with the verified digests; rejects when the producer fails. */
   get digest(): Promise<Digests> {
-    if (!this.digestPromise) {
-      if (this.finished) this.digestPromise = Promise.resolve(this.finished);
-      else if (this.error !== undefined) this.digestPromise = Promise.reject(this.error);
-      else {
-        this.digestPromise = new Promise<Digests>((resolve, reject) => {
-          this.settleDigest = { resolve, reject };
-        });
-      }
-      // A consumer may stop listening (e.g. it gave up earlier): no unhandled rejection.
-      this.digestPromise.catch(() => undefined);
-    }
+    // Settled: a new settled promise each time, none kept (see the class comment).
+    if (this.finished) return Promise.resolve(this.finished);
+    if (this.error !== undefined) return handled(Promise.reject(this.error));
+    this.digestPromise ??= handled(new Promise<Digests>((resolve, reject) => {
+      this.settleDigest = { resolve, reject };
+    }));
     return this.digestPromise;
   }
 
@@ -236,4 +257,10 @@ export class GrowingFile {
     }
     this.waiters = still.length ? still : undefined;
   }
+}
+
+/** A consumer may stop listening (e.g. it gave up earlier): no unhandled rejection. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }

@@ -77,7 +77,7 @@ export interface DownloadModelOptions {
   /** Above this size no request goes out without Range (for tests). @default 50 GB */
   readonly wholeGetLimit?: number;
   readonly onPlan?: (
-    plan: ReadonlyArray<{ readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile }>,
+    plan: ReadonlyArray<PlannedFile>,
     source: { readonly repo: string; readonly commitSha: string },
   ) => void;
   /**
@@ -174,7 +174,33 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
   }
 }
 
-type PlannedFile = { readonly file: RepoFile; readonly destPath: string; readonly growing: GrowingFile };
+/**
+ * One file of a download plan: the listing's entry and the GrowingFile the download reports to.
+ * Its getters are what an overlapped upload follows (s3/upload-pending.ts PendingFile), so that
+ * side needs no object of its own per file.
+ */
+export class PlannedFile {
+  constructor(readonly file: RepoFile, readonly growing: GrowingFile) {}
+
+  /** Where the verified file goes (the GrowingFile's path). */
+  get destPath(): string {
+    return this.growing.path;
+  }
+
+  /** Path in the repo (the manifest path). */
+  get path(): string {
+    return this.file.path;
+  }
+
+  get size(): number {
+    return this.file.size;
+  }
+
+  /** The Hub's sha256, known before the download for LFS files only. */
+  get sha256(): string | undefined {
+    return this.file.lfs ? this.file.sha256 : undefined;
+  }
+}
 
 /**
  * The plan of a download: every path checked (safe, not the manifest, no case collision, no
@@ -204,9 +230,7 @@ async function checkTargets(
     const key = full.toLowerCase();
     if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${file.path}`, { exitCode: ExitCode.LocalStorage });
     seen.add(key);
-    // destPath and the GrowingFile's path are one string.
-    const growing = new GrowingFile(full, file.size);
-    planned.push({ file, destPath: growing.path, growing });
+    planned.push(new PlannedFile(file, GrowingFile.under(dest, file.path, full, file.size)));
   }
   seen.clear();
   try {

@@ -121,11 +121,12 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
       pending: {
         repo: source.repo,
         commitSha: source.commitSha,
-        files: files.map((f) => ({ path: f.file.path, size: f.file.size, sha256: f.file.lfs ? f.file.sha256 : undefined, growing: f.growing })),
+        // The plan's entries are PendingFiles already (getters, no copy per file).
+        files,
         manifest: downloading,
         ...(slots ? {
           onStored: async (f) => {
-            // The GrowingFile's path is the plan's destPath (one string), the key the slot was taken by.
+            // The GrowingFile's path is the plan's destPath, the key the slot was taken by.
             if (kept.has(f.path)) return slots.release(f.growing.path, { keepFile: true });
             await slots.release(f.growing.path);
             log.debug(`stored in S3, local copy deleted: ${f.path}`);
