@@ -34,7 +34,7 @@ import {
 } from './registry';
 import { getRun, logParamsOnce, runTags, setRunTags } from './runs';
 import { PARAM, POLICY_TAG_KEYS, TAG } from './tags';
-import { MODEL_ARTIFACT_PATH, TOKENIZER_DIR, layoutForTransformers } from './transformers-layout';
+import { MODEL_ARTIFACT_PATH, TOKENIZER_DIR, layoutForTransformers, needsSentencepiece, tokenizerCopies } from './transformers-layout';
 
 export interface RegisterOptions {
   /** The download dir (holds the files and mirror-manifest.json). */
@@ -161,7 +161,10 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   }
 
   // Describe the checkpoint from its own config files.
-  const layout = layoutForTransformers(manifest);
+  // The tokenizer copies only (a few files): an entry per snapshot file is made only for a logged
+  // model's copy, below.
+  const componentCopies = tokenizerCopies(manifest);
+  const hasTokenizer = componentCopies.length > 0;
   const has = (p: string) => manifest.files.some((f) => f.path === p);
   if (!has('config.json')) {
     throw new UserError(`${manifest.repo}@${manifest.commitSha.slice(0, 12)} has no config.json in the download`, {
@@ -173,17 +176,17 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   const config = (await readJsonIfPresent<HfConfig>(path.join(opts.sourceDir, configFile))) ?? {};
   const tokConfig = await readJsonIfPresent<HfTokenizerConfig>(path.join(opts.sourceDir, tokConfigFile));
   const hasTokenizerJson = has('tokenizer.json');
-  const tokenizerType = layout.hasTokenizer ? tokenizerTypeOf(tokConfig, hasTokenizerJson) : undefined;
-  if (!layout.hasTokenizer) log.warn('No tokenizer files in the download: the MLflow model has no tokenizer component', { repo: manifest.repo });
+  const tokenizerType = hasTokenizer ? tokenizerTypeOf(tokConfig, hasTokenizerJson) : undefined;
+  if (!hasTokenizer) log.warn('No tokenizer files in the download: the MLflow model has no tokenizer component', { repo: manifest.repo });
 
   // model/model/ holds the whole Hub snapshot; mlflow.transformers reads the tokenizer from
   // components/tokenizer/: copy those files there on the server (no bytes go through this pod).
   let bytesCopied = 0;
-  for (const c of layout.componentCopies) {
+  for (const c of componentCopies) {
     bytesCopied += await copyS3Object(opts.s3, joinUri(modelRoot, c.copyOf!), joinUri(modelRoot, c.key), { size: c.size });
   }
-  if (layout.componentCopies.length) {
-    log.info(`Copied ${layout.componentCopies.length} tokenizer files to ${TOKENIZER_DIR}/ (server-side, ${bytesCopied} bytes)`, { location: modelRoot });
+  if (componentCopies.length) {
+    log.info(`Copied ${componentCopies.length} tokenizer files to ${TOKENIZER_DIR}/ (server-side, ${bytesCopied} bytes)`, { location: modelRoot });
   }
 
   // MLflow 3 logged model: only with --logged-model copy (see RegisterOptions.loggedModel).
@@ -209,8 +212,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   // MLmodel + env files next to the uploaded files.
   const mlflowVersion = (await client.serverVersion()) ?? MLFLOW_VERSION;
   const pythonVersion = opts.pythonVersion ?? '3.11';
-  const needsSentencepiece = !hasTokenizerJson && manifest.files.some((f) => /(^|\/)[^/]*\.model$/.test(f.path) && layout.entries.find((e) => e.path === f.path)?.key.startsWith('components/'));
-  const requirements = requirementsTxt({ mlflowVersion, transformersVersion: config.transformers_version, needsSentencepiece });
+  const requirements = requirementsTxt({ mlflowVersion, transformersVersion: config.transformers_version, needsSentencepiece: needsSentencepiece(manifest) });
   const mlmodel = buildMlmodel({
     repo: manifest.repo,
     task,
@@ -220,7 +222,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     modelId,
     mlflowVersion,
     pythonVersion,
-    modelSizeBytes: layout.modelBytes,
+    modelSizeBytes: manifest.files.reduce((n, f) => n + f.size, 0),
     metadata: {
       'model_mirror.source_repo': manifest.repo,
       'model_mirror.commit_sha': manifest.commitSha,
@@ -241,7 +243,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     // READY only once its location holds the whole model; on any failure it is deleted, so
     // nothing points at a partial copy.
     try {
-      bytesCopied += await copyModelToLoggedModel(client, opts.s3, { modelRoot, logged, layout });
+      bytesCopied += await copyModelToLoggedModel(client, opts.s3, { modelRoot, logged, layout: layoutForTransformers(manifest) });
       await finalizeLoggedModel(client, logged.info.model_id, 'LOGGED_MODEL_READY');
       await linkRunOutputs(client, opts.runId, logged.info.model_id);
       await setRunTags(client, opts.runId, { [TAG.loggedModelId]: logged.info.model_id });

@@ -100,11 +100,25 @@ export interface TransformersLayout {
   readonly tokenizerBytes: number;
 }
 
-export function layoutForTransformers(manifest: Pick<Manifest, 'files'>): TransformersLayout {
-  const snapshot: LayoutEntry[] = manifest.files.map((f) => ({ path: f.path, key: artifactKeyFor(f.path), size: f.size }));
-  const componentCopies: LayoutEntry[] = manifest.files
+/**
+ * A sentencepiece model among the tokenizer files and no tokenizer.json: the slow tokenizer is
+ * what loads, and it needs the `sentencepiece` package (requirements.txt).
+ */
+export function needsSentencepiece(manifest: Pick<Manifest, 'files'>): boolean {
+  if (manifest.files.some((f) => f.path === 'tokenizer.json')) return false;
+  return manifest.files.some((f) => /\.model$/.test(f.path) && isTokenizerFile(f.path));
+}
+
+/** The tokenizer component's entries only (a few files), without an entry per snapshot file. */
+export function tokenizerCopies(manifest: Pick<Manifest, 'files'>): LayoutEntry[] {
+  return manifest.files
     .filter((f) => isTokenizerFile(f.path))
     .map((f) => ({ path: f.path, key: componentKeyFor(f.path), size: f.size, copyOf: artifactKeyFor(f.path) }));
+}
+
+export function layoutForTransformers(manifest: Pick<Manifest, 'files'>): TransformersLayout {
+  const snapshot: LayoutEntry[] = manifest.files.map((f) => ({ path: f.path, key: artifactKeyFor(f.path), size: f.size }));
+  const componentCopies = tokenizerCopies(manifest);
   return {
     entries: [...snapshot, ...componentCopies],
     componentCopies,

@@ -8,7 +8,7 @@ import { forEachArtifactDir, joinUri, listArtifacts } from './artifacts';
 import type { MlflowClient } from './client';
 import { getModelVersion, getModelVersionDownloadUri } from './registry';
 import { getRun } from './runs';
-import { METADATA_FILES, MODEL_ARTIFACT_PATH, layoutForTransformers } from './transformers-layout';
+import { METADATA_FILES, MODEL_ARTIFACT_PATH, artifactKeyFor, tokenizerCopies } from './transformers-layout';
 
 export interface VerifyOptions {
   readonly manifest: Manifest;
@@ -62,26 +62,38 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
       hint: 'Did `upload` write to the s3_destination that `prepare` printed? Does the MLflow server have read access to the bucket?',
     });
   }
-  // Expected sizes by key; each listed directory is checked as it comes and its files dropped,
-  // so what is left at the end is missing (nothing of the listing is kept: flat in the file count).
-  const expected = new Map<string, number>();
-  for (const e of layoutForTransformers(opts.manifest).entries) expected.set(`${MODEL_ARTIFACT_PATH}/${e.key}`, e.size);
+  // Expected sizes: the snapshot's files (model/model/<path>) by their manifest path, the manifest's
+  // own strings, so no key string per file is made to look them up; the few tokenizer copies and
+  // the metadata files by their key. Each listed directory is checked as it comes and its files
+  // dropped, so what is left at the end is missing (nothing of the listing is kept).
+  const snapshotPrefix = `${MODEL_ARTIFACT_PATH}/${artifactKeyFor('')}`;
+  const expectedFiles = new Map<string, number>();
+  for (const f of opts.manifest.files) expectedFiles.set(f.path.replace(/^\.?\/+/, ''), f.size);
+  const expectedCopies = new Map<string, number>();
+  for (const c of tokenizerCopies(opts.manifest)) expectedCopies.set(`${MODEL_ARTIFACT_PATH}/${c.key}`, c.size);
   const metadata = new Set<string>(METADATA_FILES.map((f) => `${MODEL_ARTIFACT_PATH}/${f}`));
-  const filesChecked = expected.size + metadata.size;
+  const filesChecked = expectedFiles.size + expectedCopies.size + metadata.size;
   const wrongSize: string[] = [];
   let bytes = 0;
   await forEachArtifactDir(client, runId, MODEL_ARTIFACT_PATH, (files) => {
     for (const f of files) {
       metadata.delete(f.path);
-      const want = expected.get(f.path);
+      let want: number | undefined;
+      if (f.path.startsWith(snapshotPrefix)) {
+        const rel = f.path.slice(snapshotPrefix.length);
+        want = expectedFiles.get(rel);
+        expectedFiles.delete(rel);
+      } else {
+        want = expectedCopies.get(f.path);
+        expectedCopies.delete(f.path);
+      }
       if (want === undefined) continue;
-      expected.delete(f.path);
       const size = Number(f.file_size ?? 0);
       if (size !== want) wrongSize.push(`${f.path} (${size} bytes, expected ${want})`);
       else bytes += size;
     }
   });
-  const missing = [...expected.keys(), ...metadata];
+  const missing = [...Array.from(expectedFiles.keys(), (rel) => snapshotPrefix + rel), ...expectedCopies.keys(), ...metadata];
   const list = (xs: string[]) => (xs.length > 20 ? [...xs.slice(0, 20), `… and ${xs.length - 20} more`] : xs).join(', ');
   if (missing.length) problems.push(`${missing.length} file(s) missing: ${list(missing)}`);
   if (wrongSize.length) problems.push(`${wrongSize.length} file(s) with the wrong size: ${list(wrongSize)}`);

@@ -216,16 +216,33 @@ describe('register, verify, rerun, load with mlflow', () => {
     expect(ok.code).toBe(0);
     expect(ok.json[0]).toMatchObject({ verified: true, version: '1', download_uri: prep.s3_destination });
 
-    const { bucket, key } = parseS3Uri(`${prep.s3_destination}/components/tokenizer/merges.txt`);
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    // A tokenizer copy and a snapshot file missing: both named.
+    const copy = parseS3Uri(`${prep.s3_destination}/components/tokenizer/merges.txt`);
+    const snap = parseS3Uri(`${prep.s3_destination}/model/vocab.json`);
+    await s3.send(new DeleteObjectCommand({ Bucket: copy.bucket, Key: copy.key }));
+    await s3.send(new DeleteObjectCommand({ Bucket: snap.bucket, Key: snap.key }));
     try {
       const bad = await cli(['verify', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--version', '1']);
       expect(bad.code).toBe(ExitCode.NotFound);
+      expect(bad.stderr).toContain('2 file(s) missing');
       expect(bad.stderr).toContain('model/components/tokenizer/merges.txt');
+      expect(bad.stderr).toContain('model/model/vocab.json');
       expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
     } finally {
-      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: dl.contents.get('merges.txt') }));
+      await s3.send(new PutObjectCommand({ Bucket: copy.bucket, Key: copy.key, Body: dl.contents.get('merges.txt') }));
+      await s3.send(new PutObjectCommand({ Bucket: snap.bucket, Key: snap.key, Body: dl.contents.get('vocab.json') }));
     }
+    // A snapshot file of the wrong size: an integrity failure that says which and how big.
+    const cfg = parseS3Uri(`${prep.s3_destination}/model/config.json`);
+    await s3.send(new PutObjectCommand({ Bucket: cfg.bucket, Key: cfg.key, Body: '{}' }));
+    try {
+      const bad = await cli(['verify', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--version', '1']);
+      expect(bad.code).toBe(ExitCode.Integrity);
+      expect(bad.stderr).toContain('model/model/config.json (2 bytes, expected');
+    } finally {
+      await s3.send(new PutObjectCommand({ Bucket: cfg.bucket, Key: cfg.key, Body: dl.contents.get('config.json') }));
+    }
+    expect((await cli(['verify', '--source', dl.dir, '--run-id', prep.run_id, '--model-name', MODEL_NAME, '--version', '1'])).code).toBe(0);
   });
 
   it('a rerun for the same commit returns the existing version, from the same or a new run', async () => {

@@ -2,7 +2,7 @@ import { parse } from 'yaml';
 import {
   buildMlmodel, condaYaml, pythonEnvYaml, requirementsTxt, resolveTask, toYaml, tokenizerTypeOf, torchDtypeOf, utcTimeCreated,
 } from '../../steps/mlflow/mlmodel';
-import { artifactKeyFor, componentKeyFor, isTokenizerFile, layoutForTransformers } from '../../steps/mlflow/transformers-layout';
+import { artifactKeyFor, componentKeyFor, isTokenizerFile, layoutForTransformers, needsSentencepiece, tokenizerCopies } from '../../steps/mlflow/transformers-layout';
 
 describe('artifact layout for mlflow.transformers', () => {
   it.each([
@@ -46,6 +46,18 @@ describe('artifact layout for mlflow.transformers', () => {
     expect(layout.hasTokenizer).toBe(true);
     expect(layout.modelBytes).toBe(40);
     expect(layout.tokenizerBytes).toBe(20);
+    expect(tokenizerCopies({ files })).toEqual(layout.componentCopies);
+  });
+
+  it('asks for sentencepiece when the tokenizer is a sentencepiece model without tokenizer.json', () => {
+    const of = (...paths: string[]) => ({ files: paths.map((path) => ({ path, size: 1, sha256: 'x', lfs: false })) });
+    expect(needsSentencepiece(of('config.json', 'tokenizer.model', 'tokenizer_config.json'))).toBe(true);
+    expect(needsSentencepiece(of('config.json', 'spiece.model'))).toBe(true);
+    // the fast tokenizer loads from tokenizer.json
+    expect(needsSentencepiece(of('config.json', 'tokenizer.model', 'tokenizer.json'))).toBe(false);
+    // a .model file that is not the model's tokenizer (in a subfolder)
+    expect(needsSentencepiece(of('config.json', 'extra/tokenizer.model', 'vocab.json'))).toBe(false);
+    expect(needsSentencepiece(of('config.json', 'vocab.json', 'merges.txt'))).toBe(false);
   });
 });
 
