@@ -180,7 +180,15 @@ export async function createArtifactBucket(): Promise<void> {
   const seaweedfsState = (): string => {
     const pods = sh('kubectl', ['get', 'pods', '-n', 'seaweedfs', '-o', 'wide'], { allowFail: true });
     const log = sh('kubectl', ['logs', '-n', 'seaweedfs', 'deployment/seaweedfs', '--tail=60'], { allowFail: true });
-    return `--- seaweedfs pods ---\n${pods.stdout}${pods.stderr}\n--- seaweedfs log (last 60 lines) ---\n${log.stdout}${log.stderr}`;
+    // Who answers: the Service's address and the pod's own, so a 404 from something that is not
+    // SeaweedFS's S3 gateway (or a gateway that lost its filer) shows in the headers.
+    const podIp = sh('kubectl', ['get', 'pods', '-n', 'seaweedfs', '-o', 'jsonpath={.items[0].status.podIP}'], { allowFail: true }).stdout.trim();
+    const probe = (url: string) => {
+      const r = sh('curl', ['-sS', '-i', '-m', '5', url], { allowFail: true });
+      return `--- GET ${url} ---\n${(r.stdout + r.stderr).slice(0, 1500)}`;
+    };
+    const probes = [probe(`http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333/mlflow`), ...(podIp ? [probe(`http://${podIp}:8333/mlflow`)] : [])].join('\n');
+    return `--- seaweedfs pods ---\n${pods.stdout}${pods.stderr}\n--- seaweedfs log (last 60 lines) ---\n${log.stdout}${log.stderr}\n${probes}`;
   };
   try {
     try {
