@@ -28,8 +28,8 @@ interface Waiter {
 
 // One is made per file of a download plan, 20,000 for a 20,000-file repo, so it holds no promise,
 // closure or string of its own until a consumer waits on it, and lets go of its promise once
-// settled (memory flat in the file count). Made with `under`, it keeps the directory (one string
-// for every file) and the repo path (the listing's string) instead of a third, joined string.
+// settled. Made with `under`, it keeps the directory (one string for every file) and the repo path
+// (the listing's string) instead of a third, joined string.
 export class GrowingFile {
   private available = 0;
   /** Written ranges beyond the prefix, [start, end), sorted, disjoint, not adjacent. */
