@@ -8,7 +8,6 @@
 // may report ranges further on (`filledRange`): a part whose bytes are all there can go before
 // the prefix reaches it. Bytes once reported stay as they are until a reset.
 import { createReadStream, promises as fs, type ReadStream } from 'node:fs';
-import * as nodePath from 'node:path';
 import type { Digests } from './hash';
 
 /** The producer threw the bytes away (hash mismatch, server ignored Range): read them again. */
@@ -57,8 +56,7 @@ export class GrowingFile {
    * `dir/rel`. When that is not what `full` (the checked, resolved path) says, `full` is kept.
    */
   static under(dir: string, rel: string, full: string, size: number): GrowingFile {
-    const joinedSame = nodePath.sep === '/' && full.length === dir.length + 1 + rel.length && full.startsWith(dir) && full.endsWith(rel) && full[dir.length] === '/';
-    if (!joinedSame) return new GrowingFile(full, size);
+    if (full !== `${dir}/${rel}`) return new GrowingFile(full, size);
     const g = new GrowingFile(rel, size);
     g.dir = dir;
     return g;

@@ -98,8 +98,8 @@ export function resolveUrl(hubUrl: string, repo: string, commitSha: string, file
  * hash rather than an equal second one from the hasher.
  */
 function withListedStrings(file: RepoFile, d: Digests): Digests {
-  if (file.lfs) return file.sha256 === d.sha256 ? { size: d.size, sha256: file.sha256, ...(d.gitBlobSha1 !== undefined ? { gitBlobSha1: d.gitBlobSha1 } : {}) } : d;
-  return file.gitBlobSha1 !== undefined && file.gitBlobSha1 === d.gitBlobSha1 ? { size: d.size, sha256: d.sha256, gitBlobSha1: file.gitBlobSha1 } : d;
+  if (file.lfs) return file.sha256 === d.sha256 ? { ...d, sha256: file.sha256 } : d;
+  return file.gitBlobSha1 === d.gitBlobSha1 ? { ...d, gitBlobSha1: file.gitBlobSha1 } : d;
 }
 
 /** Why `digests` do not match what the tree published for `file`, or undefined when they match. */

@@ -52,7 +52,7 @@ const TOKENIZER_TOP_LEVEL = new Set([
  * `tokenization_*.py`. Only at the repo root (tokenizers in subfolders are not the model's).
  */
 export function isTokenizerFile(manifestPath: string): boolean {
-  const p = manifestPath.replace(/^\.?\/+/, '');
+  const p = keyRelativePath(manifestPath);
   if (p.startsWith('additional_chat_templates/')) return true;
   if (p.includes('/')) return false;
   if (TOKENIZER_TOP_LEVEL.has(p)) return true;
@@ -63,19 +63,23 @@ export function isTokenizerFile(manifestPath: string): boolean {
   return false;
 }
 
+/** A manifest path without a leading `./` or `/`: the part every key of that file ends with. */
+export function keyRelativePath(manifestPath: string): string {
+  return manifestPath.replace(/^\.?\/+/, '');
+}
+
 /**
  * Key of a downloaded file relative to the MLflow model directory (`<artifact_uri>/model/`):
  * always `model/<path>`. `upload` writes manifest file `p` to `<dest>/<artifactKeyFor(p)>` where
  * dest = prepare's `s3_destination`.
  */
 export function artifactKeyFor(manifestPath: string): string {
-  const p = manifestPath.replace(/^\.?\/+/, '');
-  return `${MODEL_BINARY_DIR}/${p}`;
+  return `${MODEL_BINARY_DIR}/${keyRelativePath(manifestPath)}`;
 }
 
 /** Key of a tokenizer file's copy in mlflow.transformers' tokenizer component. */
 export function componentKeyFor(manifestPath: string): string {
-  return `${TOKENIZER_DIR}/${manifestPath.replace(/^\.?\/+/, '')}`;
+  return `${TOKENIZER_DIR}/${keyRelativePath(manifestPath)}`;
 }
 
 export interface LayoutEntry {

@@ -8,7 +8,7 @@ import { forEachArtifactDir, joinUri, listArtifacts } from './artifacts';
 import type { MlflowClient } from './client';
 import { getModelVersion, getModelVersionDownloadUri } from './registry';
 import { getRun } from './runs';
-import { METADATA_FILES, MODEL_ARTIFACT_PATH, artifactKeyFor, tokenizerCopies } from './transformers-layout';
+import { METADATA_FILES, MODEL_ARTIFACT_PATH, artifactKeyFor, keyRelativePath, tokenizerCopies } from './transformers-layout';
 
 export interface VerifyOptions {
   readonly manifest: Manifest;
@@ -68,7 +68,7 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
   // dropped, so what is left at the end is missing (nothing of the listing is kept).
   const snapshotPrefix = `${MODEL_ARTIFACT_PATH}/${artifactKeyFor('')}`;
   const expectedFiles = new Map<string, number>();
-  for (const f of opts.manifest.files) expectedFiles.set(f.path.replace(/^\.?\/+/, ''), f.size);
+  for (const f of opts.manifest.files) expectedFiles.set(keyRelativePath(f.path), f.size);
   const expectedCopies = new Map<string, number>();
   for (const c of tokenizerCopies(opts.manifest)) expectedCopies.set(`${MODEL_ARTIFACT_PATH}/${c.key}`, c.size);
   const metadata = new Set<string>(METADATA_FILES.map((f) => `${MODEL_ARTIFACT_PATH}/${f}`));

@@ -211,8 +211,11 @@ function checkManifest(manifest: Manifest, pending: PendingDownload, uploadedSha
   }
   // The download writes its manifest in the plan's order, which is pending.files' order: compared
   // index by index, no map of every path is built at the end of a 20,000-file upload.
-  const sameOrder = manifest.files.length === pending.files.length && pending.files.every((f, i) => manifest.files[i].path === f.path);
-  if (sameOrder && pending.files.every((f, i) => manifest.files[i].size === f.size && manifest.files[i].sha256 === uploadedSha[i])) return;
+  const same = manifest.files.length === pending.files.length && pending.files.every((f, i) => {
+    const m = manifest.files[i];
+    return m.path === f.path && m.size === f.size && m.sha256 === uploadedSha[i];
+  });
+  if (same) return;
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
   const problems: string[] = [];
   for (const [i, f] of pending.files.entries()) {
