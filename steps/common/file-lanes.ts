@@ -16,10 +16,11 @@ export interface FileLanes {
   readonly smallExtra?: number;
 }
 
-/** Indexes of `files`, biggest first (ties in their given order): the order forEachInLanes takes. */
-export function biggestFirst(files: ReadonlyArray<{ readonly size: number }>): number[] {
-  const order = Array.from(files, (_f, i) => i);
-  return order.sort((a, b) => files[b].size - files[a].size || a - b);
+/** Indexes of `sizes`, biggest first (ties in their given order): the order forEachInLanes takes. */
+export function biggestFirst(sizes: ArrayLike<number>): Uint32Array {
+  const order = new Uint32Array(sizes.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  return order.sort((a, b) => sizes[b] - sizes[a] || a - b);
 }
 
 /**
@@ -27,7 +28,7 @@ export function biggestFirst(files: ReadonlyArray<{ readonly size: number }>): n
  * index is in. The first failure stops the rest and is thrown, as with mapLimit.
  */
 export async function forEachInLanes(
-  order: readonly number[],
+  order: Uint32Array,
   isSmall: (i: number) => boolean,
   lanes: FileLanes,
   fn: (i: number, signal: AbortSignal) => Promise<void>,

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 
 /** `sha256:<hex>` of the sorted `path\tsize` lines of the selected files (the commit pins contents). */
-export function fileSetHash(files: ReadonlyArray<{ readonly path: string; readonly size: number }>): string {
-  const lines = files.map((f) => `${f.path}\t${f.size}`).sort();
+export function fileSetHash(files: Iterable<{ readonly path: string; readonly size: number }>): string {
+  const lines = Array.from(files, (f) => `${f.path}\t${f.size}`).sort();
   return `sha256:${createHash('sha256').update(lines.join('\n')).digest('hex')}`;
 }

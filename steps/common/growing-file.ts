@@ -25,10 +25,8 @@ interface Waiter {
   readonly reject: (e: unknown) => void;
 }
 
-// One is made per file of a download plan, 20,000 for a 20,000-file repo, so it holds no promise,
-// closure or string of its own until a consumer waits on it, and lets go of its promise once
-// settled. Made with `under`, it keeps the directory (one string for every file) and the repo path
-// (the listing's string) instead of a third, joined string.
+// A download plan makes one per file in flight (download-plan.ts); it holds no promise or closure
+// until a consumer waits on it, and lets go of its promise once settled.
 export class GrowingFile {
   private available = 0;
   /** Written ranges beyond the prefix, [start, end), sorted, disjoint, not adjacent. */
@@ -41,31 +39,12 @@ export class GrowingFile {
   private digestPromise?: Promise<Digests>;
   private settleDigest?: { resolve: (d: Digests) => void; reject: (e: unknown) => void };
 
-  /** With `under`: the directory `name` is in; else undefined and `name` is the whole path. */
-  private dir?: string;
-
   constructor(
     /** Final path (`partPath` is renamed to it once verified). */
-    private readonly name: string,
+    readonly path: string,
     /** Size the tree lists. */
     readonly size: number,
   ) {}
-
-  /**
-   * The file `rel` (forward slashes) under the absolute directory `dir`, whose `path` is
-   * `dir/rel`. When that is not what `full` (the checked, resolved path) says, `full` is kept.
-   */
-  static under(dir: string, rel: string, full: string, size: number): GrowingFile {
-    if (full !== `${dir}/${rel}`) return new GrowingFile(full, size);
-    const g = new GrowingFile(rel, size);
-    g.dir = dir;
-    return g;
-  }
-
-  /** Final path (`partPath` is renamed to it once verified). */
-  get path(): string {
-    return this.dir === undefined ? this.name : `${this.dir}/${this.name}`;
-  }
 
   /** Where the producer appends until the file is verified. */
   get partPath(): string {

@@ -18,6 +18,14 @@ export interface ManifestFile {
   readonly lfs: boolean;
 }
 
+/**
+ * A manifest's files, in order: an array when read from mirror-manifest.json, the download's
+ * FileTable (file-table.ts) when it was just made, so a fresh manifest holds no object per file.
+ */
+export interface ManifestFiles extends Iterable<ManifestFile> {
+  readonly length: number;
+}
+
 export interface Manifest {
   readonly schemaVersion: typeof MANIFEST_SCHEMA_VERSION;
   /** Hub repo id, `org/name`. */
@@ -27,7 +35,7 @@ export interface Manifest {
   /** The 40-hex commit the revision resolved to; every file was fetched at this commit. */
   readonly commitSha: string;
   readonly hubUrl: string;
-  readonly files: readonly ManifestFile[];
+  readonly files: ManifestFiles;
   readonly totalBytes: number;
   readonly fileCount: number;
   readonly createdAt: string;
@@ -45,16 +53,21 @@ const FILES_PER_WRITE = 500;
  */
 export function* manifestText(manifest: Manifest): Generator<string> {
   if (!manifest.files.length) {
-    yield JSON.stringify(manifest, null, 2) + '\n';
+    yield JSON.stringify({ ...manifest, files: [] }, null, 2) + '\n';
     return;
   }
   const [head, tail] = JSON.stringify({ ...manifest, files: [0] }, null, 2).split('\n    0\n');
   yield `${head}\n`;
-  for (let i = 0; i < manifest.files.length; i += FILES_PER_WRITE) {
-    const slice = manifest.files.slice(i, i + FILES_PER_WRITE);
-    const last = i + FILES_PER_WRITE >= manifest.files.length;
-    const text = slice.map((f) => `    ${JSON.stringify(f, null, 2).replace(/\n/g, '\n    ')}`).join(',\n');
-    yield `${text}${last ? '' : ','}\n`;
+  const slice: string[] = [];
+  let written = 0;
+  for (const f of manifest.files) {
+    slice.push(`    ${JSON.stringify(f, null, 2).replace(/\n/g, '\n    ')}`);
+    written++;
+    const last = written === manifest.files.length;
+    if (slice.length === FILES_PER_WRITE || last) {
+      yield `${slice.join(',\n')}${last ? '' : ','}\n`;
+      slice.length = 0;
+    }
   }
   yield `${tail}\n`;
 }

@@ -212,7 +212,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
  * in-flight call has settled the first error is thrown. Results keep input order.
  */
 export async function mapLimit<T, R>(
-  items: readonly T[],
+  items: ArrayLike<T>,
   limit: number,
   fn: (item: T, index: number, signal: AbortSignal) => Promise<R>,
   parentSignal?: AbortSignal,

@@ -93,15 +93,6 @@ export function resolveUrl(hubUrl: string, repo: string, commitSha: string, file
   return `${hubUrl}/${repo}/resolve/${encodeURIComponent(commitSha)}/${filePath.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/**
- * Matching digests with the listing's own hash strings, so a 20,000-file plan keeps one string per
- * hash rather than an equal second one from the hasher.
- */
-function withListedStrings(file: RepoFile, d: Digests): Digests {
-  if (file.lfs) return file.sha256 === d.sha256 ? { ...d, sha256: file.sha256 } : d;
-  return file.gitBlobSha1 === d.gitBlobSha1 ? { ...d, gitBlobSha1: file.gitBlobSha1 } : d;
-}
-
 /** Why `digests` do not match what the tree published for `file`, or undefined when they match. */
 export function verifyDigests(file: RepoFile, digests: Digests): string | undefined {
   if (digests.size !== file.size) return `size ${digests.size} != ${file.size}`;
@@ -298,10 +289,9 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
     if (final.size === file.size) {
       const hashed = await hashFile(destPath, { gitBlob, signal: opts.signal });
       if (!verifyDigests(file, hashed)) {
-        const digests = withListedStrings(file, hashed);
         opts.onProgress?.(file.size, false);
-        growing?.completed(digests);
-        return { ...digests, path: file.path, lfs: file.lfs, status: 'present', bytesTransferred: 0 };
+        growing?.completed(hashed);
+        return { ...hashed, path: file.path, lfs: file.lfs, status: 'present', bytesTransferred: 0 };
       }
     }
     log.warn(`${file.path} exists but does not match the Hub's hash; downloading it again`);
@@ -357,9 +347,8 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
             throw localStorageError(e, destPath);
           }
           await removeChunkRecord(part);
-          const digests = withListedStrings(file, outcome.digests);
-          growing?.completed(digests);
-          return { ...digests, path: file.path, lfs: file.lfs, status: resumedAny ? 'resumed' : 'downloaded', bytesTransferred: transferredTotal };
+          growing?.completed(outcome.digests);
+          return { ...outcome.digests, path: file.path, lfs: file.lfs, status: resumedAny ? 'resumed' : 'downloaded', bytesTransferred: transferredTotal };
         }
         lastMismatch = mismatch;
         log.warn(`${file.path}: downloaded bytes do not match the Hub's published hash (${mismatch}); discarding${attempt < attempts ? ' and downloading again' : ''} (attempt ${attempt}/${attempts})`);
@@ -444,14 +433,13 @@ async function downloadVerified(opts: DownloadFileOptions): Promise<DownloadFile
       const hashed = state.hasher.digest();
       mismatch = verifyDigests(file, hashed);
       if (!mismatch) {
-        const digests = withListedStrings(file, hashed);
         try {
           await fs.rename(part, destPath);
         } catch (e) {
           throw localStorageError(e, destPath);
         }
-        growing?.completed(digests);
-        return { ...digests, path: file.path, lfs: file.lfs, status: resumedAny ? 'resumed' : 'downloaded', bytesTransferred: transferredTotal };
+        growing?.completed(hashed);
+        return { ...hashed, path: file.path, lfs: file.lfs, status: resumedAny ? 'resumed' : 'downloaded', bytesTransferred: transferredTotal };
       }
     }
     lastMismatch = mismatch;

@@ -7,20 +7,20 @@ import { DeadlineError, deadlinePassed } from '../common/abort';
 import { startBufferReclaim } from '../common/buffer-reclaim';
 import { assertEnoughDiskSpace, type StatFsFn } from '../common/disk-space';
 import { ExitCode, UserError } from '../common/errors';
-import { GrowingFile } from '../common/growing-file';
 import { assertNoSymlinkComponents, safeJoin } from '../common/fs-safety';
 import { log } from '../common/log';
-import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest, type ManifestFile } from '../common/manifest';
+import { MANIFEST_FILE, MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest } from '../common/manifest';
 import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/progress';
 import type { RetryOptions } from '../common/retry';
 import { DEFAULT_MAX_HUB_STREAMS } from './chunk-plan';
-import { downloadFile, type DownloadFileResult } from './download-file';
+import { downloadFile } from './download-file';
+import { DownloadPlan } from './download-plan';
 import { biggestFirst, forEachInLanes, SMALL_FILE_BYTES } from '../common/file-lanes';
 import { StreamSlots } from './stream-slots';
 import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
 import { listSelectedFiles, type RepoFile } from './list-files';
-import { resolveRevision } from './resolve-revision';
+import { resolveRevision, type ResolvedRevision } from './resolve-revision';
 import { admitRepo, enforcePolicy } from '../policy/enforce';
 import type { Policy } from '../policy/policy';
 
@@ -67,7 +67,6 @@ export interface DownloadModelOptions {
   readonly fetchImpl?: typeof fetch;
   /** The mirroring policy prepare applied: the same files are selected (pickle duplicates skipped), or the repo is refused (exit 9). */
   readonly policy?: Policy;
-  /** Called once, after listing and the path/disk checks, before any transfer starts. */
   /** Range requests in flight at once per big file (1: one stream per file). @default 8 */
   readonly streamsPerFile?: number;
   /** Bytes per Range request of a multi-stream file; files under two chunks use one stream. @default 64 MiB */
@@ -76,10 +75,11 @@ export interface DownloadModelOptions {
   readonly maxHubStreams?: number;
   /** Above this size no request goes out without Range (for tests). @default 50 GB */
   readonly wholeGetLimit?: number;
-  readonly onPlan?: (
-    plan: ReadonlyArray<PlannedFile>,
-    source: { readonly repo: string; readonly commitSha: string },
-  ) => void;
+  /**
+   * Called once, after listing and the path/disk checks, before any transfer starts: a consumer
+   * (mirror's overlapped upload) follows each file through `plan.growing(i)`.
+   */
+  readonly onPlan?: (plan: DownloadPlan) => void;
   /**
    * Files already complete at the destination (a bounded-scratch transfer's rerun): looked up once
    * after listing; the ones returned are not downloaded, their sha256 comes from there and their
@@ -129,21 +129,9 @@ export async function bytesOnDisk(full: string, size: number): Promise<number> {
   return 0;
 }
 
-/** What became of one file: downloadFile's result, or `stored` (not downloaded: see `alreadyStored`). */
-type FileOutcome = Omit<DownloadFileResult, 'status'> & { readonly status: DownloadFileResult['status'] | 'stored' };
-
 /** Sum of the `n` largest sizes: the disk a bounded scratch needs for `n` files in flight. */
 export function largestSum(sizes: readonly number[], n: number): number {
   return [...sizes].sort((a, b) => b - a).slice(0, n).reduce((a, b) => a + b, 0);
-}
-
-/** A file already stored at the destination: its digests without a download (see `alreadyStored`). */
-function storedResult(file: RepoFile, sha256: string, growing: GrowingFile, progress: Progress): FileOutcome {
-  const digests = { size: file.size, sha256, ...(file.lfs ? {} : { gitBlobSha1: file.gitBlobSha1 }) };
-  growing.completed(digests);
-  progress.advance(file.size, { transferred: false });
-  progress.fileDone();
-  return { ...digests, path: file.path, lfs: file.lfs, status: 'stored', bytesTransferred: 0 };
 }
 
 /** How far a download got, for the message when its --deadline passes. */
@@ -175,37 +163,8 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
 }
 
 /**
- * One file of a download plan: the listing's entry and the GrowingFile the download reports to.
- * Its getters are what an overlapped upload follows (s3/upload-pending.ts PendingFile), so that
- * side needs no object of its own per file.
- */
-export class PlannedFile {
-  constructor(readonly file: RepoFile, readonly growing: GrowingFile) {}
-
-  /** Where the verified file goes (the GrowingFile's path). */
-  get destPath(): string {
-    return this.growing.path;
-  }
-
-  /** Path in the repo (the manifest path). */
-  get path(): string {
-    return this.file.path;
-  }
-
-  get size(): number {
-    return this.file.size;
-  }
-
-  /** The Hub's sha256, known before the download for LFS files only. */
-  get sha256(): string | undefined {
-    return this.file.lfs ? this.file.sha256 : undefined;
-  }
-}
-
-/**
- * The plan of a download: every path checked (safe, not the manifest, no case collision, no
- * symlink on the way), `dest` created, and the disk checked for the bytes still missing. In a
- * function of its own so that nothing but the plan outlives the checks.
+ * The paths checked (safe, not the manifest, no case collision, no symlink on the way), `dest`
+ * created, and the disk checked for the bytes still missing.
  */
 async function checkTargets(
   repo: string, dest: string, files: readonly RepoFile[],
@@ -215,12 +174,10 @@ async function checkTargets(
     /** Bounded scratch: room for this many of the largest missing files, not for all of them. */
     readonly inFlight?: number;
   },
-): Promise<{ planned: PlannedFile[]; totalBytes: number; present: number }> {
-  const fulls = files.map((f) => safeJoin(dest, f.path, 'repo file'));
-  const planned: PlannedFile[] = [];
+): Promise<{ totalBytes: number; present: number }> {
   const seen = new Set<string>();
-  for (const [i, file] of files.entries()) {
-    const full = fulls[i];
+  for (const file of files) {
+    const full = safeJoin(dest, file.path, 'repo file');
     if (file.path === MANIFEST_FILE) {
       throw new UserError(`${repo} contains a file named ${MANIFEST_FILE}, which model-mirror writes itself`, {
         exitCode: ExitCode.LocalStorage,
@@ -230,7 +187,6 @@ async function checkTargets(
     const key = full.toLowerCase();
     if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${file.path}`, { exitCode: ExitCode.LocalStorage });
     seen.add(key);
-    planned.push(new PlannedFile(file, GrowingFile.under(dest, file.path, full, file.size)));
   }
   seen.clear();
   try {
@@ -238,38 +194,40 @@ async function checkTargets(
   } catch (e) {
     throw new UserError(`Cannot create --dest ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: ExitCode.LocalStorage, cause: e });
   }
-  for (const t of planned) await assertNoSymlinkComponents(dest, t.file.path);
+  for (const file of files) await assertNoSymlinkComponents(dest, file.path);
   let totalBytes = 0;
   let present = 0;
   let missing = 0;
   const missingSizes: number[] = [];
-  for (const t of planned) {
-    totalBytes += t.file.size;
-    if (opts.stored.has(t.file.path)) continue;
-    present += await bytesOnDisk(t.destPath, t.file.size);
-    missing += t.file.size;
-    if (opts.inFlight) missingSizes.push(t.file.size);
+  for (const file of files) {
+    totalBytes += file.size;
+    if (opts.stored.has(file.path)) continue;
+    present += await bytesOnDisk(safeJoin(dest, file.path, 'repo file'), file.size);
+    missing += file.size;
+    if (opts.inFlight) missingSizes.push(file.size);
   }
   missing -= present;
   const needed = opts.inFlight ? Math.min(missing, largestSum(missingSizes, opts.inFlight)) : missing;
   await assertEnoughDiskSpace(dest, needed, { marginBytes: opts.diskMarginBytes, statfs: opts.statfs });
-  return { planned, totalBytes, present };
+  return { totalBytes, present };
 }
 
-/** The manifest's line for a verified file; the hashes are the listing's strings where it had them. */
-function manifestEntry(file: RepoFile, r: FileOutcome): ManifestFile {
-  const sha256 = file.lfs && file.sha256 === r.sha256 ? file.sha256 : r.sha256;
-  if (file.lfs) return { path: file.path, size: r.size, sha256, lfs: true };
-  const gitBlobSha1 = file.gitBlobSha1 === r.gitBlobSha1 ? file.gitBlobSha1 : r.gitBlobSha1;
-  return { path: file.path, size: r.size, sha256, gitBlobSha1, lfs: false };
+interface Planned {
+  readonly plan: DownloadPlan;
+  readonly resolved: ResolvedRevision;
+  readonly requestedRevision: string;
+  readonly totalBytes: number;
+  /** Bytes already on disk (complete or partial files). */
+  readonly present: number;
 }
 
-async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reached, stats?: { value?: DownloadStats }): Promise<Manifest> {
-  const started = Date.now();
-  const repo = validateModelId(opts.modelId);
-  const hubUrl = normalizeHubUrl(opts.hubUrl || DEFAULT_HUB_URL);
+/**
+ * Steps 1-4: pin the revision, list, filter, check paths and disk. In a function of its own so
+ * that the listing's entries (an object and strings per file) are garbage once the plan's table
+ * holds the files.
+ */
+async function planDownload(opts: DownloadModelOptions, reached: Reached, repo: string, hubUrl: string, concurrency: number): Promise<Planned> {
   const hub = { hubUrl, accessToken: opts.accessToken, retry: opts.retry, signal: opts.signal, fetchImpl: opts.fetchImpl, idleTimeoutMs: opts.idleTimeoutMs };
-  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
 
   // 1. Pin the revision.
   reached.stage = `while resolving ${repo}@${opts.commitSha ?? opts.revision ?? 'main'} on the Hub`;
@@ -296,88 +254,103 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
 
   // 3. Every path must be safe before anything is written. 4. Enough disk for what is missing?
   const dest = path.resolve(opts.dest);
-  const { planned, totalBytes, present } = await checkTargets(repo, dest, files, { ...opts, stored, inFlight: opts.scratch ? concurrency : undefined });
-  log.info(`downloading ${files.length} files (${formatBytes(totalBytes)}) of ${repo}@${resolved.commitSha.slice(0, 12)} to ${dest}`, {
+  const { totalBytes, present } = await checkTargets(repo, dest, files, { ...opts, stored, inFlight: opts.scratch ? concurrency : undefined });
+  const plan = DownloadPlan.of(files, dest, repo, resolved.commitSha);
+  // Stored files are complete from the start: their sha256 is the one the upload verified.
+  for (const [i, file] of files.entries()) {
+    const kept = stored.get(file.path);
+    if (kept) plan.completed(i, { size: file.size, sha256: kept.sha256 });
+  }
+  return { plan, resolved, requestedRevision, totalBytes, present };
+}
+
+async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reached, stats?: { value?: DownloadStats }): Promise<Manifest> {
+  const started = Date.now();
+  const repo = validateModelId(opts.modelId);
+  const hubUrl = normalizeHubUrl(opts.hubUrl || DEFAULT_HUB_URL);
+  const concurrency = Math.max(1, Math.floor(opts.concurrency ?? 4));
+  const { plan, resolved, requestedRevision, totalBytes, present } = await planDownload(opts, reached, repo, hubUrl, concurrency);
+  const table = plan.table;
+  log.info(`downloading ${table.length} files (${formatBytes(totalBytes)}) of ${repo}@${resolved.commitSha.slice(0, 12)} to ${plan.dest}`, {
     concurrency,
     alreadyOnDisk: present,
   });
 
   // 5. Download, biggest first so the tail is short. A consumer of the plan (mirror's overlapped
   // upload) follows each file through its GrowingFile; on any failure every file not yet complete
-  // fails too, so no consumer waits forever. Each file's manifest entry is made as it completes
-  // (no per-file result kept besides it: memory flat in the file count).
-  const progress = new Progress({ label: 'download', totalBytes, totalFiles: files.length, mode: opts.progress, ...(opts.argoProgress === false ? { argoProgressFile: '' } : {}) });
+  // fails too, so no consumer waits forever. Each file's digests go into the plan's table as it
+  // completes (no object kept per file: memory flat in the file count).
+  const progress = new Progress({ label: 'download', totalBytes, totalFiles: table.length, mode: opts.progress, ...(opts.argoProgress === false ? { argoProgressFile: '' } : {}) });
   reached.progress = progress;
-  const order = biggestFirst(files);
-  const manifestFiles = new Array<ManifestFile>(files.length);
   let transferred = 0;
   let filesPresent = 0;
   try {
-    opts.onPlan?.(planned, { repo, commitSha: resolved.commitSha });
+    opts.onPlan?.(plan);
     const streamSlots = new StreamSlots(Math.max(concurrency, opts.maxHubStreams ?? DEFAULT_MAX_HUB_STREAMS));
-    await forEachInLanes(order, (i) => files[i].size <= SMALL_FILE_BYTES, { concurrency, smallExtra: opts.smallFileWorkers }, async (i, signal) => {
-      const t = planned[i];
-      const kept = stored.get(t.file.path);
-      if (kept) {
+    await forEachInLanes(biggestFirst(table.sizes), (i) => table.size(i) <= SMALL_FILE_BYTES, { concurrency, smallExtra: opts.smallFileWorkers }, async (i, signal) => {
+      if (table.isComplete(i)) {
+        // Already stored at the destination (see alreadyStored): nothing to fetch.
         filesPresent++;
-        manifestFiles[i] = manifestEntry(t.file, storedResult(t.file, kept.sha256, t.growing, progress));
+        progress.advance(table.size(i), { transferred: false });
+        progress.fileDone();
         return;
       }
-      await opts.scratch?.acquire(t.destPath, signal);
+      const destPath = plan.destPath(i);
+      await opts.scratch?.acquire(destPath, signal);
       const r = await downloadFile({
         hubUrl,
         accessToken: opts.accessToken,
         repo,
         commitSha: resolved.commitSha,
-        file: t.file,
-        destPath: t.destPath,
+        file: table.entry(i),
+        destPath,
         retry: opts.retry,
         idleTimeoutMs: opts.idleTimeoutMs,
         integrityAttempts: opts.integrityAttempts,
         onProgress: (delta, moved) => progress.advance(delta, { transferred: moved }),
         signal,
-        growing: t.growing,
+        growing: plan.growing(i),
         streamsPerFile: opts.streamsPerFile,
         chunkSize: opts.chunkSize,
         streamSlots,
         wholeGetLimit: opts.wholeGetLimit,
       });
+      plan.completed(i, r);
       progress.fileDone();
-      log.debug(`${r.status} ${t.file.path}`, { size: r.size });
+      log.debug(`${r.status} ${r.path}`, { size: r.size });
       transferred += r.bytesTransferred;
       if (r.status === 'present') filesPresent++;
-      manifestFiles[i] = manifestEntry(t.file, r);
     }, opts.signal);
   } catch (e) {
-    for (const p of planned) p.growing.failed(e);
+    plan.failAll(e);
     progress.finish({ success: false });
     throw e;
   }
   progress.finish();
 
-  // 6. Manifest, in repo order.
+  // 6. Manifest, in repo order: the table's rows, written a slice at a time.
   const manifest: Manifest = {
     schemaVersion: MANIFEST_SCHEMA_VERSION,
     repo,
     requestedRevision,
     commitSha: resolved.commitSha,
     hubUrl,
-    files: manifestFiles,
+    files: table,
     totalBytes,
-    fileCount: manifestFiles.length,
+    fileCount: table.length,
     createdAt: new Date().toISOString(),
     ...(resolved.pipelineTag ? { pipelineTag: resolved.pipelineTag } : {}),
     ...(resolved.libraryName ? { libraryName: resolved.libraryName } : {}),
   };
-  await writeManifest(dest, manifest);
+  await writeManifest(plan.dest, manifest);
 
   const seconds = (Date.now() - started) / 1000;
-  log.info(`downloaded ${repo}@${resolved.commitSha.slice(0, 12)}: ${files.length} files, ${formatBytes(totalBytes)} verified`, {
+  log.info(`downloaded ${repo}@${resolved.commitSha.slice(0, 12)}: ${table.length} files, ${formatBytes(totalBytes)} verified`, {
     transferred: formatBytes(transferred),
     alreadyPresent: filesPresent,
     seconds: Number(seconds.toFixed(1)),
     rate: formatRate(seconds > 0 ? transferred / seconds : 0),
   });
-  if (stats) stats.value = { filesPresent, filesDownloaded: files.length - filesPresent, bytesTransferred: transferred, seconds };
+  if (stats) stats.value = { filesPresent, filesDownloaded: table.length - filesPresent, bytesTransferred: transferred, seconds };
   return manifest;
 }

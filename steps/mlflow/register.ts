@@ -34,7 +34,7 @@ import {
 } from './registry';
 import { getRun, logParamsOnce, runTags, setRunTags } from './runs';
 import { PARAM, POLICY_TAG_KEYS, TAG } from './tags';
-import { MODEL_ARTIFACT_PATH, TOKENIZER_DIR, layoutForTransformers, needsSentencepiece, tokenizerCopies } from './transformers-layout';
+import { MODEL_ARTIFACT_PATH, TOKENIZER_DIR, hasFile, layoutForTransformers, needsSentencepiece, snapshotBytes, tokenizerCopies } from './transformers-layout';
 
 export interface RegisterOptions {
   /** The download dir (holds the files and mirror-manifest.json). */
@@ -165,7 +165,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
   // model's copy, below.
   const componentCopies = tokenizerCopies(manifest);
   const hasTokenizer = componentCopies.length > 0;
-  const has = (p: string) => manifest.files.some((f) => f.path === p);
+  const has = (p: string) => hasFile(manifest, p);
   if (!has('config.json')) {
     throw new UserError(`${manifest.repo}@${manifest.commitSha.slice(0, 12)} has no config.json in the download`, {
       exitCode: ExitCode.Usage,
@@ -222,7 +222,7 @@ export async function registerModel(client: MlflowClient, opts: RegisterOptions)
     modelId,
     mlflowVersion,
     pythonVersion,
-    modelSizeBytes: manifest.files.reduce((n, f) => n + f.size, 0),
+    modelSizeBytes: snapshotBytes(manifest),
     metadata: {
       'model_mirror.source_repo': manifest.repo,
       'model_mirror.commit_sha': manifest.commitSha,

@@ -109,19 +109,38 @@ export interface TransformersLayout {
  * what loads, and it needs the `sentencepiece` package (requirements.txt).
  */
 export function needsSentencepiece(manifest: Pick<Manifest, 'files'>): boolean {
-  if (manifest.files.some((f) => f.path === 'tokenizer.json')) return false;
-  return manifest.files.some((f) => /\.model$/.test(f.path) && isTokenizerFile(f.path));
+  let sentencepiece = false;
+  for (const f of manifest.files) {
+    if (f.path === 'tokenizer.json') return false;
+    sentencepiece ||= /\.model$/.test(f.path) && isTokenizerFile(f.path);
+  }
+  return sentencepiece;
+}
+
+/** Bytes of the snapshot's files (the manifest's sizes). */
+export function snapshotBytes(manifest: Pick<Manifest, 'files'>): number {
+  let n = 0;
+  for (const f of manifest.files) n += f.size;
+  return n;
+}
+
+/** The manifest lists `manifestPath`. */
+export function hasFile(manifest: Pick<Manifest, 'files'>, manifestPath: string): boolean {
+  for (const f of manifest.files) if (f.path === manifestPath) return true;
+  return false;
 }
 
 /** The tokenizer component's entries only (a few files), without an entry per snapshot file. */
 export function tokenizerCopies(manifest: Pick<Manifest, 'files'>): LayoutEntry[] {
-  return manifest.files
-    .filter((f) => isTokenizerFile(f.path))
-    .map((f) => ({ path: f.path, key: componentKeyFor(f.path), size: f.size, copyOf: artifactKeyFor(f.path) }));
+  const copies: LayoutEntry[] = [];
+  for (const f of manifest.files) {
+    if (isTokenizerFile(f.path)) copies.push({ path: f.path, key: componentKeyFor(f.path), size: f.size, copyOf: artifactKeyFor(f.path) });
+  }
+  return copies;
 }
 
 export function layoutForTransformers(manifest: Pick<Manifest, 'files'>): TransformersLayout {
-  const snapshot: LayoutEntry[] = manifest.files.map((f) => ({ path: f.path, key: artifactKeyFor(f.path), size: f.size }));
+  const snapshot: LayoutEntry[] = Array.from(manifest.files, (f) => ({ path: f.path, key: artifactKeyFor(f.path), size: f.size }));
   const componentCopies = tokenizerCopies(manifest);
   return {
     entries: [...snapshot, ...componentCopies],

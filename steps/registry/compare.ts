@@ -21,8 +21,8 @@ export interface VersionComparison {
 }
 
 export function compareManifests(model: string, a: VersionSummary, ma: Manifest, b: VersionSummary, mb: Manifest): VersionComparison {
-  const before = new Map(ma.files.map((f) => [f.path, f]));
-  const after = new Map(mb.files.map((f) => [f.path, f]));
+  const before = new Map(Array.from(ma.files, (f) => [f.path, f]));
+  const after = new Map(Array.from(mb.files, (f) => [f.path, f]));
   const added: FileChange[] = [];
   const removed: FileChange[] = [];
   const changed: FileChange[] = [];

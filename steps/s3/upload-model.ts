@@ -18,10 +18,10 @@ import { mapLimit, type RetryOptions } from '../common/retry';
 import { createS3Client, describeEndpoint, endpointLabel as labelFor, resolveS3Config } from './client';
 import { PartBudget } from './part-budget';
 import { joinKey, parseS3Uri, type S3Location } from './s3-uri';
-import { uploadPending, type PendingDownload } from './upload-pending';
+import { pendingBytes, uploadPending, type PendingDownload } from './upload-pending';
 import { checkKeyLength, contentTypeFor, manifestItem, objectMetadata, UploadSession, type Item, type UploadedObject } from './upload-session';
 
-export type { PendingDownload, PendingFile } from './upload-pending';
+export { pendingFilesOf, type PendingDownload, type PendingFile, type PendingFiles } from './upload-pending';
 export type { UploadedObject } from './upload-session';
 
 /** Files uploaded in parallel. */
@@ -136,7 +136,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
     if (opts.pending) {
       repo = opts.pending.repo;
       commitSha = opts.pending.commitSha;
-      session = startSession(opts.pending.files.reduce((n, f) => n + f.size, 0), opts.pending.files.length + 1);
+      session = startSession(pendingBytes(opts.pending.files), opts.pending.files.length + 1);
       log.info(`uploading ${opts.pending.files.length} files of ${repo ?? 'the model'}${commitSha ? `@${commitSha.slice(0, 12)}` : ''} to s3://${loc.bucket}/${loc.prefix} as they download`, { endpoint: endpointLabel });
       mItem = await uploadPending(session, { source, keyOf, pending: opts.pending, signal: opts.signal });
     } else {
@@ -164,7 +164,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
         else await session.upload(it, { signal });
       };
       // Biggest first: the long poles start early; small files also get workers of their own.
-      await forEachInLanes(biggestFirst(items), (i) => items[i].size <= SMALL_FILE_BYTES, { concurrency }, (i, signal) => one(items[i], signal), opts.signal);
+      await forEachInLanes(biggestFirst(items.map((it) => it.size)), (i) => items[i].size <= SMALL_FILE_BYTES, { concurrency }, (i, signal) => one(items[i], signal), opts.signal);
       await one(mItem, opts.signal);
     }
     session.o.progress.finish();

@@ -17,18 +17,49 @@ import { GrowingFileReset, type GrowingFile } from '../common/growing-file';
 import type { Digests } from '../common/hash';
 import { log } from '../common/log';
 import { MANIFEST_FILE, manifestSha256, type Manifest } from '../common/manifest';
+import { biggestFirst } from '../common/file-lanes';
 import { mapLimit } from '../common/retry';
 import { abortReason, untilAborted } from '../common/abort';
 import { choosePartSize, localFileBytes, READ_CHUNK, type FileBytes } from './upload-file';
 import { checkKeyLength, contentTypeFor, manifestItem, SourceFailed, type Item, type UploadSession } from './upload-session';
 
-export interface PendingFile {
+/**
+ * The files of a download in progress, by index (in the order its manifest will list them). The
+ * download's DownloadPlan is one; `pendingFilesOf` makes one of a list.
+ */
+export interface PendingFiles {
+  readonly length: number;
   /** Manifest path. */
+  path(i: number): string;
+  size(i: number): number;
+  /** Known up front for LFS files (the Hub publishes it). */
+  sha256(i: number): string | undefined;
+  /** What the download says of file i: asked for once per file, when the upload takes it up. */
+  growing(i: number): GrowingFile;
+  /** The download gave up (every file not complete failed). */
+  readonly hasFailed: boolean;
+}
+
+/** One file of `pendingFilesOf`'s list. */
+export interface PendingFile {
   readonly path: string;
   readonly size: number;
-  /** Known up front for LFS files (the Hub publishes it). */
   readonly sha256?: string;
   readonly growing: GrowingFile;
+}
+
+/** PendingFiles of a list whose GrowingFiles exist already (tests, small callers). */
+export function pendingFilesOf(files: readonly PendingFile[]): PendingFiles {
+  return {
+    length: files.length,
+    path: (i) => files[i].path,
+    size: (i) => files[i].size,
+    sha256: (i) => files[i].sha256,
+    growing: (i) => files[i].growing,
+    get hasFailed() {
+      return files.some((f) => f.growing.hasFailed);
+    },
+  };
 }
 
 export interface PendingDownload {
@@ -39,14 +70,15 @@ export interface PendingDownload {
    */
   readonly repo?: string;
   readonly commitSha?: string;
-  readonly files: readonly PendingFile[];
+  readonly files: PendingFiles;
   /** Resolves once the download wrote mirror-manifest.json; rejects when the download fails. */
   readonly manifest: Promise<Manifest>;
   /**
    * Called once a file's object is complete and checked in S3 (uploaded with its sha256 verified,
-   * or found identical): a bounded scratch disk deletes the local copy here. @default - nothing
+   * or found identical), with its index in `files` and its GrowingFile: a bounded scratch disk
+   * deletes the local copy here. @default - nothing
    */
-  readonly onStored?: (file: PendingFile) => Promise<void>;
+  readonly onStored?: (i: number, growing: GrowingFile) => Promise<void>;
 }
 
 export interface UploadPendingOptions {
@@ -112,32 +144,35 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
   try {
     // Each file's item is made when its turn comes: built up front and kept, 20,000 of them were
     // megabytes held for the whole upload. Every key and path is still checked before anything goes.
-    const itemOf = (f: PendingFile): Item => ({
-      rel: f.path,
-      file: safeJoin(opts.source, f.path, 'manifest path'),
-      key: opts.keyOf(f.path),
-      size: f.size,
-      sha256: f.sha256 ?? '',
-      contentType: contentTypeFor(f.path),
+    const { files } = pending;
+    const itemOf = (i: number, rel: string): Item => ({
+      rel,
+      file: safeJoin(opts.source, rel, 'manifest path'),
+      key: opts.keyOf(rel),
+      size: files.size(i),
+      sha256: files.sha256(i) ?? '',
+      contentType: contentTypeFor(rel),
     });
-    for (const f of pending.files) {
-      checkKeyLength(opts.keyOf(f.path));
-      safeJoin(opts.source, f.path, 'manifest path');
+    for (let i = 0; i < files.length; i++) {
+      const rel = files.path(i);
+      checkKeyLength(opts.keyOf(rel));
+      safeJoin(opts.source, rel, 'manifest path');
     }
     await untilAborted(session.listExisting(), controller.signal);
     const partSize = session.o.partSize;
-    // The sha256 each file went up with, by its index in pending.files (the digests' own strings).
-    const uploadedSha = new Array<string>(pending.files.length);
+    // The sha256 (32 bytes) each file went up with, by its index in `files`.
+    const uploadedSha = new Uint8Array(files.length * 32);
 
     const one = async (i: number, signal: AbortSignal): Promise<void> => {
-      const f = pending.files[i];
-      const base = itemOf(f);
+      const rel = files.path(i);
+      const f = { path: rel, size: files.size(i), sha256: files.sha256(i), growing: files.growing(i) };
+      const base = itemOf(i, rel);
       for (;;) {
         try {
           const overlapped = f.sha256 !== undefined && f.size > (partSize ?? choosePartSize(f.size));
           if (overlapped) {
             const it = { ...base, sha256: f.sha256! };
-            uploadedSha[i] = it.sha256;
+            uploadedSha.set(Buffer.from(it.sha256, 'hex'), i * 32);
             if (await session.isAlreadyThere(it)) session.recordSkipped(it);
             else await session.upload(it, { bytes: growingBytes(f.growing), verified: verifiedDigest(f.growing), signal });
           } else {
@@ -148,14 +183,14 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
               throw integrityError(`${f.path}: the download verified ${d.size} bytes with sha256 ${d.sha256.slice(0, 12)}…, expected ${f.size}${f.sha256 ? `, ${f.sha256.slice(0, 12)}…` : ''}`);
             }
             const it = { ...base, sha256: d.sha256 };
-            uploadedSha[i] = it.sha256;
+            uploadedSha.set(Buffer.from(it.sha256, 'hex'), i * 32);
             if (await session.isAlreadyThere(it)) session.recordSkipped(it);
             else await session.upload(it, { bytes: localFileBytes(it.file), verified: Promise.resolve(d), signal });
           }
           if (pending.onStored) {
             // A skipped object's file may still be downloading: its copy goes once it is verified.
             await untilAborted(verifiedDigest(f.growing), signal);
-            await pending.onStored(f);
+            await pending.onStored(i, f.growing);
           }
           return;
         } catch (e) {
@@ -171,7 +206,7 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
       // In the download's order (biggest first), a bounded number at a time: most of them wait for
       // their bytes, and one waiting coroutine per file made memory grow with the file count
       // (20,000 files: hundreds of MB). The part budget bounds the transfers.
-      const order = Array.from(pending.files, (_f, i) => i).sort((a, b) => pending.files[b].size - pending.files[a].size || a - b);
+      const order = biggestFirst(Float64Array.from({ length: files.length }, (_v, i) => files.size(i)));
       await mapLimit(order, PENDING_FILES_IN_FLIGHT, (i, _j, signal) => one(i, signal), controller.signal);
     } catch (e) {
       if (downloadFailure) throw downloadFailure.error;
@@ -192,7 +227,7 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
       throw integrityError(`${MANIFEST_FILE} in ${opts.source} is not the manifest the download produced`);
     }
     checkKeyLength(mItem.key);
-    session.o.progress.setTotals(pending.files.reduce((n, f) => n + f.size, 0) + mItem.size, pending.files.length + 1);
+    session.o.progress.setTotals(pendingBytes(files) + mItem.size, files.length + 1);
     if (await session.isAlreadyThere(mItem)) session.recordSkipped(mItem);
     else await session.upload(mItem, { signal: controller.signal });
     return mItem;
@@ -204,25 +239,42 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
   }
 }
 
+/** Bytes of every pending file. */
+export function pendingBytes(files: PendingFiles): number {
+  let n = 0;
+  for (let i = 0; i < files.length; i++) n += files.size(i);
+  return n;
+}
+
 /** The finished download must be exactly what was uploaded: same files, sizes and sha256. */
-function checkManifest(manifest: Manifest, pending: PendingDownload, uploadedSha: readonly string[]): void {
+function checkManifest(manifest: Manifest, pending: PendingDownload, uploadedSha: Uint8Array): void {
   if ((pending.repo !== undefined && manifest.repo !== pending.repo) || (pending.commitSha !== undefined && manifest.commitSha !== pending.commitSha)) {
     throw integrityError(`the download's manifest is for ${manifest.repo}@${manifest.commitSha}, not ${pending.repo}@${pending.commitSha}`);
   }
-  // The download writes its manifest in the plan's order, which is pending.files' order: compared
+  const { files } = pending;
+  const uploaded = (i: number) => Buffer.from(uploadedSha.buffer, uploadedSha.byteOffset + i * 32, 32).toString('hex');
+  // The download writes its manifest in the plan's order, which is `files`' order: compared
   // index by index, no map of every path is built at the end of a 20,000-file upload.
-  const same = manifest.files.length === pending.files.length && pending.files.every((f, i) => {
-    const m = manifest.files[i];
-    return m.path === f.path && m.size === f.size && m.sha256 === uploadedSha[i];
-  });
+  let same = manifest.files.length === files.length;
+  if (same) {
+    let i = 0;
+    for (const m of manifest.files) {
+      if (m.path !== files.path(i) || m.size !== files.size(i) || m.sha256 !== uploaded(i)) {
+        same = false;
+        break;
+      }
+      i++;
+    }
+  }
   if (same) return;
-  const listed = new Map(manifest.files.map((f) => [f.path, f]));
+  const listed = new Map(Array.from(manifest.files, (f) => [f.path, f]));
   const problems: string[] = [];
-  for (const [i, f] of pending.files.entries()) {
-    const m = listed.get(f.path);
-    if (!m) problems.push(`${f.path} is missing from it`);
-    else if (m.size !== f.size || m.sha256 !== uploadedSha[i]) problems.push(`${f.path} differs (${m.size} bytes, sha256 ${m.sha256.slice(0, 12)}…)`);
-    listed.delete(f.path);
+  for (let i = 0; i < files.length; i++) {
+    const rel = files.path(i);
+    const m = listed.get(rel);
+    if (!m) problems.push(`${rel} is missing from it`);
+    else if (m.size !== files.size(i) || m.sha256 !== uploaded(i)) problems.push(`${rel} differs (${m.size} bytes, sha256 ${m.sha256.slice(0, 12)}…)`);
+    listed.delete(rel);
   }
   for (const p of listed.keys()) problems.push(`${p} was not uploaded`);
   if (problems.length) throw integrityError(`the download's manifest does not match the uploaded files: ${problems.slice(0, 5).join('; ')}`);

@@ -13,14 +13,12 @@ import { log } from '../common/log';
 import type { Manifest } from '../common/manifest';
 import type { ProgressMode } from '../common/progress';
 import { downloadModel, type DownloadModelOptions, type DownloadStats } from '../hub/download-model';
+import type { DownloadPlan } from '../hub/download-plan';
 import { createS3Client, resolveS3Config } from '../s3/client';
 import { joinKey, parseS3Uri } from '../s3/s3-uri';
 import { type UploadModelOptions, type UploadResult, uploadModel } from '../s3/upload-model';
 import { ScratchSlots } from './scratch-slots';
 import { findStoredObjects } from './stored-objects';
-
-type DownloadPlan = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[0];
-type PlanSource = Parameters<NonNullable<DownloadModelOptions['onPlan']>>[1];
 
 /** Which side of an overlapped download + upload failed first. */
 export class StepFailure extends Error {
@@ -86,8 +84,8 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
   const kept = new Set(bounded?.keep ?? []);
   const dest = path.resolve(download.dest);
 
-  let planned!: (plan: { files: DownloadPlan; source: PlanSource }) => void;
-  const plan = new Promise<{ files: DownloadPlan; source: PlanSource }>((resolve) => { planned = resolve; });
+  let planned!: (plan: DownloadPlan) => void;
+  const planning = new Promise<DownloadPlan>((resolve) => { planned = resolve; });
   // Two bars on one terminal would overwrite each other: the upload's is the end-to-end one.
   const quietDownload: ProgressMode | undefined = process.stderr.isTTY ? 'none' : undefined;
   try {
@@ -97,7 +95,7 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
       // The Argo UI shows one N/M: the upload's, which follows each file from download to S3.
       argoProgress: false,
       signal: stop.signal,
-      onPlan: (files, source) => planned({ files, source }),
+      onPlan: (p) => planned(p),
       ...(bounded && slots ? {
         scratch: slots,
         // Kept files are always fetched: a rerun in another work dir must have them locally too.
@@ -108,10 +106,9 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
       } : {}),
     }, opts.downloadStats).catch(failed('download'));
     // The plan comes before any byte moves; a download that fails earlier never plans.
-    let files: DownloadPlan;
-    let source: PlanSource;
+    let plan: DownloadPlan;
     try {
-      ({ files, source } = await Promise.race([plan, downloading.then(() => { throw new Error('download finished without a plan'); })]));
+      plan = await Promise.race([planning, downloading.then(() => { throw new Error('download finished without a plan'); })]);
     } catch (e) {
       throw new StepFailure('download', e);
     }
@@ -119,23 +116,24 @@ export async function transferOverlapped(opts: OverlappedTransferOptions): Promi
       ...upload,
       signal: stop.signal,
       pending: {
-        repo: source.repo,
-        commitSha: source.commitSha,
-        // The plan's entries are PendingFiles already (getters, no copy per file).
-        files,
+        repo: plan.repo,
+        commitSha: plan.commitSha,
+        // The plan is the upload's PendingFiles: it makes a GrowingFile only for a file in flight.
+        files: plan,
         manifest: downloading,
         ...(slots ? {
-          onStored: async (f) => {
+          onStored: async (i, growing) => {
             // The GrowingFile's path is the plan's destPath, the key the slot was taken by.
-            if (kept.has(f.path)) return slots.release(f.growing.path, { keepFile: true });
-            await slots.release(f.growing.path);
-            log.debug(`stored in S3, local copy deleted: ${f.path}`);
+            const rel = plan.path(i);
+            if (kept.has(rel)) return slots.release(growing.path, { keepFile: true });
+            await slots.release(growing.path);
+            log.debug(`stored in S3, local copy deleted: ${rel}`);
           },
         } : {}),
       },
     }).catch((e) => {
       // A download failure reaches the upload through the files it waits on: not the upload's fault.
-      if (firstFailure === 'download' || files.some((f) => f.growing.hasFailed)) {
+      if (firstFailure === 'download' || plan.hasFailed) {
         firstFailure ??= 'download';
         throw e;
       }

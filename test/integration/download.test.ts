@@ -9,6 +9,7 @@ import { gitBlobSha1, sha256Hex } from '../../steps/common/hash';
 import { readManifest } from '../../steps/common/manifest';
 import { downloadFile } from '../../steps/hub/download-file';
 import { downloadModel } from '../../steps/hub/download-model';
+import type { DownloadPlan } from '../../steps/hub/download-plan';
 import type { RepoFile } from '../../steps/hub/list-files';
 import { startHubFixture, type HubFixture } from '../hub-fixture';
 import { runCli as cli } from '../support/run-cli';
@@ -58,7 +59,7 @@ test('downloads test/tiny-model: every file byte-identical, every hash verified,
   for (const f of fixture.files) {
     const local = await fs.readFile(path.join(dest, f.path));
     expect(local.equals(hub.content(REPO, f.path))).toBe(true);
-    const m = manifest.files.find((x) => x.path === f.path)!;
+    const m = [...manifest.files].find((x) => x.path === f.path)!;
     expect(m).toMatchObject({ size: f.size, sha256: f.sha256, lfs: f.lfs });
     expect(sha256Hex(local)).toBe(f.sha256);
     if (!f.lfs) expect(m.gitBlobSha1).toBe(gitBlobSha1(local));
@@ -105,7 +106,7 @@ test('--commit: the files of exactly that commit, though --revision (main) is el
   expect(m.commitSha).toBe(older);
   expect(m.requestedRevision).toBe('main');
   // v1.0 has no original/ folder; main's commit has.
-  expect(m.files.some((f) => f.path.startsWith('original/'))).toBe(false);
+  expect([...m.files].some((f) => f.path.startsWith('original/'))).toBe(false);
   expect(await fs.readFile(path.join(out, 'commit_sha'), 'utf8')).toBe(older);
   // The revision endpoint was asked for the commit, never for main.
   expect(hub.requests.filter((q) => q.url.includes('/revision/')).map((q) => decodeURIComponent(q.url))).toEqual([expect.stringContaining(`/revision/${older}`)]);
@@ -121,7 +122,7 @@ test('a dropped connection resumes with Range: about one file worth of bytes ser
   const servedBefore = hub.bytesServed(REPO, WEIGHTS);
   hub.faults.dropAfterBytes(REPO, WEIGHTS, dropAt);
   const m = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: [WEIGHTS], retry: fastRetry, progress: 'none' });
-  expect(m.files[0].sha256).toBe(sha256Hex(hub.content(REPO, WEIGHTS)));
+  expect([...m.files][0].sha256).toBe(sha256Hex(hub.content(REPO, WEIGHTS)));
   const served = hub.bytesServed(REPO, WEIGHTS) - servedBefore;
   expect(served).toBeGreaterThanOrEqual(size);
   expect(served).toBeLessThan(size * 1.2);
@@ -135,7 +136,7 @@ test('a leftover .part from an earlier run is hashed and resumed', async () => {
   await fs.writeFile(path.join(tmp, `${WEIGHTS}.part`), content.subarray(0, 1000));
   const servedBefore = hub.bytesServed(REPO, WEIGHTS);
   const m = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: [WEIGHTS], progress: 'none' });
-  expect(m.files[0].sha256).toBe(sha256Hex(content));
+  expect([...m.files][0].sha256).toBe(sha256Hex(content));
   expect(hub.bytesServed(REPO, WEIGHTS) - servedBefore).toBe(content.length - 1000);
   expect(hub.requests.some((r) => r.range === 'bytes=1000-')).toBe(true);
 });
@@ -146,7 +147,7 @@ test('corrupt bytes are detected, discarded and downloaded again', async () => {
   const m = await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: [WEIGHTS, 'config.json'], retry: fastRetry, progress: 'none' });
   for (const p of [WEIGHTS, 'config.json']) {
     expect((await fs.readFile(path.join(tmp, p))).equals(hub.content(REPO, p))).toBe(true);
-    expect(m.files.find((f) => f.path === p)!.sha256).toBe(sha256Hex(hub.content(REPO, p)));
+    expect([...m.files].find((f) => f.path === p)!.sha256).toBe(sha256Hex(hub.content(REPO, p)));
   }
 });
 
@@ -298,20 +299,25 @@ function fileOf(p: string): RepoFile {
 }
 
 test('onPlan comes once, before any file byte; each file advances monotonically to its size, then completes', async () => {
-  const plans: Array<ReadonlyArray<{ file: RepoFile; destPath: string; growing: GrowingFile }>> = [];
+  const plans: Array<Array<{ file: { path: string; size: number }; destPath: string; growing: GrowingFile }>> = [];
   const events = new Map<string, Event[]>();
   let resolvesAtPlan = -1;
+  let planned: DownloadPlan | undefined;
   const m = await downloadModel({
     modelId: REPO, dest: tmp, hubUrl: hub.url, progress: 'none',
     onPlan: (plan) => {
-      plans.push(plan);
+      planned = plan;
+      plans.push(Array.from({ length: plan.length }, (_v, i) => ({ file: { path: plan.path(i), size: plan.size(i) }, destPath: plan.destPath(i), growing: plan.growing(i) })));
       resolvesAtPlan = hub.requests.filter((r) => r.url.includes('/resolve/')).length;
-      for (const p of plan) events.set(p.file.path, record(p.growing));
+      for (const p of plans[0]) events.set(p.file.path, record(p.growing));
     },
   });
   expect(plans).toHaveLength(1);
   expect(resolvesAtPlan).toBe(0);
-  expect(plans[0].map((p) => p.file.path).sort()).toEqual(m.files.map((f) => f.path).sort());
+  // The plan forgets each GrowingFile once its file is complete (the table keeps the digests).
+  expect(planned!.growingHeld).toBe(0);
+  expect(planned!.growing(0).isComplete).toBe(true);
+  expect(plans[0].map((p) => p.file.path).sort()).toEqual([...m.files].map((f) => f.path).sort());
   for (const p of plans[0]) {
     expect(p.destPath).toBe(path.join(tmp, p.file.path));
     expect(p.growing.size).toBe(p.file.size);
@@ -327,10 +333,10 @@ test('onPlan comes once, before any file byte; each file advances monotonically 
   }
 
   // Rerun: files already present are verified and reported complete straight away.
-  let again: Array<{ growing: GrowingFile }> = [];
-  await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, progress: 'none', onPlan: (plan) => { again = [...plan]; } });
+  let again: GrowingFile[] = [];
+  await downloadModel({ modelId: REPO, dest: tmp, hubUrl: hub.url, progress: 'none', onPlan: (plan) => { again = Array.from({ length: plan.length }, (_v, i) => plan.growing(i)); } });
   expect(again.length).toBe(plans[0].length);
-  expect(again.every((p) => p.growing.isComplete)).toBe(true);
+  expect(again.every((g) => g.isComplete)).toBe(true);
 });
 
 test('a leftover part reports its bytes before anything is fetched', async () => {
@@ -339,7 +345,7 @@ test('a leftover part reports its bytes before anything is fetched', async () =>
   let events: Event[] = [];
   await downloadModel({
     modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: [WEIGHTS], progress: 'none',
-    onPlan: (plan) => { events = record(plan[0].growing); },
+    onPlan: (plan) => { events = record(plan.growing(0)); },
   });
   expect(events[0]).toEqual(['advanced', 1000]);
   expect(events[events.length - 1]).toEqual(['completed', sha256Hex(content)]);
@@ -351,7 +357,7 @@ test('corrupt bytes: reset() after the bytes were reported, then the good bytes,
   let events: Event[] = [];
   await downloadModel({
     modelId: REPO, dest: tmp, hubUrl: hub.url, allowPatterns: [WEIGHTS], retry: fastRetry, progress: 'none',
-    onPlan: (plan) => { events = record(plan[0].growing); },
+    onPlan: (plan) => { events = record(plan.growing(0)); },
   });
   const size = fileOf(WEIGHTS).size;
   const kinds = events.map((e) => e[0]);
@@ -365,18 +371,25 @@ test('corrupt bytes: reset() after the bytes were reported, then the good bytes,
 
 test('a 404 on one file fails every GrowingFile not yet complete, including those never started', async () => {
   hub.faults.missing(REPO, WEIGHTS, 1);
-  let plan: ReadonlyArray<{ file: RepoFile; growing: GrowingFile }> = [];
+  let plan: DownloadPlan | undefined;
+  let taken: GrowingFile[] = [];
   const err = await downloadModel({
     modelId: REPO, dest: tmp, hubUrl: hub.url, concurrency: 1, smallFileWorkers: 0, progress: 'none',
-    onPlan: (p) => { plan = p; },
+    onPlan: (p) => {
+      plan = p;
+      taken = Array.from({ length: p.length }, (_v, i) => p.growing(i));
+    },
   }).catch((e) => e);
   expect(err).toMatchObject({ exitCode: ExitCode.NotFound });
-  expect(plan.length).toBeGreaterThan(1);
-  // The weights are the biggest file, so the first (and with one worker in all the only) one started.
-  for (const p of plan) {
-    expect(p.growing.isComplete).toBe(false);
-    await expect(p.growing.digest).rejects.toBe(err);
-    await expect(p.growing.waitFor(1)).rejects.toBe(err);
+  expect(plan!.length).toBeGreaterThan(1);
+  expect(plan!.hasFailed).toBe(true);
+  // The weights are the biggest file, so the first (and with one worker in all the only) one
+  // started. Taken before the failure or asked for after it, every GrowingFile has failed.
+  const later = Array.from({ length: plan!.length }, (_v, i) => plan!.growing(i));
+  for (const g of [...taken, ...later]) {
+    expect(g.isComplete).toBe(false);
+    await expect(g.digest).rejects.toBe(err);
+    await expect(g.waitFor(1)).rejects.toBe(err);
   }
 });
 

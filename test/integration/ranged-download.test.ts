@@ -86,7 +86,7 @@ test('a multi-chunk file comes as concurrent Range requests, verified; the Growi
   const manifest = await downloadModel({
     modelId: REPO, dest, hubUrl: hub.url, ...only([BIG]), chunkSize: 4 * MiB, streamsPerFile: 4, progress: 'log', retry: fastRetry,
     onPlan: (plan) => {
-      const g = plan.find((p) => p.file.path === BIG)!.growing;
+      const g = plan.growing(Array.from({ length: plan.length }, (_v, i) => plan.path(i)).indexOf(BIG));
       const advanced = g.advanced.bind(g);
       // Whatever the GrowingFile is told is on disk must be there, in order, with the right bytes.
       g.advanced = (n: number) => {
@@ -123,7 +123,7 @@ test('a multi-chunk file comes as concurrent Range requests, verified; the Growi
   expect(ahead.filter((r) => r.at > 0).length).toBeGreaterThan(0);
   for (const r of ahead) expect(final.subarray(r.at, r.at + r.bytes.length).equals(r.bytes)).toBe(true);
   const f = fixtureFile(BIG);
-  expect(manifest.files.find((x) => x.path === BIG)!.sha256).toBe(f.sha256);
+  expect([...manifest.files].find((x) => x.path === BIG)!.sha256).toBe(f.sha256);
   expect((await hashFile(path.join(dest, BIG))).sha256).toBe(f.sha256);
   expect(prefix).toBe(f.size);
   expect(hashedAnnounced.digest('hex')).toBe(f.sha256);
@@ -183,7 +183,7 @@ test('SIGKILL of the CLI mid-download, then a rerun: only the chunks not on disk
   expect(again.code).toBe(0);
   expect(hub.bytesServed(REPO, KILL_FILE) - servedBefore).toBe(KILL_SIZE - kept);
   const manifest = await readManifest(dest);
-  expect(manifest.files.find((f) => f.path === KILL_FILE)!.sha256).toBe(fixtureFile(KILL_FILE).sha256);
+  expect([...manifest.files].find((f) => f.path === KILL_FILE)!.sha256).toBe(fixtureFile(KILL_FILE).sha256);
   expect((await hashFile(path.join(dest, KILL_FILE))).sha256).toBe(fixtureFile(KILL_FILE).sha256);
   const left = await fs.readdir(dest);
   expect(left.filter((n) => n.endsWith('.part') || n.endsWith('.chunks') || n.endsWith('.tmp'))).toEqual([]);
@@ -210,7 +210,7 @@ test('an abort (deadline) stops every stream of the file; the chunks on disk are
   expect(kept).toBeGreaterThan(0);
   const servedAtStop = hub.bytesServed(REPO, KILL_FILE);
   const manifest = await downloadModel({ modelId: REPO, dest, hubUrl: hub.url, ...only([KILL_FILE]), chunkSize: 8 * MiB, streamsPerFile: 4, progress: 'log' });
-  expect(manifest.files[0].sha256).toBe(f.sha256);
+  expect([...manifest.files][0].sha256).toBe(f.sha256);
   expect(hub.bytesServed(REPO, KILL_FILE) - servedAtStop).toBe(f.size - kept);
 }, 120_000);
 
@@ -219,7 +219,7 @@ test('a chunk dropped mid-body resumes inside itself: no byte is fetched twice',
   const before = hub.bytesServed(REPO, BIG);
   hub.faults.dropAfterBytes(REPO, BIG, 1 * MiB + 17, 3);
   const manifest = await downloadModel({ modelId: REPO, dest, hubUrl: hub.url, ...only([BIG]), chunkSize: 4 * MiB, streamsPerFile: 4, progress: 'log', retry: fastRetry });
-  expect(manifest.files[0].sha256).toBe(fixtureFile(BIG).sha256);
+  expect([...manifest.files][0].sha256).toBe(fixtureFile(BIG).sha256);
   expect(hub.bytesServed(REPO, BIG) - before).toBe(fixtureFile(BIG).size);
   // The resumed chunks asked for the rest of the chunk only.
   expect(bodyRequests(BIG).some((r) => /^bytes=\d+-\d+$/.test(r.range ?? '') && Number(/=(\d+)/.exec(r.range!)![1]) % (4 * MiB) !== 0)).toBe(true);
@@ -231,7 +231,7 @@ test('corrupt bytes in one chunk: the hash catches it, the file is fetched again
   const before = hub.bytesServed(REPO, BIG);
   hub.faults.corrupt(REPO, BIG, 1);
   const manifest = await downloadModel({ modelId: REPO, dest, hubUrl: hub.url, ...only([BIG]), chunkSize: 4 * MiB, streamsPerFile: 4, progress: 'log', retry: fastRetry });
-  expect(manifest.files[0].sha256).toBe(f.sha256);
+  expect([...manifest.files][0].sha256).toBe(f.sha256);
   expect(hub.bytesServed(REPO, BIG) - before).toBe(2 * f.size);
 
   const dest2 = path.join(work, 'corrupt2');
@@ -260,7 +260,7 @@ describe('a CDN that answers Range with 200 and the whole body', () => {
     const dest = path.join(work, 'whole');
     const manifest = await downloadModel({ modelId: REPO, dest, hubUrl: whole.url, ...only([BIG]), chunkSize: 4 * MiB, streamsPerFile: 4, progress: 'log', retry: fastRetry });
     const f = fixtureFile(BIG, whole);
-    expect(manifest.files[0].sha256).toBe(f.sha256);
+    expect([...manifest.files][0].sha256).toBe(f.sha256);
     const reqs = bodyRequests(BIG, whole);
     expect(reqs).toHaveLength(1);
     expect(reqs[0]).toMatchObject({ status: 200, bytesSent: f.size });
@@ -270,7 +270,7 @@ describe('a CDN that answers Range with 200 and the whole body', () => {
   test('above the whole-GET limit every request still carries Range', async () => {
     const dest = path.join(work, 'whole-limit');
     const manifest = await downloadModel({ modelId: REPO, dest, hubUrl: whole.url, ...only([BIG]), chunkSize: 4 * MiB, streamsPerFile: 4, progress: 'log', wholeGetLimit: MiB });
-    expect(manifest.files[0].sha256).toBe(fixtureFile(BIG, whole).sha256);
+    expect([...manifest.files][0].sha256).toBe(fixtureFile(BIG, whole).sha256);
     expect(whole.requests.filter((r) => r.url.includes('/resolve/') || r.url.startsWith('/repos/')).every((r) => r.range !== undefined)).toBe(true);
   });
 });
@@ -278,7 +278,7 @@ describe('a CDN that answers Range with 200 and the whole body', () => {
 test('files above the whole-GET limit never go out without Range, on the one-stream path too', async () => {
   const dest = path.join(work, 'limit');
   const manifest = await downloadModel({ modelId: REPO, dest, hubUrl: hub.url, ...only([BIG, BIG2, 'config.json']), streamsPerFile: 1, progress: 'log', wholeGetLimit: MiB });
-  for (const name of [BIG, BIG2]) expect(manifest.files.find((f) => f.path === name)!.sha256).toBe(fixtureFile(name).sha256);
+  for (const name of [BIG, BIG2]) expect([...manifest.files].find((f) => f.path === name)!.sha256).toBe(fixtureFile(name).sha256);
   const fileReqs = hub.requests.filter((r) => r.url.includes('/resolve/') || r.url.startsWith('/repos/'));
   const big = fileReqs.filter((r) => !r.url.includes('config.json') && !r.url.includes(fixtureFile('config.json').sha256));
   expect(big.length).toBeGreaterThan(0);

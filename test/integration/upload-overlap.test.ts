@@ -10,7 +10,7 @@ import { sha256Hex } from '../../steps/common/hash';
 import { MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest } from '../../steps/common/manifest';
 import { createS3Client } from '../../steps/s3/client';
 import { MiB } from '../../steps/s3/upload-file';
-import { uploadModel, type PendingFile } from '../../steps/s3/upload-model';
+import { pendingFilesOf, uploadModel, type PendingFile } from '../../steps/s3/upload-model';
 import { getPeers, type S3Peer } from '../peers/peers';
 
 let s3: S3Peer;
@@ -105,7 +105,7 @@ test('uploads parts while the writer appends; every object and then the manifest
     return manifest;
   })();
   const p = prefix();
-  const r = await uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pending, manifest: manifestWritten } });
+  const r = await uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pendingFilesOf(pending), manifest: manifestWritten } });
   expect(partsBeforeComplete).toBeGreaterThanOrEqual(3);
   expect(r.objectsUploaded).toBe(4);
   expect(r.bytesUploaded).toBe(manifest.totalBytes + (await fs.stat(path.join(dir, 'mirror-manifest.json'))).size);
@@ -150,7 +150,7 @@ test('a part whose bytes are on disk goes before the prefix reaches it (a ranged
     return manifest;
   })();
   const p = prefix();
-  await uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pending, manifest: manifestWritten } });
+  await uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pendingFilesOf(pending), manifest: manifestWritten } });
   expect(sent.find((x) => x.part === 4)).toEqual({ part: 4, prefix: 0 });
   expect(sent.map((x) => x.part).sort()).toEqual([1, 2, 3, 4]);
   expect(sha256Hex(await getBytes(`${p}/model.safetensors`))).toBe(sha256Hex(data));
@@ -175,7 +175,7 @@ test('a file restarted by the writer (reset) is uploaded again from its new byte
     return manifest;
   })();
   const p = prefix();
-  const r = await uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pending, manifest: manifestWritten } });
+  const r = await uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pendingFilesOf(pending), manifest: manifestWritten } });
   expect(sha256Hex(await getBytes(`${p}/w.safetensors`))).toBe(sha256Hex(good));
   expect(r.bytesUploaded).toBeGreaterThanOrEqual(good.length);
   const open = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: `${p}/` }));
@@ -209,7 +209,7 @@ test('the download failing stops the upload promptly with the download\'s error;
     })();
     const p = prefix();
     const started = Date.now();
-    await expect(uploadModel({ source: files[0].growing.path.replace(/\/[^/]+$/, ''), dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pending, manifest } }))
+    await expect(uploadModel({ source: files[0].growing.path.replace(/\/[^/]+$/, ''), dest: `s3://${s3.bucket}/${p}`, client: s3c, partSize: PART, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pendingFilesOf(pending), manifest } }))
       .rejects.toBe(failure);
     expect(Date.now() - started).toBeLessThan(10_000);
     const open = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: `${p}/` }));
@@ -224,14 +224,14 @@ test('the download failing stops the upload promptly with the download\'s error;
 test('a finished download whose manifest disagrees with what was uploaded fails with Integrity, and the manifest is not uploaded', async () => {
   const data = Buffer.from('hello');
   const { dir, files, pending, manifest } = await setup([{ path: 'README.md', data, lfs: false }]);
-  const lying: Manifest = { ...manifest, files: [{ ...manifest.files[0], sha256: 'd'.repeat(64) }] };
+  const lying: Manifest = { ...manifest, files: [{ ...[...manifest.files][0], sha256: 'd'.repeat(64) }] };
   const written = (async () => {
     await write(files[0].growing, data, 5, 0);
     await writeManifest(dir, lying);
     return lying;
   })();
   const p = prefix();
-  await expect(uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pending, manifest: written } }))
+  await expect(uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pendingFilesOf(pending), manifest: written } }))
     .rejects.toMatchObject({ exitCode: 6 });
   await expect(client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${p}/mirror-manifest.json` }))).rejects.toBeDefined();
 });
@@ -246,7 +246,7 @@ test('a manifest file that differs from the manifest the download returned fails
     return manifest;
   })();
   const p = prefix();
-  await expect(uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pending, manifest: written } }))
+  await expect(uploadModel({ source: dir, dest: `s3://${s3.bucket}/${p}`, client, progress: 'none', pending: { repo: 'test/overlap', commitSha: COMMIT, files: pendingFilesOf(pending), manifest: written } }))
     .rejects.toMatchObject({ exitCode: 6, message: expect.stringContaining('is not the manifest the download produced') });
   await expect(client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `${p}/mirror-manifest.json` }))).rejects.toBeDefined();
 });

@@ -110,7 +110,7 @@ test('a rerun after a partial upload moves only the missing objects', async () =
   const second = await uploadModel({ source: src, dest, endpoint: s3.endpoint, region: s3.region, credentials: creds(), progress: 'none' });
   expect(second.objectsUploaded).toBe(2);
   expect(second.objectsSkipped).toBe(manifest.files.length - 1);
-  expect(second.bytesUploaded).toBe(manifest.files.find((f) => f.path === BIG)!.size + manifest.files.find((f) => f.path === 'README.md')!.size);
+  expect(second.bytesUploaded).toBe([...manifest.files].find((f) => f.path === BIG)!.size + [...manifest.files].find((f) => f.path === 'README.md')!.size);
   const third = await uploadModel({ source: src, dest, endpoint: s3.endpoint, region: s3.region, credentials: creds(), progress: 'none' });
   expect(third.objectsUploaded).toBe(0);
   expect(third.bytesUploaded).toBe(0);

@@ -28,7 +28,10 @@ const treeFile = (p: string) => hub.repos.get(REPO)!.files.find((f) => f.path ==
 /** Frees each file's slot (deleting it) once the download verified it, as the upload would. */
 function freeOnVerified(slots: ScratchSlots): DownloadModelOptions['onPlan'] {
   return (plan) => {
-    for (const p of plan) void p.growing.digest.then(() => slots.release(p.destPath), () => undefined);
+    for (let i = 0; i < plan.length; i++) {
+      const destPath = plan.destPath(i);
+      void plan.growing(i).digest.then(() => slots.release(destPath), () => undefined);
+    }
   };
 }
 

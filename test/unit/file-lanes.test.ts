@@ -1,10 +1,10 @@
 // steps/common/file-lanes.ts: big files keep `concurrency` workers; small files get as many again.
-import { forEachInLanes } from '../../steps/common/file-lanes';
+import { biggestFirst, forEachInLanes } from '../../steps/common/file-lanes';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function runLanes(sizes: number[], concurrency: number, smallExtra?: number) {
-  const order = sizes.map((_s, i) => i).sort((a, b) => sizes[b] - sizes[a]);
+  const order = biggestFirst(sizes);
   const isSmall = (i: number) => sizes[i] <= 10;
   let big = 0;
   let all = 0;
@@ -48,7 +48,7 @@ test('smallExtra 0 is the old behaviour: `concurrency` files in all, biggest fir
 
 test('the first failure stops every worker and is thrown', async () => {
   const ran: number[] = [];
-  const p = forEachInLanes(Array.from({ length: 50 }, (_v, i) => i), () => true, { concurrency: 2 }, async (i, signal) => {
+  const p = forEachInLanes(Uint32Array.from({ length: 50 }, (_v, i) => i), () => true, { concurrency: 2 }, async (i, signal) => {
     ran.push(i);
     if (i === 3) throw new Error('file 3 failed');
     await sleep(5);

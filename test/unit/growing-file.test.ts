@@ -99,20 +99,6 @@ describe('GrowingFile', () => {
     await expect(g.waitFor(1)).rejects.toThrow('404');
   });
 
-  it('under(dir, rel) reads and writes dir/rel, and keeps the checked path when the two differ', async () => {
-    const full = path.join(dir, 'sub', 'u.bin');
-    const g = GrowingFile.under(dir, 'sub/u.bin', full, 3);
-    expect(g.path).toBe(full);
-    expect(g.partPath).toBe(`${full}.part`);
-    await fs.mkdir(path.dirname(full), { recursive: true });
-    await fs.writeFile(g.partPath, 'xyz');
-    g.advanced(3);
-    expect(await readAll(await g.openRange(0, 3))).toBe('xyz');
-    // A repo path that the checked, resolved path does not spell the same way: that path wins.
-    expect(GrowingFile.under(dir, './sub/u.bin', full, 3).path).toBe(full);
-    expect(GrowingFile.under(`${dir}/`, 'sub/u.bin', full, 3).path).toBe(full);
-  });
-
   it('a digest asked for before, at and after completion or failure settles the same way', async () => {
     const g = new GrowingFile(path.join(dir, 'd.bin'), 2);
     const before = g.digest;

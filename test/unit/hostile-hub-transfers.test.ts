@@ -228,7 +228,7 @@ describe('redirect answers that are not the file', () => {
       res.end(DATA);
     };
     const m = await download();
-    expect(m.files.map((f) => f.path).sort()).toEqual(['config.json', WEIGHTS]);
+    expect([...m.files].map((f) => f.path).sort()).toEqual(['config.json', WEIGHTS]);
     expect(await fs.readFile(path.join(dest, WEIGHTS))).toEqual(DATA);
   });
 

@@ -1,0 +1,89 @@
+// steps/common/file-table.ts and steps/hub/download-plan.ts: the columnar plan of a download and
+// the GrowingFiles it holds only for files in flight.
+import { FileTable, type FileTableEntry } from '../../steps/common/file-table';
+import { MANIFEST_SCHEMA_VERSION, manifestSha256, manifestText, type Manifest, type ManifestFile } from '../../steps/common/manifest';
+import { DownloadPlan } from '../../steps/hub/download-plan';
+
+const sha = (c: string, n: number) => c.repeat(n);
+const entries: FileTableEntry[] = [
+  { path: 'config.json', size: 12, lfs: false, gitBlobSha1: sha('a', 40) },
+  { path: 'model.safetensors', size: 5_000_000_000, lfs: true, sha256: sha('b', 64) },
+  { path: 'tokenizer/vocab – ü.txt', size: 0, lfs: false, gitBlobSha1: sha('c', 40) },
+];
+
+test('the table gives back each listing entry, UTF-8 paths and sizes over 4 GiB included', () => {
+  const t = new FileTable(entries);
+  expect(t.length).toBe(3);
+  expect(Array.from({ length: 3 }, (_v, i) => t.entry(i))).toEqual(entries);
+  expect(t.listedSha256(0)).toBeUndefined();
+  expect(t.listedSha256(1)).toBe(sha('b', 64));
+  expect(t.gitBlobSha1(1)).toBeUndefined();
+  expect(Array.from(t.sizes)).toEqual([12, 5_000_000_000, 0]);
+});
+
+test('a manifest entry exists only once the file is complete, with the verified sha256', () => {
+  const t = new FileTable(entries);
+  expect(() => t.manifestFile(0)).toThrow('config.json is not complete');
+  expect(() => t.complete(0, 'not-hex')).toThrow('not a sha256');
+  expect(t.isComplete(0)).toBe(false);
+  t.complete(0, sha('d', 64));
+  t.complete(0, sha('d', 64)); // again: counted once
+  expect(t.completed).toBe(1);
+  expect(t.manifestFile(0)).toEqual({ path: 'config.json', size: 12, sha256: sha('d', 64), gitBlobSha1: sha('a', 40), lfs: false });
+  expect(t.digests(0)).toEqual({ size: 12, sha256: sha('d', 64), gitBlobSha1: sha('a', 40) });
+  t.complete(1, sha('b', 64));
+  expect(t.manifestFile(1)).toEqual({ path: 'model.safetensors', size: 5_000_000_000, sha256: sha('b', 64), lfs: true });
+  expect(() => Array.from(t)).toThrow('is not complete');
+});
+
+test('a manifest holding a table is written exactly like one holding the same array, across write slices', () => {
+  const many: FileTableEntry[] = Array.from({ length: 1201 }, (_v, i) => ({ path: `d${i % 7}/f${i}.txt`, size: i, lfs: i % 3 === 0, ...(i % 3 === 0 ? { sha256: i.toString(16).padStart(64, '0') } : { gitBlobSha1: i.toString(16).padStart(40, '0') }) }));
+  const t = new FileTable(many);
+  many.forEach((e, i) => t.complete(i, e.sha256 ?? i.toString(16).padStart(64, 'f')));
+  const asArray: ManifestFile[] = many.map((e, i) => (e.lfs
+    ? { path: e.path, size: e.size, sha256: e.sha256!, lfs: true }
+    : { path: e.path, size: e.size, sha256: i.toString(16).padStart(64, 'f'), gitBlobSha1: e.gitBlobSha1!, lfs: false }));
+  const base = { schemaVersion: MANIFEST_SCHEMA_VERSION, repo: 'o/m', requestedRevision: 'main', commitSha: 'e'.repeat(40), hubUrl: 'http://127.0.0.1:1', totalBytes: 1, fileCount: many.length, createdAt: '2026-12-04T00:00:00.000Z' } as const;
+  const fromTable: Manifest = { ...base, files: t };
+  const fromArray: Manifest = { ...base, files: asArray };
+  const text = [...manifestText(fromTable)].join('');
+  expect(text).toBe(JSON.stringify(fromArray, null, 2) + '\n');
+  expect(JSON.parse(text).files).toEqual(asArray);
+  expect(JSON.stringify(fromTable)).toBe(JSON.stringify(fromArray));
+  expect(manifestSha256(fromTable)).toBe(manifestSha256(fromArray));
+});
+
+describe('DownloadPlan', () => {
+  const plan = () => DownloadPlan.of(entries, '/tmp/mm-plan', 'o/m', 'e'.repeat(40));
+
+  it('holds one GrowingFile per file in flight and forgets it once the file is complete', async () => {
+    const p = plan();
+    expect(p.destPath(2)).toBe('/tmp/mm-plan/tokenizer/vocab – ü.txt');
+    const g = p.growing(0);
+    expect(p.growing(0)).toBe(g); // both sides follow the same one
+    expect(p.growingHeld).toBe(1);
+    const waiting = g.digest;
+    p.completed(0, { size: 12, sha256: sha('d', 64), gitBlobSha1: sha('a', 40) });
+    await expect(waiting).resolves.toMatchObject({ sha256: sha('d', 64) });
+    expect(p.growingHeld).toBe(0);
+    // Asked for after completion: a new, complete one from the table.
+    const after = p.growing(0);
+    expect(after).not.toBe(g);
+    expect(after.isComplete).toBe(true);
+    await expect(after.digest).resolves.toEqual({ size: 12, sha256: sha('d', 64), gitBlobSha1: sha('a', 40) });
+    expect(p.growingHeld).toBe(0);
+  });
+
+  it('a failed download fails the files in flight and any asked for later, not the complete ones', async () => {
+    const p = plan();
+    p.completed(1, { size: 5_000_000_000, sha256: sha('b', 64) });
+    const inFlight = p.growing(0);
+    const err = new Error('the Hub went away');
+    p.failAll(err);
+    expect(p.hasFailed).toBe(true);
+    await expect(inFlight.digest).rejects.toBe(err);
+    await expect(p.growing(2).waitFor(1)).rejects.toBe(err);
+    expect(p.growing(1).isComplete).toBe(true);
+    expect(p.growingHeld).toBe(0);
+  });
+});
