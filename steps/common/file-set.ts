@@ -6,5 +6,8 @@ import { createHash } from 'node:crypto';
 /** `sha256:<hex>` of the sorted `path\tsize` lines of the selected files (the commit pins contents). */
 export function fileSetHash(files: Iterable<{ readonly path: string; readonly size: number }>): string {
   const lines = Array.from(files, (f) => `${f.path}\t${f.size}`).sort();
-  return `sha256:${createHash('sha256').update(lines.join('\n')).digest('hex')}`;
+  // Line by line: the joined text of 100,000 files would be one more multi-MB string.
+  const h = createHash('sha256');
+  for (const [i, line] of lines.entries()) h.update(i ? `\n${line}` : line);
+  return `sha256:${h.digest('hex')}`;
 }

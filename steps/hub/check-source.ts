@@ -107,7 +107,7 @@ export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSour
   const files = decision?.files ?? selected;
   refuseUnaddressable(repo, files);
   // The smallest selected file: a gated repo refuses it like any other.
-  const probe = [...files].sort((a, b) => a.size - b.size)[0];
+  const probe = files.reduce((min, f) => (f.size < min.size ? f : min));
   await checkReadable(hubUrl, repo, resolved.commitSha, probe, opts.accessToken, opts);
   const totalBytes = files.reduce((n, f) => n + f.size, 0);
   log.info(`Hub: ${repo}@${resolved.requestedRevision} is commit ${resolved.commitSha}; ${files.length} files selected (${totalBytes} bytes)`);

@@ -177,14 +177,15 @@ async function checkTargets(
 ): Promise<{ totalBytes: number; present: number }> {
   const seen = new Set<string>();
   for (const file of files) {
-    const full = safeJoin(dest, file.path, 'repo file');
+    safeJoin(dest, file.path, 'repo file'); // throws on an unsafe path
     if (file.path === MANIFEST_FILE) {
       throw new UserError(`${repo} contains a file named ${MANIFEST_FILE}, which model-mirror writes itself`, {
         exitCode: ExitCode.LocalStorage,
         hint: `Exclude it with --ignore-patterns ${MANIFEST_FILE}.`,
       });
     }
-    const key = full.toLowerCase();
+    // Paths are canonical (no `.`, `..` or empty segments) and share `dest`: the repo path is key enough.
+    const key = file.path.toLowerCase();
     if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${file.path}`, { exitCode: ExitCode.LocalStorage });
     seen.add(key);
   }
