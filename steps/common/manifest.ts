@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode, UserError } from './errors';
+import { ManifestShapeError, parseManifest } from './manifest-parse';
 
 export const MANIFEST_FILE = 'mirror-manifest.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -101,9 +102,9 @@ export async function readManifest(dirOrFile: string): Promise<Manifest> {
   } catch {
     // fall through: the read below reports the missing path
   }
-  let text: string;
+  let text: Buffer;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = await fs.readFile(file);
   } catch {
     throw new UserError(`No mirror manifest at ${file}`, {
       exitCode: ExitCode.NotFound,
@@ -112,11 +113,15 @@ export async function readManifest(dirOrFile: string): Promise<Manifest> {
   }
   let parsed: Manifest;
   try {
-    parsed = JSON.parse(text) as Manifest;
+    const { head, files } = parseManifest(text);
+    parsed = { ...(head as unknown as Manifest), files };
   } catch (e) {
+    if (e instanceof ManifestShapeError) {
+      throw new UserError(`Mirror manifest ${file} is not a model-mirror manifest (schemaVersion ${MANIFEST_SCHEMA_VERSION}): ${e.message}`, { exitCode: ExitCode.Usage });
+    }
     throw new UserError(`Mirror manifest ${file} is not valid JSON: ${(e as Error).message}`, { exitCode: ExitCode.Usage });
   }
-  if (parsed.schemaVersion !== MANIFEST_SCHEMA_VERSION || !Array.isArray(parsed.files) || !/^[0-9a-f]{40}$/.test(parsed.commitSha)) {
+  if (parsed.schemaVersion !== MANIFEST_SCHEMA_VERSION || !/^[0-9a-f]{40}$/.test(parsed.commitSha)) {
     throw new UserError(`Mirror manifest ${file} is not a model-mirror manifest (schemaVersion ${MANIFEST_SCHEMA_VERSION})`, { exitCode: ExitCode.Usage });
   }
   return parsed;

@@ -21,7 +21,7 @@ export class DownloadPlan {
   ) {}
 
   static of(entries: ReadonlyArray<FileTableEntry>, dest: string, repo: string, commitSha: string): DownloadPlan {
-    return new DownloadPlan(new FileTable(entries), dest, repo, commitSha);
+    return new DownloadPlan(FileTable.of(entries), dest, repo, commitSha);
   }
 
   get length(): number {

@@ -12,7 +12,7 @@ const entries: FileTableEntry[] = [
 ];
 
 test('the table gives back each listing entry, UTF-8 paths and sizes over 4 GiB included', () => {
-  const t = new FileTable(entries);
+  const t = FileTable.of(entries);
   expect(t.length).toBe(3);
   expect(Array.from({ length: 3 }, (_v, i) => t.entry(i))).toEqual(entries);
   expect(t.listedSha256(0)).toBeUndefined();
@@ -22,7 +22,7 @@ test('the table gives back each listing entry, UTF-8 paths and sizes over 4 GiB 
 });
 
 test('a manifest entry exists only once the file is complete, with the verified sha256', () => {
-  const t = new FileTable(entries);
+  const t = FileTable.of(entries);
   expect(() => t.manifestFile(0)).toThrow('config.json is not complete');
   expect(() => t.complete(0, 'not-hex')).toThrow('not a sha256');
   expect(t.isComplete(0)).toBe(false);
@@ -38,7 +38,7 @@ test('a manifest entry exists only once the file is complete, with the verified 
 
 test('a manifest holding a table is written exactly like one holding the same array, across write slices', () => {
   const many: FileTableEntry[] = Array.from({ length: 1201 }, (_v, i) => ({ path: `d${i % 7}/f${i}.txt`, size: i, lfs: i % 3 === 0, ...(i % 3 === 0 ? { sha256: i.toString(16).padStart(64, '0') } : { gitBlobSha1: i.toString(16).padStart(40, '0') }) }));
-  const t = new FileTable(many);
+  const t = FileTable.of(many);
   many.forEach((e, i) => t.complete(i, e.sha256 ?? i.toString(16).padStart(64, 'f')));
   const asArray: ManifestFile[] = many.map((e, i) => (e.lfs
     ? { path: e.path, size: e.size, sha256: e.sha256!, lfs: true }
