@@ -1,8 +1,10 @@
-// The files of one mirror, one column per field: the paths as UTF-8 bytes in one buffer, sizes,
-// flags and hashes in typed arrays. A plan of 100,000 files was 100,000 listing entries, plan
-// entries, GrowingFiles, digests and manifest entries (about 800 B each and most of a `mirror`'s
-// heap); here a file costs its path's bytes plus 65 B, and no object. Values come out as strings
-// and objects only when asked for, so whoever asks holds them only as long as it needs them.
+// The files of one mirror, one column per field: the paths as UTF-8 bytes, sizes, flags and
+// hashes in typed arrays, in chunks of 4,096 files. A plan of 100,000 files was 100,000 listing
+// entries, plan entries, GrowingFiles, digests and manifest entries (about 800 B each and most of
+// a `mirror`'s heap); here a file costs its path's bytes plus 65 B, and no object. Rows are
+// appended as a listing (or a manifest) is read, a chunk at a time, so the table never copies
+// itself to grow. Values come out as strings and objects only when asked for, so whoever asks
+// holds them only as long as it needs them.
 import type { Digests } from './hash';
 import type { ManifestFile } from './manifest';
 
@@ -26,160 +28,149 @@ const COMPLETE = 4;
 /** A non-LFS file's git blob sha1 is known. */
 const HAS_SHA1 = 8;
 
+const CHUNK_BITS = 12;
+const CHUNK_ROWS = 1 << CHUNK_BITS;
+const ROW_MASK = CHUNK_ROWS - 1;
+
 const HEX = /^[0-9a-f]+$/;
 
-/** Writes `hex` into row i of `column`; false (nothing written) if it is not `width` bytes of hex. */
-function setHex(column: Uint8Array, i: number, width: number, hex: string): boolean {
+/** Writes `hex` into row r of `column`; false (nothing written) if it is not `width` bytes of hex. */
+function setHex(column: Uint8Array, r: number, width: number, hex: string): boolean {
   if (hex.length !== width * 2 || !HEX.test(hex)) return false;
-  Buffer.from(column.buffer, column.byteOffset + i * width, width).write(hex, 'hex');
+  Buffer.from(column.buffer, column.byteOffset + r * width, width).write(hex, 'hex');
   return true;
 }
 
-function grown<T extends Uint8Array | Uint32Array | Float64Array>(a: T, needed: number, make: (n: number) => T): T {
-  if (needed <= a.length) return a;
-  const b = make(Math.max(needed, a.length * 2));
-  b.set(a);
-  return b;
+function hexOf(column: Uint8Array, r: number, width: number): string {
+  return Buffer.from(column.buffer, column.byteOffset + r * width, width).toString('hex');
 }
 
-/** Builds a FileTable one entry at a time (a listing page by page), without an object per entry. */
-export class FileTableBuilder {
-  private n = 0;
-  private pathBytes = Buffer.allocUnsafeSlow(64 * 1024);
-  private pathLength = 0;
-  private pathStart = new Uint32Array(1024);
-  private sizes = new Float64Array(1024);
-  private flags = new Uint8Array(1024);
-  private sha256s = new Uint8Array(1024 * SHA256_BYTES);
-  private sha1s = new Uint8Array(1024 * SHA1_BYTES);
+/** 4,096 rows. */
+class Chunk {
+  pathBytes = Buffer.allocUnsafeSlow(64 * 1024);
+  pathLength = 0;
+  /** Path r is pathBytes[pathStart[r], pathStart[r + 1]). */
+  readonly pathStart = new Uint32Array(CHUNK_ROWS + 1);
+  readonly sizes = new Float64Array(CHUNK_ROWS);
+  readonly flags = new Uint8Array(CHUNK_ROWS);
+  readonly sha256s = new Uint8Array(CHUNK_ROWS * SHA256_BYTES);
+  readonly sha1s = new Uint8Array(CHUNK_ROWS * SHA1_BYTES);
 
-  get length(): number {
-    return this.n;
-  }
-
-  /** Adds an entry; returns its index. A hash that is not lowercase hex of the right length is left out. */
-  add(e: FileTableEntry): number {
-    const i = this.n++;
-    const bytes = Buffer.byteLength(e.path);
-    if (this.pathLength + bytes > 0xffffffff) throw new RangeError('file table: over the 4 GiB of paths it can index');
+  addPath(r: number, p: string): void {
+    const bytes = Buffer.byteLength(p);
     if (this.pathLength + bytes > this.pathBytes.length) {
       const more = Buffer.allocUnsafeSlow(Math.max(this.pathLength + bytes, this.pathBytes.length * 2));
       this.pathBytes.copy(more, 0, 0, this.pathLength);
       this.pathBytes = more;
     }
-    this.pathStart = grown(this.pathStart, i + 2, (k) => new Uint32Array(k));
-    this.sizes = grown(this.sizes, i + 1, (k) => new Float64Array(k));
-    this.flags = grown(this.flags, i + 1, (k) => new Uint8Array(k));
-    this.sha256s = grown(this.sha256s, (i + 1) * SHA256_BYTES, (k) => new Uint8Array(k));
-    this.sha1s = grown(this.sha1s, (i + 1) * SHA1_BYTES, (k) => new Uint8Array(k));
-    this.pathStart[i] = this.pathLength;
-    this.pathLength += this.pathBytes.write(e.path, this.pathLength, 'utf8');
-    this.pathStart[i + 1] = this.pathLength;
-    this.sizes[i] = e.size;
-    let flags = 0;
-    if (e.lfs) {
-      flags = LFS;
-      if (e.sha256 !== undefined && setHex(this.sha256s, i, SHA256_BYTES, e.sha256)) flags |= HAS_SHA256;
-    } else if (e.gitBlobSha1 !== undefined && setHex(this.sha1s, i, SHA1_BYTES, e.gitBlobSha1)) {
-      flags |= HAS_SHA1;
-    }
-    this.flags[i] = flags;
-    return i;
+    this.pathStart[r] = this.pathLength;
+    this.pathLength += this.pathBytes.write(p, this.pathLength, 'utf8');
+    this.pathStart[r + 1] = this.pathLength;
   }
 
-  /** Entry i is verified with this sha256 (a manifest read back: every entry is). */
-  complete(i: number, sha256: string): void {
-    if (!setHex(this.sha256s, i, SHA256_BYTES, sha256)) throw new RangeError(`file table: not a sha256: ${JSON.stringify(sha256)}`);
-    this.flags[i] |= HAS_SHA256 | COMPLETE;
+  /** A full chunk gives back the room its paths did not use. */
+  trim(): void {
+    if (this.pathBytes.length > this.pathLength) this.pathBytes = Buffer.from(this.pathBytes.subarray(0, this.pathLength));
   }
-
-  /** The table; the builder is spent. */
-  build(): FileTable {
-    const n = this.n;
-    // Copies trimmed to the entries (the builder doubled its buffers as it grew).
-    return new FileTable({
-      length: n,
-      pathBytes: Buffer.from(this.pathBytes.subarray(0, this.pathLength)),
-      pathStart: this.pathStart.slice(0, n + 1),
-      sizes: this.sizes.slice(0, n),
-      flags: this.flags.slice(0, n),
-      sha256s: this.sha256s.slice(0, n * SHA256_BYTES),
-      sha1s: this.sha1s.slice(0, n * SHA1_BYTES),
-    });
-  }
-}
-
-interface Columns {
-  readonly length: number;
-  readonly pathBytes: Buffer;
-  readonly pathStart: Uint32Array;
-  readonly sizes: Float64Array;
-  readonly flags: Uint8Array;
-  readonly sha256s: Uint8Array;
-  readonly sha1s: Uint8Array;
 }
 
 export class FileTable implements Iterable<ManifestFile> {
-  readonly length: number;
-  /** Sizes by index (read-only for callers: biggestFirst sorts by it). */
-  readonly sizes: Float64Array;
-  private readonly pathBytes: Buffer;
-  /** Path i is pathBytes[pathStart[i], pathStart[i + 1]). */
-  private readonly pathStart: Uint32Array;
-  private readonly flags: Uint8Array;
-  private readonly sha256s: Uint8Array;
-  private readonly sha1s: Uint8Array;
+  private readonly chunks: Chunk[] = [];
+  private rows = 0;
   private completeCount = 0;
 
-  /** Use `FileTable.of` or a FileTableBuilder. */
-  constructor(c: Columns) {
-    this.length = c.length;
-    this.pathBytes = c.pathBytes;
-    this.pathStart = c.pathStart;
-    this.sizes = c.sizes;
-    this.flags = c.flags;
-    this.sha256s = c.sha256s;
-    this.sha1s = c.sha1s;
-    for (let i = 0; i < this.length; i++) if (this.flags[i] & COMPLETE) this.completeCount++;
+  static of(entries: Iterable<FileTableEntry>): FileTable {
+    const t = new FileTable();
+    for (const e of entries) t.add(e);
+    return t;
   }
 
-  static of(entries: Iterable<FileTableEntry>): FileTable {
-    const b = new FileTableBuilder();
-    for (const e of entries) b.add(e);
-    return b.build();
+  get length(): number {
+    return this.rows;
+  }
+
+  /** Appends an entry; returns its index. A hash that is not lowercase hex of the right length is left out. */
+  add(e: FileTableEntry): number {
+    const i = this.rows++;
+    const r = i & ROW_MASK;
+    if (r === 0) {
+      this.chunks[this.chunks.length - 1]?.trim();
+      this.chunks.push(new Chunk());
+    }
+    const c = this.chunks[i >> CHUNK_BITS];
+    c.addPath(r, e.path);
+    c.sizes[r] = e.size;
+    let flags = 0;
+    if (e.lfs) {
+      flags = LFS;
+      if (e.sha256 !== undefined && setHex(c.sha256s, r, SHA256_BYTES, e.sha256)) flags |= HAS_SHA256;
+    } else if (e.gitBlobSha1 !== undefined && setHex(c.sha1s, r, SHA1_BYTES, e.gitBlobSha1)) {
+      flags |= HAS_SHA1;
+    }
+    c.flags[r] = flags;
+    return i;
+  }
+
+  private chunk(i: number): Chunk {
+    if (!(i >= 0 && i < this.rows)) throw new RangeError(`file table: no row ${i} (${this.rows} rows)`);
+    return this.chunks[i >> CHUNK_BITS];
   }
 
   path(i: number): string {
-    return this.pathBytes.toString('utf8', this.pathStart[i], this.pathStart[i + 1]);
+    const c = this.chunk(i);
+    const r = i & ROW_MASK;
+    return c.pathBytes.toString('utf8', c.pathStart[r], c.pathStart[r + 1]);
   }
 
   size(i: number): number {
-    return this.sizes[i];
+    return this.chunk(i).sizes[i & ROW_MASK];
+  }
+
+  /** Every size, by index (a copy: biggestFirst sorts by it). */
+  sizes(): Float64Array {
+    return Float64Array.from({ length: this.rows }, (_v, i) => this.size(i));
+  }
+
+  /** Sum of the sizes. */
+  get totalBytes(): number {
+    let n = 0;
+    for (let i = 0; i < this.rows; i++) n += this.size(i);
+    return n;
+  }
+
+  private flags(i: number): number {
+    return this.chunk(i).flags[i & ROW_MASK];
   }
 
   lfs(i: number): boolean {
-    return (this.flags[i] & LFS) !== 0;
+    return (this.flags(i) & LFS) !== 0;
   }
 
   /** The sha256 the Hub published: LFS files only (known before the download). */
   listedSha256(i: number): string | undefined {
-    return this.lfs(i) && this.flags[i] & HAS_SHA256 ? this.hex(this.sha256s, i, SHA256_BYTES) : undefined;
+    const f = this.flags(i);
+    return f & LFS && f & HAS_SHA256 ? hexOf(this.chunk(i).sha256s, i & ROW_MASK, SHA256_BYTES) : undefined;
   }
 
   /** The listing's git blob sha1 (non-LFS files). */
   gitBlobSha1(i: number): string | undefined {
-    return this.flags[i] & HAS_SHA1 ? this.hex(this.sha1s, i, SHA1_BYTES) : undefined;
+    return this.flags(i) & HAS_SHA1 ? hexOf(this.chunk(i).sha1s, i & ROW_MASK, SHA1_BYTES) : undefined;
   }
 
   /** The listing's entry, made anew (for the file in flight). */
   entry(i: number): FileTableEntry {
-    return this.lfs(i)
-      ? { path: this.path(i), size: this.sizes[i], lfs: true, sha256: this.listedSha256(i) }
-      : { path: this.path(i), size: this.sizes[i], lfs: false, ...(this.flags[i] & HAS_SHA1 ? { gitBlobSha1: this.gitBlobSha1(i) } : {}) };
+    if (this.lfs(i)) return { path: this.path(i), size: this.size(i), lfs: true, sha256: this.listedSha256(i) };
+    const gitBlobSha1 = this.gitBlobSha1(i);
+    return gitBlobSha1 === undefined ? { path: this.path(i), size: this.size(i), lfs: false } : { path: this.path(i), size: this.size(i), lfs: false, gitBlobSha1 };
+  }
+
+  /** The listing's entries, made one at a time (complete or not). */
+  *entries(): Generator<FileTableEntry> {
+    for (let i = 0; i < this.rows; i++) yield this.entry(i);
   }
 
   isComplete(i: number): boolean {
-    return (this.flags[i] & COMPLETE) !== 0;
+    return (this.flags(i) & COMPLETE) !== 0;
   }
 
   /** Files marked complete so far. */
@@ -192,46 +183,42 @@ export class FileTable implements Iterable<ManifestFile> {
    * listing before it is called complete, so only the sha256 is new).
    */
   complete(i: number, sha256: string): void {
-    if (!setHex(this.sha256s, i, SHA256_BYTES, sha256)) throw new RangeError(`file table: not a sha256: ${JSON.stringify(sha256)}`);
-    if (!this.isComplete(i)) this.completeCount++;
-    this.flags[i] |= HAS_SHA256 | COMPLETE;
+    const c = this.chunk(i);
+    const r = i & ROW_MASK;
+    if (!setHex(c.sha256s, r, SHA256_BYTES, sha256)) throw new RangeError(`file table: not a sha256: ${JSON.stringify(sha256)}`);
+    if (!(c.flags[r] & COMPLETE)) this.completeCount++;
+    c.flags[r] |= HAS_SHA256 | COMPLETE;
+  }
+
+  private verifiedSha256(i: number): string {
+    if (!this.isComplete(i)) throw new Error(`file table: ${this.path(i)} is not complete`);
+    return hexOf(this.chunk(i).sha256s, i & ROW_MASK, SHA256_BYTES);
   }
 
   /** The verified digests of a complete file. */
   digests(i: number): Digests {
-    this.assertComplete(i);
-    const sha256 = this.hex(this.sha256s, i, SHA256_BYTES);
+    const sha256 = this.verifiedSha256(i);
     const gitBlobSha1 = this.gitBlobSha1(i);
-    return gitBlobSha1 === undefined ? { size: this.sizes[i], sha256 } : { size: this.sizes[i], sha256, gitBlobSha1 };
+    return gitBlobSha1 === undefined ? { size: this.size(i), sha256 } : { size: this.size(i), sha256, gitBlobSha1 };
   }
 
   /** The manifest's entry of a complete file, made anew. */
   manifestFile(i: number): ManifestFile {
-    this.assertComplete(i);
-    const sha256 = this.hex(this.sha256s, i, SHA256_BYTES);
+    const sha256 = this.verifiedSha256(i);
+    if (this.lfs(i)) return { path: this.path(i), size: this.size(i), sha256, lfs: true };
     const gitBlobSha1 = this.gitBlobSha1(i);
-    if (this.lfs(i)) return { path: this.path(i), size: this.sizes[i], sha256, lfs: true };
     return gitBlobSha1 === undefined
-      ? { path: this.path(i), size: this.sizes[i], sha256, lfs: false }
-      : { path: this.path(i), size: this.sizes[i], sha256, gitBlobSha1, lfs: false };
+      ? { path: this.path(i), size: this.size(i), sha256, lfs: false }
+      : { path: this.path(i), size: this.size(i), sha256, gitBlobSha1, lfs: false };
   }
 
   /** The manifest's entries, in table order (every file must be complete). */
   *[Symbol.iterator](): Iterator<ManifestFile> {
-    for (let i = 0; i < this.length; i++) yield this.manifestFile(i);
+    for (let i = 0; i < this.rows; i++) yield this.manifestFile(i);
   }
 
   /** As an array, for JSON.stringify of a manifest that holds a table. */
   toJSON(): ManifestFile[] {
     return Array.from(this);
   }
-
-  private assertComplete(i: number): void {
-    if (!this.isComplete(i)) throw new Error(`file table: ${this.path(i)} is not complete`);
-  }
-
-  private hex(column: Uint8Array, i: number, width: number): string {
-    return Buffer.from(column.buffer, column.byteOffset + i * width, width).toString('hex');
-  }
-
 }

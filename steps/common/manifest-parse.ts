@@ -4,7 +4,7 @@
 // structural characters are ASCII, which never occurs inside a UTF-8 multi-byte sequence) and
 // each entry is parsed, put into the table's columns and dropped. Anything that is not a manifest
 // fails the same way JSON.parse would say it.
-import { FileTableBuilder, type FileTable } from './file-table';
+import { FileTable } from './file-table';
 
 /** The manifest without its files, and the files as a table (every row complete). */
 export interface ParsedManifest {
@@ -87,7 +87,7 @@ function str(v: unknown): v is string {
 }
 
 /** One entry of `files` into the table; throws ManifestShapeError unless it is a file entry. */
-function addEntry(b: FileTableBuilder, entry: unknown, n: number): void {
+function addEntry(b: FileTable, entry: unknown, n: number): void {
   const e = entry as { path?: unknown; size?: unknown; sha256?: unknown; gitBlobSha1?: unknown; lfs?: unknown };
   const ok = typeof entry === 'object' && entry !== null && str(e.path) && typeof e.size === 'number' && Number.isSafeInteger(e.size) && e.size >= 0
     && str(e.sha256) && /^[0-9a-f]{64}$/.test(e.sha256) && typeof e.lfs === 'boolean'
@@ -117,7 +117,7 @@ export function parseManifest(text: Buffer): ParsedManifest {
     throw new ManifestShapeError('no files array');
   }
   const head = JSON.parse(`${text.toString('utf8', 0, span[0])}[]${text.toString('utf8', span[1])}`) as Record<string, unknown>;
-  const b = new FileTableBuilder();
+  const b = new FileTable();
   let i = skipSpace(text, span[0] + 1);
   let n = 0;
   while (text[i] !== 0x5d) {
@@ -128,5 +128,5 @@ export function parseManifest(text: Buffer): ParsedManifest {
     if (text[i] === 0x2c) i = skipSpace(text, i + 1);
     else if (text[i] !== 0x5d) throw new ManifestShapeError(`files[${n}]: expected , or ]`);
   }
-  return { head, files: b.build() };
+  return { head, files: b };
 }

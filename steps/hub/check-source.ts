@@ -6,6 +6,7 @@
 import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
 import { fileSetHash } from '../common/file-set';
+import { FileTable } from '../common/file-table';
 import { resolveUrl } from './download-file';
 import { gatedRepoError, toHubUserError } from './errors';
 import { hubHeaders, readHubError } from './hub-fetch';
@@ -39,8 +40,8 @@ export interface CheckedSource {
   readonly requestedRevision: string;
   readonly commitSha: string;
   readonly hubUrl: string;
-  /** The files the patterns select, in tree order. */
-  readonly files: readonly RepoFile[];
+  /** The files the patterns (and the policy) select, in tree order. */
+  readonly files: FileTable;
   readonly totalBytes: number;
   /** fileSetHash of the selected files (paths and sizes at this commit). */
   readonly fileSet: string;
@@ -69,11 +70,12 @@ async function checkReadable(hubUrl: string, repo: string, commitSha: string, fi
 }
 
 /** Files MLflow could store but not list or serve (mlflow-paths.ts): refused before any byte moves. */
-function refuseUnaddressable(repo: string, files: readonly RepoFile[]): void {
+function refuseUnaddressable(repo: string, files: FileTable): void {
   const bad: Array<{ path: string; rule: string }> = [];
-  for (const f of files) {
-    const rule = mlflowPathProblem(f.path);
-    if (rule) bad.push({ path: f.path, rule });
+  for (let i = 0; i < files.length; i++) {
+    const p = files.path(i);
+    const rule = mlflowPathProblem(p);
+    if (rule) bad.push({ path: p, rule });
   }
   if (!bad.length) return;
   const first = bad[0];
@@ -101,15 +103,17 @@ export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSour
   });
   // The policy may skip files (pickle duplicates): the file set, and so the version's identity,
   // is what remains; download applies the same policy and gets the same files.
+  // The policy looks at the files as a list (made only for it).
   const decision = opts.policy
-    ? await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: selected })
+    ? await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: Array.from(selected.entries()) })
     : undefined;
-  const files = decision?.files ?? selected;
+  const files = decision ? FileTable.of(decision.files) : selected;
   refuseUnaddressable(repo, files);
   // The smallest selected file: a gated repo refuses it like any other.
-  const probe = files.reduce((min, f) => (f.size < min.size ? f : min));
-  await checkReadable(hubUrl, repo, resolved.commitSha, probe, opts.accessToken, opts);
-  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+  let probe = 0;
+  for (let i = 1; i < files.length; i++) if (files.size(i) < files.size(probe)) probe = i;
+  await checkReadable(hubUrl, repo, resolved.commitSha, files.entry(probe), opts.accessToken, opts);
+  const totalBytes = files.totalBytes;
   log.info(`Hub: ${repo}@${resolved.requestedRevision} is commit ${resolved.commitSha}; ${files.length} files selected (${totalBytes} bytes)`);
   return {
     repo,
@@ -118,7 +122,7 @@ export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSour
     hubUrl,
     files,
     totalBytes,
-    fileSet: fileSetHash(files),
+    fileSet: fileSetHash(files.entries()),
     pipelineTag: resolved.pipelineTag,
     gated: resolved.gated,
     policy: decision,

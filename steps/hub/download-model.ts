@@ -20,6 +20,7 @@ import { StreamSlots } from './stream-slots';
 import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
 import { listSelectedFiles, type RepoFile } from './list-files';
+import { FileTable } from '../common/file-table';
 import { resolveRevision, type ResolvedRevision } from './resolve-revision';
 import { admitRepo, enforcePolicy } from '../policy/enforce';
 import type { Policy } from '../policy/policy';
@@ -167,7 +168,7 @@ export async function downloadModel(opts: DownloadModelOptions, stats?: { value?
  * created, and the disk checked for the bytes still missing.
  */
 async function checkTargets(
-  repo: string, dest: string, files: readonly RepoFile[],
+  repo: string, dest: string, files: FileTable,
   opts: Pick<DownloadModelOptions, 'diskMarginBytes' | 'statfs'> & {
     /** Files already complete at the destination: not downloaded, so they need no disk. */
     readonly stored: ReadonlyMap<string, unknown>;
@@ -176,17 +177,18 @@ async function checkTargets(
   },
 ): Promise<{ totalBytes: number; present: number }> {
   const seen = new Set<string>();
-  for (const file of files) {
-    safeJoin(dest, file.path, 'repo file'); // throws on an unsafe path
-    if (file.path === MANIFEST_FILE) {
+  for (let i = 0; i < files.length; i++) {
+    const rel = files.path(i);
+    safeJoin(dest, rel, 'repo file'); // throws on an unsafe path
+    if (rel === MANIFEST_FILE) {
       throw new UserError(`${repo} contains a file named ${MANIFEST_FILE}, which model-mirror writes itself`, {
         exitCode: ExitCode.LocalStorage,
         hint: `Exclude it with --ignore-patterns ${MANIFEST_FILE}.`,
       });
     }
     // Paths are canonical (no `.`, `..` or empty segments) and share `dest`: the repo path is key enough.
-    const key = file.path.toLowerCase();
-    if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${file.path}`, { exitCode: ExitCode.LocalStorage });
+    const key = rel.toLowerCase();
+    if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${rel}`, { exitCode: ExitCode.LocalStorage });
     seen.add(key);
   }
   seen.clear();
@@ -195,17 +197,19 @@ async function checkTargets(
   } catch (e) {
     throw new UserError(`Cannot create --dest ${dest}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { exitCode: ExitCode.LocalStorage, cause: e });
   }
-  for (const file of files) await assertNoSymlinkComponents(dest, file.path);
+  for (let i = 0; i < files.length; i++) await assertNoSymlinkComponents(dest, files.path(i));
   let totalBytes = 0;
   let present = 0;
   let missing = 0;
   const missingSizes: number[] = [];
-  for (const file of files) {
-    totalBytes += file.size;
-    if (opts.stored.has(file.path)) continue;
-    present += await bytesOnDisk(safeJoin(dest, file.path, 'repo file'), file.size);
-    missing += file.size;
-    if (opts.inFlight) missingSizes.push(file.size);
+  for (let i = 0; i < files.length; i++) {
+    const rel = files.path(i);
+    const size = files.size(i);
+    totalBytes += size;
+    if (opts.stored.has(rel)) continue;
+    present += await bytesOnDisk(safeJoin(dest, rel, 'repo file'), size);
+    missing += size;
+    if (opts.inFlight) missingSizes.push(size);
   }
   missing -= present;
   const needed = opts.inFlight ? Math.min(missing, largestSum(missingSizes, opts.inFlight)) : missing;
@@ -222,11 +226,7 @@ interface Planned {
   readonly present: number;
 }
 
-/**
- * Steps 1-4: pin the revision, list, filter, check paths and disk. In a function of its own so
- * that the listing's entries (an object and strings per file) are garbage once the plan's table
- * holds the files.
- */
+/** Steps 1-4: pin the revision, list into a table, filter, check paths and disk. */
 async function planDownload(opts: DownloadModelOptions, reached: Reached, repo: string, hubUrl: string, concurrency: number): Promise<Planned> {
   const hub = { hubUrl, accessToken: opts.accessToken, retry: opts.retry, signal: opts.signal, fetchImpl: opts.fetchImpl, idleTimeoutMs: opts.idleTimeoutMs };
 
@@ -247,20 +247,21 @@ async function planDownload(opts: DownloadModelOptions, reached: Reached, repo: 
   const selected = await listSelectedFiles({
     ...hub, repo, commitSha: resolved.commitSha, allowPatterns: opts.allowPatterns, ignorePatterns: opts.ignorePatterns,
   });
+  // The policy (and a bounded scratch's lookup) take the files as a list, made only for them.
   const files = opts.policy
-    ? [...(await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: selected })).files]
+    ? FileTable.of((await enforcePolicy(opts.policy, { ...hub, repo, commitSha: resolved.commitSha, gated: resolved.gated, files: Array.from(selected.entries()) })).files)
     : selected;
-  const stored = opts.alreadyStored ? await opts.alreadyStored(files, { repo, commitSha: resolved.commitSha }) : new Map<string, { sha256: string }>();
+  const stored = opts.alreadyStored ? await opts.alreadyStored(Array.from(files.entries()), { repo, commitSha: resolved.commitSha }) : new Map<string, { sha256: string }>();
   if (stored.size) log.info(`${stored.size} of ${files.length} files are already stored at the destination: not downloaded again`);
 
   // 3. Every path must be safe before anything is written. 4. Enough disk for what is missing?
   const dest = path.resolve(opts.dest);
   const { totalBytes, present } = await checkTargets(repo, dest, files, { ...opts, stored, inFlight: opts.scratch ? concurrency : undefined });
-  const plan = DownloadPlan.of(files, dest, repo, resolved.commitSha);
+  const plan = new DownloadPlan(files, dest, repo, resolved.commitSha);
   // Stored files are complete from the start: their sha256 is the one the upload verified.
-  for (const [i, file] of files.entries()) {
-    const kept = stored.get(file.path);
-    if (kept) plan.completed(i, { size: file.size, sha256: kept.sha256 });
+  for (let i = 0; stored.size && i < files.length; i++) {
+    const kept = stored.get(files.path(i));
+    if (kept) plan.completed(i, { size: files.size(i), sha256: kept.sha256 });
   }
   return { plan, resolved, requestedRevision, totalBytes, present };
 }
@@ -288,7 +289,7 @@ async function downloadModelUnbounded(opts: DownloadModelOptions, reached: Reach
   try {
     opts.onPlan?.(plan);
     const streamSlots = new StreamSlots(Math.max(concurrency, opts.maxHubStreams ?? DEFAULT_MAX_HUB_STREAMS));
-    await forEachInLanes(biggestFirst(table.sizes), (i) => table.size(i) <= SMALL_FILE_BYTES, { concurrency, smallExtra: opts.smallFileWorkers }, async (i, signal) => {
+    await forEachInLanes(biggestFirst(table.sizes()), (i) => table.size(i) <= SMALL_FILE_BYTES, { concurrency, smallExtra: opts.smallFileWorkers }, async (i, signal) => {
       if (table.isComplete(i)) {
         // Already stored at the destination (see alreadyStored): nothing to fetch.
         filesPresent++;

@@ -5,7 +5,8 @@
 import { ExitCode, UserError } from '../common/errors';
 import { toHubUserError } from './errors';
 import { badHubAnswer, createHubFetch, readHubJson, type HubFetchOptions } from './hub-fetch';
-import { filterByPatterns } from './patterns';
+import { FileTable } from '../common/file-table';
+import { patternFilter } from './patterns';
 
 export interface RepoFile {
   /** Path in the repo, forward slashes (untrusted: check before using as a local path). */
@@ -67,14 +68,21 @@ function toRepoFile(item: unknown, pageUrl: string): RepoFile | undefined {
   return { path: entry.path, size, lfs, sha256, gitBlobSha1 };
 }
 
+/** Every file of the tree (directories left out), in tree order. */
 export async function listRepoFiles(opts: ListRepoFilesOptions): Promise<RepoFile[]> {
+  const files: RepoFile[] = [];
+  await forEachRepoFile(opts, (f) => files.push(f));
+  return files;
+}
+
+/** Calls `onFile` for each file of the tree as its page arrives; nothing of the listing is kept here. */
+export async function forEachRepoFile(opts: ListRepoFilesOptions, onFile: (file: RepoFile) => void): Promise<void> {
   const ctx = { hubUrl: opts.hubUrl, repo: opts.repo, revision: opts.commitSha, hasToken: !!opts.accessToken, op: 'list' as const };
   const maxPages = opts.maxPages ?? MAX_TREE_PAGES;
   const maxEntries = opts.maxEntries ?? MAX_TREE_ENTRIES;
   const hubOrigin = new URL(opts.hubUrl).origin;
   const hubFetch = createHubFetch(opts);
   const unavailable = (message: string) => new UserError(message, { exitCode: ExitCode.Unavailable, hint: 'The Hub (or what --hub-url / HF_ENDPOINT points at) paginated the file tree in a way that cannot end well; rerun later or check the Hub URL.' });
-  const files: RepoFile[] = [];
   const seen = new Set<string>();
   let entries = 0;
   let url: string | undefined = `${opts.hubUrl}/api/models/${opts.repo}/tree/${encodeURIComponent(opts.commitSha)}?recursive=true&expand=false`;
@@ -90,7 +98,7 @@ export async function listRepoFiles(opts: ListRepoFilesOptions): Promise<RepoFil
       if (entries > maxEntries) throw unavailable(`The Hub's file listing of ${opts.repo} has more than ${maxEntries} entries; giving up`);
       for (const item of page) {
         const file = toRepoFile(item, url);
-        if (file) files.push(file);
+        if (file) onFile(file);
       }
       url = nextPageUrl(res.headers.get('link'), url);
       // The token goes to the Hub's origin only, and a listing from elsewhere is not the Hub's.
@@ -101,7 +109,6 @@ export async function listRepoFiles(opts: ListRepoFilesOptions): Promise<RepoFil
   } catch (e) {
     throw toHubUserError(e, ctx);
   }
-  return files;
 }
 
 export interface ListSelectedFilesOptions extends ListRepoFilesOptions {
@@ -109,12 +116,20 @@ export interface ListSelectedFilesOptions extends ListRepoFilesOptions {
   readonly ignorePatterns?: readonly string[];
 }
 
-/** The repo's files at a commit, filtered by the patterns; none matching is a usage error. */
-export async function listSelectedFiles(opts: ListSelectedFilesOptions): Promise<RepoFile[]> {
-  const all = await listRepoFiles(opts);
-  const files = filterByPatterns(all, opts.allowPatterns, opts.ignorePatterns);
+/**
+ * The repo's files at a commit that the patterns select, as a table (filtered as the pages
+ * arrive: no object is kept per file); none matching is a usage error.
+ */
+export async function listSelectedFiles(opts: ListSelectedFilesOptions): Promise<FileTable> {
+  const selects = patternFilter(opts.allowPatterns, opts.ignorePatterns);
+  const files = new FileTable();
+  let listed = 0;
+  await forEachRepoFile(opts, (f) => {
+    listed++;
+    if (selects(f.path)) files.add(f);
+  });
   if (files.length === 0) {
-    throw new UserError(`No files of ${opts.repo}@${opts.commitSha.slice(0, 12)} match the patterns (${all.length} files in the repo)`, {
+    throw new UserError(`No files of ${opts.repo}@${opts.commitSha.slice(0, 12)} match the patterns (${listed} files in the repo)`, {
       exitCode: ExitCode.Usage,
       hint: 'Check --allow-patterns / --ignore-patterns (globs like *.safetensors or subdir/; `*` also matches `/`).',
     });

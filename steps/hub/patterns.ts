@@ -51,7 +51,13 @@ export function globToRegExp(pattern: string): RegExp {
  * ignore pattern.
  */
 export function filterByPatterns<T extends { path: string }>(items: readonly T[], allow: readonly string[] = [], ignore: readonly string[] = []): T[] {
+  const selects = patternFilter(allow, ignore);
+  return items.filter((it) => selects(it.path));
+}
+
+/** filterByPatterns for one path at a time (a listing filtered as it is read). */
+export function patternFilter(allow: readonly string[] = [], ignore: readonly string[] = []): (path: string) => boolean {
   const allowRe = allow.map(globToRegExp);
   const ignoreRe = ignore.map(globToRegExp);
-  return items.filter((it) => (allowRe.length === 0 || allowRe.some((r) => r.test(it.path))) && !ignoreRe.some((r) => r.test(it.path)));
+  return (p) => (allowRe.length === 0 || allowRe.some((r) => r.test(p))) && !ignoreRe.some((r) => r.test(p));
 }

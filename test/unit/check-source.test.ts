@@ -25,7 +25,7 @@ describe('checkSource', () => {
     const all = await checkSource({ ...opts(), modelId: 'test/tiny-model' });
     const tiny = hub.repos.get('test/tiny-model')!;
     expect(all.commitSha).toBe(tiny.branches.main);
-    expect(all.files.map((f) => f.path).sort()).toEqual(tiny.files.map((f) => f.path).sort());
+    expect([...all.files.entries()].map((f) => f.path).sort()).toEqual(tiny.files.map((f) => f.path).sort());
     const some = await checkSource({ ...opts(), modelId: 'test/tiny-model', ignorePatterns: ['original/'] });
     expect(some.commitSha).toBe(all.commitSha);
     expect(some.fileSet).not.toBe(all.fileSet);

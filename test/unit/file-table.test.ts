@@ -18,7 +18,9 @@ test('the table gives back each listing entry, UTF-8 paths and sizes over 4 GiB 
   expect(t.listedSha256(0)).toBeUndefined();
   expect(t.listedSha256(1)).toBe(sha('b', 64));
   expect(t.gitBlobSha1(1)).toBeUndefined();
-  expect(Array.from(t.sizes)).toEqual([12, 5_000_000_000, 0]);
+  expect(Array.from(t.sizes())).toEqual([12, 5_000_000_000, 0]);
+  expect(t.totalBytes).toBe(5_000_000_012);
+  expect(() => t.path(3)).toThrow('no row 3');
 });
 
 test('a manifest entry exists only once the file is complete, with the verified sha256', () => {
@@ -36,10 +38,14 @@ test('a manifest entry exists only once the file is complete, with the verified 
   expect(() => Array.from(t)).toThrow('is not complete');
 });
 
-test('a manifest holding a table is written exactly like one holding the same array, across write slices', () => {
-  const many: FileTableEntry[] = Array.from({ length: 1201 }, (_v, i) => ({ path: `d${i % 7}/f${i}.txt`, size: i, lfs: i % 3 === 0, ...(i % 3 === 0 ? { sha256: i.toString(16).padStart(64, '0') } : { gitBlobSha1: i.toString(16).padStart(40, '0') }) }));
+test('a manifest holding a table is written exactly like one holding the same array, across write slices and table chunks', () => {
+  // 9,001 rows: three chunks of the table (4,096 rows each), 19 write slices of the manifest.
+  const many: FileTableEntry[] = Array.from({ length: 9001 }, (_v, i) => ({ path: `d${i % 7}/f${i}.txt`, size: i, lfs: i % 3 === 0, ...(i % 3 === 0 ? { sha256: i.toString(16).padStart(64, '0') } : { gitBlobSha1: i.toString(16).padStart(40, '0') }) }));
   const t = FileTable.of(many);
+  expect(t.length).toBe(9001);
+  expect([4095, 4096, 8192, 9000].map((i) => t.entry(i))).toEqual([4095, 4096, 8192, 9000].map((i) => many[i]));
   many.forEach((e, i) => t.complete(i, e.sha256 ?? i.toString(16).padStart(64, 'f')));
+  expect(t.completed).toBe(9001);
   const asArray: ManifestFile[] = many.map((e, i) => (e.lfs
     ? { path: e.path, size: e.size, sha256: e.sha256!, lfs: true }
     : { path: e.path, size: e.size, sha256: i.toString(16).padStart(64, 'f'), gitBlobSha1: e.gitBlobSha1!, lfs: false }));
