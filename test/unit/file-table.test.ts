@@ -3,6 +3,8 @@
 import { FileTable, type FileTableEntry } from '../../steps/common/file-table';
 import { MANIFEST_SCHEMA_VERSION, manifestSha256, manifestText, type Manifest, type ManifestFile } from '../../steps/common/manifest';
 import { DownloadPlan } from '../../steps/hub/download-plan';
+import { fileSetHash } from '../../steps/common/file-set';
+import { createHash } from 'node:crypto';
 
 const sha = (c: string, n: number) => c.repeat(n);
 const entries: FileTableEntry[] = [
@@ -91,5 +93,21 @@ describe('DownloadPlan', () => {
     await expect(p.growing(2).waitFor(1)).rejects.toBe(err);
     expect(p.growing(1).isComplete).toBe(true);
     expect(p.growingHeld).toBe(0);
+  });
+});
+
+describe('fileSetHash', () => {
+  // The identity of versions already registered: it must stay the hash of the sorted, joined lines.
+  const reference = (files: Array<{ path: string; size: number }>) =>
+    `sha256:${createHash('sha256').update(files.map((f) => `${f.path}\t${f.size}`).sort().join('\n')).digest('hex')}`;
+
+  it.each([
+    ['ASCII, prefixes and tabs that sort before /', ['a/b', 'a', 'a\tb', 'B', 'a/b/c', 'a-b', 'z'].map((p, i) => ({ path: p, size: i * 7 }))],
+    ['non-ASCII, where UTF-8 byte order and UTF-16 order differ', ['\u{1F600}.txt', '\uFFFD.txt', 'é', 'e', '\uE000x', 'ü/ö'].map((p, i) => ({ path: p, size: i }))],
+    ['many files over the growth of its buffers', Array.from({ length: 20_000 }, (_v, i) => ({ path: `d${i % 97}/f${(i * 7919) % 20_000}.bin`, size: i }))],
+    ['none', []],
+  ])('%s: the same hash as sorting and joining the lines', (_name, files) => {
+    expect(fileSetHash(files)).toBe(reference(files));
+    expect(fileSetHash(FileTable.of(files.map((f) => ({ ...f, lfs: false }))).entries())).toBe(reference(files));
   });
 });
