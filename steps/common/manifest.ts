@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode, UserError } from './errors';
 import { ManifestShapeError, parseManifest } from './manifest-parse';
+import { FileTable } from './file-table';
 
 export const MANIFEST_FILE = 'mirror-manifest.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -43,6 +44,20 @@ export interface Manifest {
   /** Hub metadata useful to `register` (pipeline_tag, library_name), when the Hub gave it. */
   readonly pipelineTag?: string;
   readonly libraryName?: string;
+}
+
+/** A manifest's files by index. */
+export interface IndexedFiles {
+  readonly length: number;
+  path(i: number): string;
+  size(i: number): number;
+}
+
+/** The files by index: a table as it is; any other list (tests, small callers) copied into an array. */
+export function indexedFiles(files: ManifestFiles): IndexedFiles {
+  if (files instanceof FileTable) return files;
+  const list = Array.from(files);
+  return { length: list.length, path: (i) => list[i].path, size: (i) => list[i].size };
 }
 
 /** Files serialized per write: the JSON of 20,000 files is never one string (memory flat in the file count). */
@@ -94,8 +109,13 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<st
   return file;
 }
 
+/** A manifest read from its file: the files are a table, each entry made when it is asked for. */
+export interface StoredManifest extends Manifest {
+  readonly files: FileTable;
+}
+
 /** Reads `mirror-manifest.json` from `dirOrFile` (a directory or the file itself). */
-export async function readManifest(dirOrFile: string): Promise<Manifest> {
+export async function readManifest(dirOrFile: string): Promise<StoredManifest> {
   let file = dirOrFile;
   try {
     if ((await fs.stat(dirOrFile)).isDirectory()) file = path.join(dirOrFile, MANIFEST_FILE);
@@ -111,7 +131,7 @@ export async function readManifest(dirOrFile: string): Promise<Manifest> {
       hint: 'Run `model-mirror download` first; it writes the manifest next to the files.',
     });
   }
-  let parsed: Manifest;
+  let parsed: StoredManifest;
   try {
     const { head, files } = parseManifest(text);
     parsed = { ...(head as unknown as Manifest), files };

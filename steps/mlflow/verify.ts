@@ -3,7 +3,8 @@
 // manifest is there with its size, plus the MLmodel and env files.
 import { ExitCode, UserError } from '../common/errors';
 import { log } from '../common/log';
-import type { Manifest } from '../common/manifest';
+import { indexedFiles, type Manifest } from '../common/manifest';
+import { PathIndex } from '../common/path-index';
 import { forEachArtifactDir, joinUri, listArtifacts } from './artifacts';
 import type { MlflowClient } from './client';
 import { getModelVersion, getModelVersionDownloadUri } from './registry';
@@ -62,17 +63,19 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
       hint: 'Did `upload` write to the s3_destination that `prepare` printed? Does the MLflow server have read access to the bucket?',
     });
   }
-  // Expected sizes: the snapshot's files (model/model/<path>) by their manifest path, the manifest's
-  // own strings, so no key string per file is made to look them up; the few tokenizer copies and
-  // the metadata files by their key. Each listed directory is checked as it comes and its files
-  // dropped, so what is left at the end is missing (nothing of the listing is kept).
+  // Expected sizes: the snapshot's files (model/model/<path>) by their manifest path, found in an
+  // index of the manifest's rows (no string per file is kept); the few tokenizer copies and the
+  // metadata files by their key. Each listed directory is checked as it comes and its files
+  // dropped, so what is not seen at the end is missing (nothing of the listing is kept).
   const snapshotPrefix = `${MODEL_ARTIFACT_PATH}/${artifactKeyFor('')}`;
-  const expectedFiles = new Map<string, number>();
-  for (const f of opts.manifest.files) expectedFiles.set(keyRelativePath(f.path), f.size);
+  const rows = indexedFiles(opts.manifest.files);
+  const keyAt = (r: number) => keyRelativePath(rows.path(r));
+  const index = new PathIndex(rows.length, keyAt);
+  const seen = new Uint8Array(rows.length);
   const expectedCopies = new Map<string, number>();
   for (const c of tokenizerCopies(opts.manifest)) expectedCopies.set(`${MODEL_ARTIFACT_PATH}/${c.key}`, c.size);
   const metadata = new Set<string>(METADATA_FILES.map((f) => `${MODEL_ARTIFACT_PATH}/${f}`));
-  const filesChecked = expectedFiles.size + expectedCopies.size + metadata.size;
+  const filesChecked = index.size + expectedCopies.size + metadata.size;
   const wrongSize: string[] = [];
   let bytes = 0;
   await forEachArtifactDir(client, runId, MODEL_ARTIFACT_PATH, (files) => {
@@ -80,9 +83,11 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
       metadata.delete(f.path);
       let want: number | undefined;
       if (f.path.startsWith(snapshotPrefix)) {
-        const rel = f.path.slice(snapshotPrefix.length);
-        want = expectedFiles.get(rel);
-        expectedFiles.delete(rel);
+        const r = index.find(f.path.slice(snapshotPrefix.length));
+        if (r >= 0 && !seen[r]) {
+          seen[r] = 1;
+          want = rows.size(r);
+        }
       } else {
         want = expectedCopies.get(f.path);
         expectedCopies.delete(f.path);
@@ -93,10 +98,22 @@ export async function verifyRegistration(client: MlflowClient, opts: VerifyOptio
       else bytes += size;
     }
   });
-  const missing = [...Array.from(expectedFiles.keys(), (rel) => snapshotPrefix + rel), ...expectedCopies.keys(), ...metadata];
-  const list = (xs: string[]) => (xs.length > 20 ? [...xs.slice(0, 20), `… and ${xs.length - 20} more`] : xs).join(', ');
-  if (missing.length) problems.push(`${missing.length} file(s) missing: ${list(missing)}`);
-  if (wrongSize.length) problems.push(`${wrongSize.length} file(s) with the wrong size: ${list(wrongSize)}`);
+  // Counted, and named up to 20: a version with none of its 100,000 files is one line, not a list.
+  let missingCount = 0;
+  const missing: string[] = [];
+  const noteMissing = (p: string) => {
+    if (missingCount++ < 20) missing.push(p);
+  };
+  for (let r = 0; r < rows.length; r++) {
+    if (seen[r]) continue;
+    const key = keyAt(r);
+    if (index.find(key) === r) noteMissing(snapshotPrefix + key);
+  }
+  for (const p of expectedCopies.keys()) noteMissing(p);
+  for (const p of metadata) noteMissing(p);
+  const list = (xs: string[], count: number) => (count > xs.length ? [...xs, `… and ${count - xs.length} more`] : xs).join(', ');
+  if (missingCount) problems.push(`${missingCount} file(s) missing: ${list(missing, missingCount)}`);
+  if (wrongSize.length) problems.push(`${wrongSize.length} file(s) with the wrong size: ${list(wrongSize.slice(0, 20), wrongSize.length)}`);
   if (problems.length) {
     const onlyMissing = !wrongSize.length && normUri(downloadUri) === normUri(expectedRoot);
     throw new UserError(`Verification of ${opts.modelName}/${opts.version} (run ${runId}, ${expectedRoot}) failed: ${problems.join('; ')}`, {
