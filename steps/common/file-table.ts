@@ -190,7 +190,8 @@ export class FileTable implements Iterable<ManifestFile> {
     c.flags[r] |= HAS_SHA256 | COMPLETE;
   }
 
-  private verifiedSha256(i: number): string {
+  /** The verified sha256 of a complete file. */
+  verifiedSha256(i: number): string {
     if (!this.isComplete(i)) throw new Error(`file table: ${this.path(i)} is not complete`);
     return hexOf(this.chunk(i).sha256s, i & ROW_MASK, SHA256_BYTES);
   }

@@ -12,9 +12,10 @@ import { biggestFirst, forEachInLanes, SMALL_FILE_BYTES } from '../common/file-l
 import { ExitCode, UserError } from '../common/errors';
 import { safeJoin } from '../common/fs-safety';
 import { log } from '../common/log';
-import { readManifest, type Manifest } from '../common/manifest';
+import type { FileTable } from '../common/file-table';
+import { readManifest } from '../common/manifest';
 import { formatBytes, formatRate, Progress, type ProgressMode } from '../common/progress';
-import { mapLimit, type RetryOptions } from '../common/retry';
+import type { RetryOptions } from '../common/retry';
 import { createS3Client, describeEndpoint, endpointLabel as labelFor, resolveS3Config } from './client';
 import { PartBudget } from './part-budget';
 import { joinKey, parseS3Uri, type S3Location } from './s3-uri';
@@ -84,30 +85,32 @@ export interface UploadResult {
   readonly seconds: number;
 }
 
-async function checkLocal(source: string, manifest: Manifest): Promise<Array<Omit<Item, 'key'>>> {
-  const items: Array<Omit<Item, 'key'>> = [];
-  for (const f of manifest.files) {
-    const file = safeJoin(source, f.path, 'manifest path');
+/**
+ * Every file of the manifest is there, a regular file of the listed size, and its key fits, before
+ * anything goes. Nothing is kept per file: an item is made when the file's turn comes.
+ */
+async function checkLocal(source: string, files: FileTable, keyOf: (rel: string) => string): Promise<void> {
+  for (let i = 0; i < files.length; i++) {
+    const rel = files.path(i);
+    const file = safeJoin(source, rel, 'manifest path');
+    checkKeyLength(keyOf(rel));
     let st;
     try {
       st = await fs.lstat(file);
     } catch {
-      throw new UserError(`${f.path} is listed in the manifest but missing from ${source}`, {
+      throw new UserError(`${rel} is listed in the manifest but missing from ${source}`, {
         exitCode: ExitCode.NotFound,
         hint: 'Rerun `model-mirror download` into the same directory; it fetches only what is missing.',
       });
     }
     if (!st.isFile()) throw new UserError(`${file} is not a regular file`, { exitCode: ExitCode.LocalStorage });
-    if (st.size !== f.size) {
-      throw new UserError(`${f.path} is ${st.size} bytes but the manifest says ${f.size}: it changed since download`, {
+    if (st.size !== files.size(i)) {
+      throw new UserError(`${rel} is ${st.size} bytes but the manifest says ${files.size(i)}: it changed since download`, {
         exitCode: ExitCode.Integrity,
         hint: 'Rerun `model-mirror download` into the same directory to repair it.',
       });
     }
-    if (!/^[0-9a-f]{64}$/.test(f.sha256)) throw new UserError(`The manifest has no valid sha256 for ${f.path}`, { exitCode: ExitCode.Usage });
-    items.push({ rel: f.path, file, size: f.size, sha256: f.sha256, contentType: contentTypeFor(f.path) });
   }
-  return items;
 }
 
 export async function uploadModel(opts: UploadModelOptions): Promise<UploadResult> {
@@ -141,30 +144,31 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
       mItem = await uploadPending(session, { source, keyOf, pending: opts.pending, signal: opts.signal });
     } else {
       const manifest = await readManifest(source);
-      const local = await checkLocal(source, manifest);
-      const items: Item[] = local.map((l) => ({ ...l, key: keyOf(l.rel) }));
+      const { files } = manifest;
+      await checkLocal(source, files, keyOf);
       mItem = await manifestItem(source, loc);
-      for (const it of [...items, mItem]) checkKeyLength(it.key);
+      checkKeyLength(mItem.key);
       repo = manifest.repo;
       commitSha = manifest.commitSha;
-      session = startSession(items.reduce((n, i) => n + i.size, 0) + mItem.size, items.length + 1);
+      session = startSession(files.totalBytes + mItem.size, files.length + 1);
 
-      log.info(`uploading ${items.length} files (${formatBytes(manifest.totalBytes)}) of ${repo}@${commitSha.slice(0, 12)} to s3://${loc.bucket}/${loc.prefix}`, {
+      log.info(`uploading ${files.length} files (${formatBytes(manifest.totalBytes)}) of ${repo}@${commitSha.slice(0, 12)} to s3://${loc.bucket}/${loc.prefix}`, {
         endpoint: endpointLabel,
       });
       // What is already there (one listing; HeadObject only for same-size candidates).
       await session.listExisting();
       const concurrency = Math.max(1, Math.floor(opts.concurrency ?? DEFAULT_FILE_CONCURRENCY));
-      const skip = new Set<string>();
-      await mapLimit([...items, mItem], Math.max(concurrency, 8), async (it) => {
-        if (await session.isAlreadyThere(it)) skip.add(it.key);
-      });
       const one = async (it: Item, signal?: AbortSignal) => {
-        if (skip.has(it.key)) session.recordSkipped(it);
+        if (await session.isAlreadyThere(it)) session.recordSkipped(it);
         else await session.upload(it, { signal });
       };
+      // Every sha256 was checked (64 hex digits) when the manifest was read.
+      const itemOf = (i: number): Item => {
+        const rel = files.path(i);
+        return { rel, file: safeJoin(source, rel, 'manifest path'), key: keyOf(rel), size: files.size(i), sha256: files.verifiedSha256(i), contentType: contentTypeFor(rel) };
+      };
       // Biggest first: the long poles start early; small files also get workers of their own.
-      await forEachInLanes(biggestFirst(items.map((it) => it.size)), (i) => items[i].size <= SMALL_FILE_BYTES, { concurrency }, (i, signal) => one(items[i], signal), opts.signal);
+      await forEachInLanes(biggestFirst(files.sizes()), (i) => files.size(i) <= SMALL_FILE_BYTES, { concurrency }, (i, signal) => one(itemOf(i), signal), opts.signal);
       await one(mItem, opts.signal);
     }
     session.o.progress.finish();
