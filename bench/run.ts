@@ -225,7 +225,7 @@ async function main(): Promise<void> {
         ...(wanCap ? { fixtureShaping: { totalBytesPerSec: wanCap * 1e6 }, proxyShaping: { totalBytesPerSec: wanCap * 1e6 } } : {}),
       });
     }
-    if (has('many-files')) rows.push(await manyFilesScenario({ bundle, peers, work, count: manyFiles, logFile: path.join(logDir, 'many-files.log'), stamp }));
+    if (has('many-files')) rows.push(...await manyFilesScenario({ bundle, peers, s3, work, count: manyFiles, logDir, stamp }));
     const modelList = phases.some((p) => MODEL_PHASES.includes(p)) ? models(size) : [];
     for (const model of modelList) {
       const files = Object.entries(model.files);
@@ -472,13 +472,16 @@ async function main(): Promise<void> {
 }
 
 /**
- * `mirror` of a repo of `count` tiny files (the fixture's generated bench/many) against the real
- * peers: what matters here is the tool's peak RSS (VmHWM of the child, from getrusage) and wall
- * time, which must not grow with the number of files.
+ * A repo of `count` tiny files (the fixture's generated bench/many) against the real peers:
+ * `mirror`, then the template's sequential steps `download` and `upload` (each its own pod there).
+ * What matters here is the tool's peak RSS (VmHWM of the child, from getrusage) and wall time,
+ * which must not grow with the number of files.
  */
-async function manyFilesScenario(o: { bundle: string; peers: Peers; work: string; count: number; logFile: string; stamp: string }): Promise<Row> {
+async function manyFilesScenario(o: { bundle: string; peers: Peers; s3: S3Client; work: string; count: number; logDir: string; stamp: string }): Promise<Row[]> {
   say(`== many-files: generating a ${o.count}-file repo`);
   const fx = await startHubFixture({ manyFiles: o.count, treePageSize: 1000 });
+  const rows: Row[] = [];
+  const prefix = `bench-many-upload-${o.stamp}`;
   try {
     const { peers } = o;
     const env: NodeJS.ProcessEnv = {
@@ -494,14 +497,26 @@ async function manyFilesScenario(o: { bundle: string; peers: Peers; work: string
       ...(process.env.NODE_OPTIONS ? { NODE_OPTIONS: process.env.NODE_OPTIONS, MEMSAMPLE_OUT: process.env.MEMSAMPLE_OUT } : {}),
     };
     const bytes = fx.repos.get('bench/many')!.files.reduce((n, f) => n + f.size, 0);
+    const step = async (tool: string, argv: string[], log: string): Promise<boolean> => {
+      // Run the bundle itself, as the npm bin and the image do: its #! line carries the Node flags.
+      const r = await run(o.bundle, argv, { env, log: path.join(o.logDir, log) });
+      say(`many-files: ${tool}: exit ${r.code}, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMB?.toFixed(0)} MB`);
+      rows.push({ model: `many-files-${o.count}`, phase: tool === 'model-mirror mirror' ? 'end-to-end' : tool.split(' ')[1], tool, bytes, seconds: r.seconds, mbps: rate(bytes, r.seconds), peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0, note: `${o.count} files` });
+      return r.code === 0;
+    };
     const wd = path.join(o.work, 'many-files');
     say(`many-files: mirroring ${o.count} files (${(bytes / 1e6).toFixed(1)} MB)`);
-    // Run the bundle itself, as the npm bin and the image do: its #! line carries the Node flags.
-    const r = await run(o.bundle, ['mirror', 'bench/many', '--work-dir', wd, '--experiment', 'bench-many', '--model-name', `bench-many-${o.count}-${o.stamp}`], { env, log: o.logFile });
+    await step('model-mirror mirror', ['mirror', 'bench/many', '--work-dir', wd, '--experiment', 'bench-many', '--model-name', `bench-many-${o.count}-${o.stamp}`], 'many-files.log');
     fs.rmSync(wd, { recursive: true, force: true });
-    say(`many-files: exit ${r.code}, ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMB?.toFixed(0)} MB`);
-    return { model: `many-files-${o.count}`, phase: 'end-to-end', tool: 'model-mirror mirror', bytes, seconds: r.seconds, mbps: rate(bytes, r.seconds), peakRssMB: r.peakRssMB, cpu: r.cpu, ok: r.code === 0, note: `${o.count} files` };
+    const dl = path.join(o.work, 'many-files-download');
+    say('many-files: the sequential steps, download then upload');
+    if (await step('model-mirror download', ['download', '--model-id', 'bench/many', '--dest', dl], 'many-files-download.log')) {
+      await step('model-mirror upload', ['upload', '--source', dl, '--dest', `s3://${peers.s3.bucket}/${prefix}`], 'many-files-upload.log');
+    }
+    fs.rmSync(dl, { recursive: true, force: true });
+    return rows;
   } finally {
+    await deletePrefix(o.s3, o.peers.s3.bucket, prefix).catch(() => undefined);
     await fx.close();
   }
 }
