@@ -2,6 +2,20 @@
 // same (repo, commit) with different --allow-patterns / --ignore-patterns get different hashes,
 // so a full mirror never reuses a version that holds only some of the files.
 import { createHash } from 'node:crypto';
+import type { IndexedFiles } from './file-table';
+
+interface PathAndSize {
+  readonly path: string;
+  readonly size: number;
+}
+
+function isByIndex(files: Iterable<PathAndSize> | IndexedFiles): files is IndexedFiles {
+  return typeof (files as IndexedFiles).path === 'function';
+}
+
+function byIndex(list: readonly PathAndSize[]): IndexedFiles {
+  return { length: list.length, path: (i) => list[i].path, size: (i) => list[i].size };
+}
 
 /**
  * `sha256:<hex>` of the sorted `path\tsize` lines of the selected files, joined by `\n` (the
@@ -11,14 +25,16 @@ import { createHash } from 'node:crypto';
  * units), which byte order equals when every line is ASCII; otherwise the lines are sorted as
  * strings, as they always were.
  */
-export function fileSetHash(files: Iterable<{ readonly path: string; readonly size: number }>): string {
+export function fileSetHash(files: Iterable<PathAndSize> | IndexedFiles): string {
+  // A FileTable is read by index: its entries would be made, hash strings and all, only to be dropped.
+  const rows = isByIndex(files) ? files : byIndex(Array.from(files));
   let bytes = Buffer.allocUnsafeSlow(64 * 1024);
   let used = 0;
   let starts = new Uint32Array(1024);
   let n = 0;
   let ascii = true;
-  for (const f of files) {
-    const line = `${f.path}\t${f.size}`;
+  for (let r = 0; r < rows.length; r++) {
+    const line = `${rows.path(r)}\t${rows.size(r)}`;
     const len = Buffer.byteLength(line);
     if (len !== line.length) ascii = false;
     if (used + len > bytes.length) {

@@ -19,6 +19,13 @@ export interface FileTableEntry {
   readonly gitBlobSha1?: string;
 }
 
+/** Files by index: a FileTable, or a list seen through `indexedFiles` (manifest.ts). */
+export interface IndexedFiles {
+  readonly length: number;
+  path(i: number): string;
+  size(i: number): number;
+}
+
 const SHA256_BYTES = 32;
 const SHA1_BYTES = 20;
 const LFS = 1;
@@ -74,7 +81,7 @@ class Chunk {
   }
 }
 
-export class FileTable implements Iterable<ManifestFile> {
+export class FileTable implements Iterable<ManifestFile>, IndexedFiles {
   private readonly chunks: Chunk[] = [];
   private rows = 0;
   private completeCount = 0;

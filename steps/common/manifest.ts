@@ -4,7 +4,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode, UserError } from './errors';
 import { ManifestShapeError, parseManifest } from './manifest-parse';
-import { FileTable } from './file-table';
+import { FileTable, type IndexedFiles } from './file-table';
+
+export type { IndexedFiles } from './file-table';
 
 export const MANIFEST_FILE = 'mirror-manifest.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -44,13 +46,6 @@ export interface Manifest {
   /** Hub metadata useful to `register` (pipeline_tag, library_name), when the Hub gave it. */
   readonly pipelineTag?: string;
   readonly libraryName?: string;
-}
-
-/** A manifest's files by index. */
-export interface IndexedFiles {
-  readonly length: number;
-  path(i: number): string;
-  size(i: number): number;
 }
 
 /** The files by index: a table as it is; any other list (tests, small callers) copied into an array. */

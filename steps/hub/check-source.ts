@@ -122,7 +122,7 @@ export async function checkSource(opts: CheckSourceOptions): Promise<CheckedSour
     hubUrl,
     files,
     totalBytes,
-    fileSet: fileSetHash(files.entries()),
+    fileSet: fileSetHash(files),
     pipelineTag: resolved.pipelineTag,
     gated: resolved.gated,
     policy: decision,

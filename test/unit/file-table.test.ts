@@ -108,6 +108,9 @@ describe('fileSetHash', () => {
     ['none', []],
   ])('%s: the same hash as sorting and joining the lines', (_name, files) => {
     expect(fileSetHash(files)).toBe(reference(files));
-    expect(fileSetHash(FileTable.of(files.map((f) => ({ ...f, lfs: false }))).entries())).toBe(reference(files));
+    const table = FileTable.of(files.map((f) => ({ ...f, lfs: false })));
+    expect(fileSetHash(table.entries())).toBe(reference(files));
+    // A table is read by index (no entries made).
+    expect(fileSetHash(table)).toBe(reference(files));
   });
 });
