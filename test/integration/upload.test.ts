@@ -171,6 +171,32 @@ test('a file changed since download is refused with Integrity and not left in S3
   }
 });
 
+test('every file is checked before anything is sent: a missing file or one of another size fails with nothing in S3', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-up-local-'));
+  try {
+    const bodies = ['aaaa', 'bbbbbbbb', 'cc'].map((t) => Buffer.from(t));
+    const names = ['one.txt', 'sub/two.txt', 'three.txt'];
+    await fs.mkdir(path.join(dir, 'sub'));
+    for (let i = 0; i < 2; i++) await fs.writeFile(path.join(dir, names[i]), bodies[i]); // three.txt is missing
+    const files = names.map((p, i) => ({ path: p, size: bodies[i].length, sha256: sha256Hex(bodies[i]), lfs: false }));
+    await writeManifest(dir, { ...manifest, files, totalBytes: 14, fileCount: 3 });
+    const upload = (prefix: string) => uploadModel({ source: dir, dest: `s3://${s3.bucket}/${prefix}`, endpoint: s3.endpoint, region: s3.region, credentials: creds(), progress: 'none' });
+    const missing = freshPrefix();
+    await expect(upload(missing)).rejects.toMatchObject({ exitCode: ExitCode.NotFound, message: expect.stringContaining('three.txt is listed in the manifest but missing') });
+    expect((await listKeys(missing)).size).toBe(0);
+    // Present now, but shorter than the manifest says.
+    await fs.writeFile(path.join(dir, 'three.txt'), 'c');
+    const short = freshPrefix();
+    await expect(upload(short)).rejects.toMatchObject({ exitCode: ExitCode.Integrity, message: expect.stringContaining('three.txt is 1 bytes but the manifest says 2') });
+    expect((await listKeys(short)).size).toBe(0);
+    await fs.writeFile(path.join(dir, 'three.txt'), bodies[2]);
+    const ok = await upload(freshPrefix());
+    expect(ok.objectsUploaded).toBe(4);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
 describe('clear errors through the CLI', () => {
   test('wrong secret -> Auth', async () => {
     const r = await cli(['upload', '--source', src, '--dest', `s3://${s3.bucket}/${freshPrefix()}`, '--s3-endpoint', s3.endpoint], {
