@@ -2,19 +2,11 @@
 // same (repo, commit) with different --allow-patterns / --ignore-patterns get different hashes,
 // so a full mirror never reuses a version that holds only some of the files.
 import { createHash } from 'node:crypto';
-import type { IndexedFiles } from './file-table';
+import { indexedFiles, type IndexedFiles } from './file-table';
 
 interface PathAndSize {
   readonly path: string;
   readonly size: number;
-}
-
-function isByIndex(files: Iterable<PathAndSize> | IndexedFiles): files is IndexedFiles {
-  return typeof (files as IndexedFiles).path === 'function';
-}
-
-function byIndex(list: readonly PathAndSize[]): IndexedFiles {
-  return { length: list.length, path: (i) => list[i].path, size: (i) => list[i].size };
 }
 
 /**
@@ -27,7 +19,7 @@ function byIndex(list: readonly PathAndSize[]): IndexedFiles {
  */
 export function fileSetHash(files: Iterable<PathAndSize> | IndexedFiles): string {
   // A FileTable is read by index: its entries would be made, hash strings and all, only to be dropped.
-  const rows = isByIndex(files) ? files : byIndex(Array.from(files));
+  const rows = indexedFiles(files);
   let bytes = Buffer.allocUnsafeSlow(64 * 1024);
   let used = 0;
   let starts = new Uint32Array(1024);

@@ -19,11 +19,18 @@ export interface FileTableEntry {
   readonly gitBlobSha1?: string;
 }
 
-/** Files by index: a FileTable, or a list seen through `indexedFiles` (manifest.ts). */
+/** Files by index: a FileTable, or a list seen through `indexedFiles`. */
 export interface IndexedFiles {
   readonly length: number;
   path(i: number): string;
   size(i: number): number;
+}
+
+/** The files by index: a table (or any IndexedFiles) as it is; any other list copied into an array. */
+export function indexedFiles<T extends { readonly path: string; readonly size: number }>(files: Iterable<T> | IndexedFiles): IndexedFiles {
+  if (typeof (files as IndexedFiles).path === 'function') return files as IndexedFiles;
+  const list = Array.from(files as Iterable<T>);
+  return { length: list.length, path: (i) => list[i].path, size: (i) => list[i].size };
 }
 
 const SHA256_BYTES = 32;

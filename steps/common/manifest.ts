@@ -4,9 +4,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ExitCode, UserError } from './errors';
 import { ManifestShapeError, parseManifest } from './manifest-parse';
-import { FileTable, type IndexedFiles } from './file-table';
+import type { FileTable } from './file-table';
 
-export type { IndexedFiles } from './file-table';
+export { indexedFiles, type IndexedFiles } from './file-table';
 
 export const MANIFEST_FILE = 'mirror-manifest.json';
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -46,13 +46,6 @@ export interface Manifest {
   /** Hub metadata useful to `register` (pipeline_tag, library_name), when the Hub gave it. */
   readonly pipelineTag?: string;
   readonly libraryName?: string;
-}
-
-/** The files by index: a table as it is; any other list (tests, small callers) copied into an array. */
-export function indexedFiles(files: ManifestFiles): IndexedFiles {
-  if (files instanceof FileTable) return files;
-  const list = Array.from(files);
-  return { length: list.length, path: (i) => list[i].path, size: (i) => list[i].size };
 }
 
 /** Files serialized per write: the JSON of 20,000 files is never one string (memory flat in the file count). */
