@@ -20,7 +20,7 @@ import { createS3Client, describeEndpoint, endpointLabel as labelFor, resolveS3C
 import { PartBudget } from './part-budget';
 import { joinKey, parseS3Uri, type S3Location } from './s3-uri';
 import { pendingBytes, uploadPending, type PendingDownload } from './upload-pending';
-import { checkKeyLength, contentTypeFor, manifestItem, objectMetadata, UploadSession, type Item, type UploadedObject } from './upload-session';
+import { checkKeyLength, fileItem, manifestItem, objectMetadata, UploadSession, type Item, type UploadedObject } from './upload-session';
 
 export { pendingFilesOf, type PendingDownload, type PendingFile, type PendingFiles } from './upload-pending';
 export type { UploadedObject } from './upload-session';
@@ -165,7 +165,7 @@ export async function uploadModel(opts: UploadModelOptions): Promise<UploadResul
       // Every sha256 was checked (64 hex digits) when the manifest was read.
       const itemOf = (i: number): Item => {
         const rel = files.path(i);
-        return { rel, file: safeJoin(source, rel, 'manifest path'), key: keyOf(rel), size: files.size(i), sha256: files.verifiedSha256(i), contentType: contentTypeFor(rel) };
+        return fileItem(source, rel, keyOf(rel), files.size(i), files.verifiedSha256(i));
       };
       // Biggest first: the long poles start early; small files also get workers of their own.
       await forEachInLanes(biggestFirst(files.sizes()), (i) => files.size(i) <= SMALL_FILE_BYTES, { concurrency }, (i, signal) => one(itemOf(i), signal), opts.signal);

@@ -21,7 +21,7 @@ import { biggestFirst } from '../common/file-lanes';
 import { mapLimit } from '../common/retry';
 import { abortReason, untilAborted } from '../common/abort';
 import { choosePartSize, localFileBytes, READ_CHUNK, type FileBytes } from './upload-file';
-import { checkKeyLength, contentTypeFor, manifestItem, SourceFailed, type Item, type UploadSession } from './upload-session';
+import { checkKeyLength, fileItem, manifestItem, SourceFailed, type Item, type UploadSession } from './upload-session';
 
 /**
  * The files of a download in progress, by index (in the order its manifest will list them). The
@@ -145,14 +145,7 @@ export async function uploadPending(session: UploadSession, opts: UploadPendingO
     // Each file's item is made when its turn comes: built up front and kept, 20,000 of them were
     // megabytes held for the whole upload. Every key and path is still checked before anything goes.
     const { files } = pending;
-    const itemOf = (i: number, rel: string): Item => ({
-      rel,
-      file: safeJoin(opts.source, rel, 'manifest path'),
-      key: opts.keyOf(rel),
-      size: files.size(i),
-      sha256: files.sha256(i) ?? '',
-      contentType: contentTypeFor(rel),
-    });
+    const itemOf = (i: number, rel: string): Item => fileItem(opts.source, rel, opts.keyOf(rel), files.size(i), files.sha256(i) ?? '');
     for (let i = 0; i < files.length; i++) {
       const rel = files.path(i);
       checkKeyLength(opts.keyOf(rel));

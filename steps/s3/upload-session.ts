@@ -4,6 +4,7 @@
 import { HeadObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import * as path from 'node:path';
 import { ExitCode, UserError } from '../common/errors';
+import { safeJoin } from '../common/fs-safety';
 import { hashFile, type Digests } from '../common/hash';
 import { log } from '../common/log';
 import { MANIFEST_FILE } from '../common/manifest';
@@ -23,6 +24,11 @@ export interface Item {
   readonly size: number;
   readonly sha256: string;
   readonly contentType: string;
+}
+
+/** The item of manifest file `rel` (checked to stay under `source`), made when its turn comes. */
+export function fileItem(source: string, rel: string, key: string, size: number, sha256: string): Item {
+  return { rel, file: safeJoin(source, rel, 'manifest path'), key, size, sha256, contentType: contentTypeFor(rel) };
 }
 
 export interface UploadedObject {
