@@ -117,7 +117,14 @@ export function pumpBody(
   res: IncomingMessage, writer: PartWriter, opts: { readonly idle: IdleClock; readonly maxQueued: number; readonly accept: (chunk: Buffer) => Error | undefined },
 ): Promise<void> {
   const { idle, maxQueued } = opts;
+  const closedMidBody = () => Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' });
   return new Promise<void>((resolve, reject) => {
+    // Destroyed before we listen (an abort while the caller opened the part file): its 'close'
+    // has been and gone, so waiting for events would wait for ever.
+    if (res.destroyed) {
+      reject(res.errored ?? closedMidBody());
+      return;
+    }
     res.on('data', (chunk: Buffer) => {
       idle.touch();
       if (writer.error) {
@@ -145,6 +152,6 @@ export function pumpBody(
     res.on('end', resolve);
     res.on('error', reject);
     // A socket closed mid-body without an error event still must not hang.
-    res.on('close', () => (res.complete ? resolve() : reject(Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' }))));
+    res.on('close', () => (res.complete ? resolve() : reject(closedMidBody())));
   });
 }

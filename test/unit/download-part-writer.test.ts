@@ -1,5 +1,8 @@
 import type { FileHandle } from 'node:fs/promises';
-import { PartWriter } from '../../steps/hub/part-writer';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hubErrorFromMessage } from '../../steps/hub/http-get';
+import { PartWriter, pumpBody } from '../../steps/hub/part-writer';
 
 /** A FileHandle stand-in whose writes complete when the test says so. */
 function fakeHandle(opts: { maxPerWrite?: number; failWith?: Error } = {}) {
@@ -85,4 +88,58 @@ test('a write error stops further writes, is never reported as written, and is t
   expect(w.error).toMatchObject({ code: 'ENOSPC' });
   expect(onWritten).not.toHaveBeenCalled();
   await expect(w.whenBelow(0)).resolves.toBeUndefined();
+});
+
+/**
+ * A response head from a loopback server whose body never ends, destroyed by its request's abort
+ * signal before the caller reads it: what a download sees when a sibling file fails (and aborts
+ * every request) while it opens its part file, between the head and reading the body.
+ */
+async function responseDestroyedBeforeRead(): Promise<{ res: http.IncomingMessage; close: () => void }> {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '1000000' });
+    res.write(Buffer.alloc(1000));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  const abort = new AbortController();
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/', signal: abort.signal }, resolve);
+    req.on('error', () => undefined); // the abort's error on the request: expected
+    req.end();
+    req.once('error', reject);
+  });
+  abort.abort(new Error('another file failed'));
+  await new Promise<void>((r) => (res.closed ? r() : res.once('close', () => r())));
+  return { res, close: () => { server.closeAllConnections(); server.close(); } };
+}
+
+/** Settles like `p`, or rejects when it has not settled within `ms` (a promise that would hang). */
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer!: NodeJS.Timeout;
+  const timeout = new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+test('pumpBody on a response already destroyed (aborted before the body was read) rejects instead of waiting for ever', async () => {
+  const { res, close } = await responseDestroyedBeforeRead();
+  try {
+    expect(res.destroyed).toBe(true);
+    const f = fakeHandle();
+    const w = new PartWriter(f.fh, 4, () => undefined);
+    const idle = { touch: () => undefined, pause: () => undefined, resume: () => undefined };
+    await expect(within(pumpBody(res, w, { idle, maxQueued: 1 << 20, accept: () => undefined }), 2000)).rejects.toThrow(/aborted|closed mid-body/);
+  } finally {
+    close();
+  }
+});
+
+test('reading an error body of a response already destroyed settles (the status says enough)', async () => {
+  const { res, close } = await responseDestroyedBeforeRead();
+  try {
+    const err = await within(hubErrorFromMessage(res, 'http://127.0.0.1/x', 1000), 2000);
+    expect(err).toBeInstanceOf(Error);
+  } finally {
+    close();
+  }
 });
