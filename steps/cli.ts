@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { commands } from './commands';
 import { isUserError } from './common/errors';
 import { log, redact, setDebug, setJsonLogs } from './common/log';
+import { runAsProcess } from './common/run-process';
 import {
   DEFAULT_UNAVAILABLE_TIMEOUT_S, parseUnavailableTimeout, setUnavailableTimeout, UNAVAILABLE_TIMEOUT_ENV,
 } from './common/retry';
@@ -73,8 +74,5 @@ export function reportError(e: unknown): number {
 }
 
 if (require.main === module) {
-  main(hideBin(process.argv)).then(
-    (code) => process.exit(code),
-    (e) => process.exit(reportError(e)),
-  );
+  runAsProcess(() => main(hideBin(process.argv)), reportError);
 }
