@@ -21,6 +21,7 @@ import { gatedRepoError } from './errors';
 import { DEFAULT_HUB_URL, normalizeHubUrl, validateModelId } from './hub-config';
 import { listSelectedFiles, type RepoFile } from './list-files';
 import { FileTable } from '../common/file-table';
+import { PathIndex } from '../common/path-index';
 import { resolveRevision, type ResolvedRevision } from './resolve-revision';
 import { admitRepo, enforcePolicy } from '../policy/enforce';
 import type { Policy } from '../policy/policy';
@@ -176,7 +177,6 @@ async function checkTargets(
     readonly inFlight?: number;
   },
 ): Promise<{ totalBytes: number; present: number }> {
-  const seen = new Set<string>();
   for (let i = 0; i < files.length; i++) {
     const rel = files.path(i);
     safeJoin(dest, rel, 'repo file'); // throws on an unsafe path
@@ -186,12 +186,17 @@ async function checkTargets(
         hint: `Exclude it with --ignore-patterns ${MANIFEST_FILE}.`,
       });
     }
-    // Paths are canonical (no `.`, `..` or empty segments) and share `dest`: the repo path is key enough.
-    const key = rel.toLowerCase();
-    if (seen.has(key)) throw new UserError(`${repo} lists two files that collide on disk: ${rel}`, { exitCode: ExitCode.LocalStorage });
-    seen.add(key);
   }
-  seen.clear();
+  // Two paths that differ only in case are one file on a case-insensitive disk. Paths are
+  // canonical (no `.`, `..` or empty segments) and share `dest`: the repo path is key enough. An
+  // index of row numbers, not a Set of every lowercased path (20,000 strings at the planning peak).
+  const lowerCase = (i: number) => files.path(i).toLowerCase();
+  const byLowerCase = new PathIndex(files.length, lowerCase);
+  if (byLowerCase.size < files.length) {
+    let second = 0;
+    while (byLowerCase.find(lowerCase(second)) === second) second++;
+    throw new UserError(`${repo} lists two files that collide on disk: ${files.path(second)}`, { exitCode: ExitCode.LocalStorage });
+  }
   try {
     await fs.mkdir(dest, { recursive: true });
   } catch (e) {

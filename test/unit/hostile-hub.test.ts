@@ -163,3 +163,37 @@ describe('.git paths in a listing', () => {
     }
   });
 });
+
+describe('paths that are one file on disk', () => {
+  it.each([
+    ['differ only in case', ['config.json', 'Weights/model.bin', 'README.md', 'weights/MODEL.bin'], 'weights/MODEL.bin'],
+    ['are listed twice', ['a.txt', 'b/c.txt', 'b/c.txt'], 'b/c.txt'],
+    ['differ only in the case of non-ASCII letters', ['Ä/x.txt', 'ä/x.txt'], 'ä/x.txt'],
+  ])('refuses a listing whose paths %s, naming the second one, before any file is fetched', async (_what, paths, named) => {
+    answer = (u) => ({ body: u.pathname.includes('/tree/') ? paths.map(file) : { sha: SHA } });
+    const dest = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-hostile-'));
+    try {
+      const e = await userError(downloadModel({ modelId: REPO, hubUrl: base, dest, retry: { retries: 0 } }));
+      expect(e.exitCode).toBe(ExitCode.LocalStorage);
+      expect(e.message).toBe(`${REPO} lists two files that collide on disk: ${named}`);
+      expect(requests.some((r) => r.includes('/resolve/'))).toBe(false);
+      expect(await fs.readdir(dest)).toEqual([]);
+    } finally {
+      await fs.rm(dest, { recursive: true, force: true });
+    }
+  });
+
+  it('accepts many paths that only share prefixes and lengths', async () => {
+    const paths = Array.from({ length: 3000 }, (_v, i) => `d${i % 7}/f${i}.txt`);
+    answer = (u) => ({ status: u.pathname.includes('/resolve/') ? 404 : 200, body: u.pathname.includes('/tree/') ? paths.map(file) : u.pathname.includes('/resolve/') ? { error: 'Entry not found' } : { sha: SHA } });
+    const dest = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-hostile-'));
+    try {
+      // Past the path checks: the first download is what fails (the stub has no files to serve).
+      const e = await userError(downloadModel({ modelId: REPO, hubUrl: base, dest, retry: { retries: 0 } }));
+      expect(e.message).not.toMatch(/collide/);
+      expect(requests.some((r) => r.includes('/resolve/'))).toBe(true);
+    } finally {
+      await fs.rm(dest, { recursive: true, force: true });
+    }
+  });
+});
