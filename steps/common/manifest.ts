@@ -76,8 +76,17 @@ export function* manifestText(manifest: Manifest): Generator<string> {
   yield `${tail}\n`;
 }
 
-/** sha256 (hex) of the file `writeManifest` writes for `manifest`, computed without writing it. */
+/**
+ * The sha256 of the text writeManifest wrote for a manifest (a manifest is not changed once
+ * written). The overlapped upload compares the file on disk with it; making the whole text again
+ * just to hash it was the highest point of a 20,000-file transfer's memory (+40 MB in 80 ms).
+ */
+const writtenSha256 = new WeakMap<Manifest, string>();
+
+/** sha256 (hex) of the file `writeManifest` writes for `manifest` (computed without writing it, unless it was written). */
 export function manifestSha256(manifest: Manifest): string {
+  const written = writtenSha256.get(manifest);
+  if (written) return written;
   const h = createHash('sha256');
   for (const chunk of manifestText(manifest)) h.update(chunk);
   return h.digest('hex');
@@ -88,12 +97,17 @@ export async function writeManifest(dir: string, manifest: Manifest): Promise<st
   const file = path.join(dir, MANIFEST_FILE);
   const tmp = `${file}.tmp-${process.pid}`;
   const out = await fs.open(tmp, 'w');
+  const h = createHash('sha256');
   try {
-    for (const chunk of manifestText(manifest)) await out.write(chunk);
+    for (const chunk of manifestText(manifest)) {
+      h.update(chunk);
+      await out.write(chunk);
+    }
   } finally {
     await out.close();
   }
   await fs.rename(tmp, file); // atomic: a reader never sees half a manifest
+  writtenSha256.set(manifest, h.digest('hex'));
   return file;
 }
 
