@@ -210,6 +210,15 @@ export class FileTable implements Iterable<ManifestFile>, IndexedFiles {
     return hexOf(this.chunk(i).sha256s, i & ROW_MASK, SHA256_BYTES);
   }
 
+  /** File i is complete and its verified sha256 is these 32 bytes (compared without making its hex). */
+  verifiedSha256Equals(i: number, sha256: Uint8Array): boolean {
+    if (!this.isComplete(i) || sha256.length !== SHA256_BYTES) return false;
+    const column = this.chunk(i).sha256s;
+    const at = (i & ROW_MASK) * SHA256_BYTES;
+    for (let b = 0; b < SHA256_BYTES; b++) if (column[at + b] !== sha256[b]) return false;
+    return true;
+  }
+
   /** The verified digests of a complete file. */
   digests(i: number): Digests {
     const sha256 = this.verifiedSha256(i);

@@ -18,6 +18,7 @@ import type { Digests } from '../common/hash';
 import { log } from '../common/log';
 import { MANIFEST_FILE, manifestSha256, type Manifest } from '../common/manifest';
 import { biggestFirst } from '../common/file-lanes';
+import { FileTable } from '../common/file-table';
 import { mapLimit } from '../common/retry';
 import { abortReason, untilAborted } from '../common/abort';
 import { choosePartSize, localFileBytes, READ_CHUNK, type FileBytes } from './upload-file';
@@ -249,7 +250,13 @@ function checkManifest(manifest: Manifest, pending: PendingDownload, uploadedSha
   // The download writes its manifest in the plan's order, which is `files`' order: compared
   // index by index, no map of every path is built at the end of a 20,000-file upload.
   let same = manifest.files.length === files.length;
-  if (same) {
+  if (same && manifest.files instanceof FileTable) {
+    // The download's own table (mirror, transfer): read by index, no entry made per file.
+    const table = manifest.files;
+    for (let i = 0; same && i < files.length; i++) {
+      same = table.size(i) === files.size(i) && table.verifiedSha256Equals(i, uploadedSha.subarray(i * 32, i * 32 + 32)) && table.path(i) === files.path(i);
+    }
+  } else if (same) {
     let i = 0;
     for (const m of manifest.files) {
       if (m.path !== files.path(i) || m.size !== files.size(i) || m.sha256 !== uploaded(i)) {

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { FileTable } from '../../steps/common/file-table';
 import { GrowingFile } from '../../steps/common/growing-file';
 import { sha256Hex } from '../../steps/common/hash';
 import { MANIFEST_SCHEMA_VERSION, writeManifest, type Manifest } from '../../steps/common/manifest';
@@ -221,10 +222,18 @@ test('the download failing stops the upload promptly with the download\'s error;
   }
 });
 
-test('a finished download whose manifest disagrees with what was uploaded fails with Integrity, and the manifest is not uploaded', async () => {
+// The download's own manifest holds its FileTable (compared by index); one read from a file, an array.
+test.each(['an array', 'a file table'])('a finished download whose manifest (files as %s) disagrees with what was uploaded fails with Integrity, and the manifest is not uploaded', async (kind) => {
   const data = Buffer.from('hello');
   const { dir, files, pending, manifest } = await setup([{ path: 'README.md', data, lfs: false }]);
-  const lying: Manifest = { ...manifest, files: [{ ...[...manifest.files][0], sha256: 'd'.repeat(64) }] };
+  const entry = { ...[...manifest.files][0], sha256: 'd'.repeat(64) };
+  let lyingFiles: Manifest['files'] = [entry];
+  if (kind === 'a file table') {
+    const table = FileTable.of([{ path: entry.path, size: entry.size, lfs: entry.lfs, ...(entry.gitBlobSha1 ? { gitBlobSha1: entry.gitBlobSha1 } : {}) }]);
+    table.complete(0, entry.sha256);
+    lyingFiles = table;
+  }
+  const lying: Manifest = { ...manifest, files: lyingFiles };
   const written = (async () => {
     await write(files[0].growing, data, 5, 0);
     await writeManifest(dir, lying);

@@ -40,6 +40,20 @@ test('a manifest entry exists only once the file is complete, with the verified 
   expect(() => Array.from(t)).toThrow('is not complete');
 });
 
+test('verifiedSha256Equals compares a complete file\'s sha256 with 32 bytes; an incomplete file matches nothing', () => {
+  const t = FileTable.of(entries);
+  const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
+  // Listed (LFS) but not verified yet: not equal, even to the sha256 the Hub published.
+  expect(t.verifiedSha256Equals(1, bytes(sha('b', 64)))).toBe(false);
+  t.complete(1, sha('b', 64));
+  expect(t.verifiedSha256Equals(1, bytes(sha('b', 64)))).toBe(true);
+  expect(t.verifiedSha256Equals(1, bytes(sha('b', 62) + 'bc'))).toBe(false);
+  expect(t.verifiedSha256Equals(1, bytes(sha('b', 62)))).toBe(false); // 31 bytes
+  t.complete(2, sha('0', 64));
+  expect(t.verifiedSha256Equals(2, new Uint8Array(32))).toBe(true);
+  expect(t.verifiedSha256Equals(0, new Uint8Array(32))).toBe(false);
+});
+
 test('a manifest holding a table is written exactly like one holding the same array, across write slices and table chunks', () => {
   // 9,001 rows: three chunks of the table (4,096 rows each), 19 write slices of the manifest.
   const many: FileTableEntry[] = Array.from({ length: 9001 }, (_v, i) => ({ path: `d${i % 7}/f${i}.txt`, size: i, lfs: i % 3 === 0, ...(i % 3 === 0 ? { sha256: i.toString(16).padStart(64, '0') } : { gitBlobSha1: i.toString(16).padStart(40, '0') }) }));
