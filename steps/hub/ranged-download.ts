@@ -358,6 +358,15 @@ export async function rangedDownload(props: RangedDownloadProps): Promise<Ranged
   let highWater = progress.bytesOnDisk;
   const worker = async (first: boolean): Promise<void> => {
     if (!first) await othersMayOpen;
+    try {
+      await streamChunks(first);
+    } finally {
+      // Stopped before its first request (an abort while the part was being opened): the others
+      // must not wait for a request that will never be made.
+      if (first) openOthers();
+    }
+  };
+  const streamChunks = async (first: boolean): Promise<void> => {
     for (let chunk = pending.shift(); chunk && !signal.aborted; chunk = pending.shift()) {
       while (!progress.isComplete(chunk.index) && !signal.aborted) {
         let release: (() => void) | undefined;

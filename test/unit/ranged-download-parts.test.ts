@@ -10,6 +10,7 @@ import {
   chunkRecordPath, contiguousPrefix, filledFromRanges, normalizeRanges, parseChunkRecord, rangesFromFilled, readChunkRecord, removeChunkRecord, writeChunkRecord,
 } from '../../steps/hub/chunk-state';
 import { refuseFileAnswer } from '../../steps/hub/file-answer';
+import { rangedDownload } from '../../steps/hub/ranged-download';
 import { StreamSlots } from '../../steps/hub/stream-slots';
 
 describe('chunk plan', () => {
@@ -160,5 +161,30 @@ describe('file-answer for a chunk', () => {
     expect(refuseFileAnswer({ ...base, status: 206, offset: 1000, end: 2000, headers: { 'content-range': 'bytes 1000-9999/10000' } })).toMatchObject({ kind: 'length' });
     expect(refuseFileAnswer({ ...base, status: 206, offset: 1000, end: 2000, headers: { 'content-range': 'bytes 1000-1999/10000', 'content-length': '9000' } })).toMatchObject({ kind: 'length' });
     expect(refuseFileAnswer({ ...base, status: 206, offset: 1000, end: 2000, headers: { 'content-range': 'bytes 1000-1999/20000' } })).toMatchObject({ kind: 'length' });
+  });
+});
+
+describe('rangedDownload stopped before its first request', () => {
+  // Another file failed (and aborted every download) while this one was still opening its part
+  // file: the first stream never made the request the others wait for, so they must not wait.
+  test('an abort before any stream started settles at once with the abort reason, leaving the record for a rerun', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mm-ranged-'));
+    try {
+      const size = 4 * MiB;
+      const part = path.join(dir, 'model.safetensors.part');
+      const stop = new AbortController();
+      const reason = new Error('another file failed');
+      stop.abort(reason);
+      const settled = rangedDownload({
+        url: 'http://127.0.0.1:9/never-asked', hubUrl: 'http://127.0.0.1:9', file: { path: 'model.safetensors', size, lfs: true, sha256: 'a'.repeat(64) },
+        part, chunks: planChunks(size, MiB), streams: 4, slots: new StreamSlots(8), budget: { retries: 0, requests: 8 }, requests: { count: 0 }, signal: stop.signal,
+      });
+      let timer!: NodeJS.Timeout;
+      const hung = new Promise((_r, reject) => { timer = setTimeout(() => reject(new Error('rangedDownload never settled')), 3000); });
+      await expect(Promise.race([settled, hung]).finally(() => clearTimeout(timer))).rejects.toBe(reason);
+      expect(await readChunkRecord(part, size, 0)).toEqual({ kind: 'ranges', ranges: [] });
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
