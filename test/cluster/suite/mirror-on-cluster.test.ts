@@ -159,7 +159,9 @@ describe(`the template's overlapped transfer and \`mirror\` (Argo ${ARGO_VERSION
       + `(pod ${template.podSeconds} s), mirror download+upload ${mirror.seconds} s (pod ${mirror.podSeconds} s)\n`);
     for (const t of [template, mirror]) {
       expect(t.seconds).toBeGreaterThan(0);
-      expect(t.seconds).toBeLessThanOrEqual(t.podSeconds);
+      // Within the pod's life. Kubernetes gives startedAt/finishedAt in whole seconds, so their
+      // difference can be up to 1 s short of it (a 2.02 s transfer in a pod shown as 2 s).
+      expect(t.seconds).toBeLessThan(t.podSeconds + 1);
     }
     expect((await versionsOf('large-template')).map((v) => v.status)).toEqual(['READY']);
     expect((await versionsOf('large-mirror')).map((v) => v.status)).toEqual(['READY']);
