@@ -187,7 +187,14 @@ export async function createArtifactBucket(): Promise<void> {
       const r = sh('curl', ['-sS', '-i', '-m', '5', url], { allowFail: true });
       return `--- GET ${url} ---\n${(r.stdout + r.stderr).slice(0, 1500)}`;
     };
-    const probes = [probe(`http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333/mlflow`), ...(podIp ? [probe(`http://${podIp}:8333/mlflow`)] : [])].join('\n');
+    // The CreateBucket itself, signed (SigV4) by curl: its raw status line, headers and body say
+    // which handler answered the 404 (the SDK only reports "UnknownError" for an empty body).
+    const signedPut = (url: string) => {
+      const r = sh('curl', ['-sS', '-i', '-m', '5', '-X', 'PUT', '--aws-sigv4', 'aws:amz:us-east-1:s3', '--user', `${S3_KEYS.accessKeyId}:${S3_KEYS.secretAccessKey}`, '-H', 'Content-Length: 0', url], { allowFail: true });
+      return `--- signed PUT ${url} (CreateBucket) ---\n${(r.stdout + r.stderr).slice(0, 1500)}`;
+    };
+    const service = `http://${clusterIp('seaweedfs', 'seaweedfs-s3')}:8333/mlflow`;
+    const probes = [probe(service), ...(podIp ? [probe(`http://${podIp}:8333/mlflow`)] : []), signedPut(service)].join('\n');
     return `--- seaweedfs pods ---\n${pods.stdout}${pods.stderr}\n--- seaweedfs log (last 60 lines) ---\n${log.stdout}${log.stderr}\n${probes}`;
   };
   try {
