@@ -4,7 +4,7 @@
 // step with its work undone; here it is a failure with exit 1 (internal) instead.
 import { ExitCode } from './errors';
 
-export const UNFINISHED_MESSAGE =
+const UNFINISHED_MESSAGE =
   'internal error (a bug in model-mirror, please report it): the command stopped with its work unfinished: it was waiting for something that can no longer happen';
 
 /** Runs `run`, then exits with its code (or `onError`'s); exits 1 if the event loop drains first. */
