@@ -125,8 +125,9 @@ it('overlapped: a file that 404s mid-way fails the download side (exit 3), run F
 it('overlapped: S3 refusing the credentials fails the upload side (exit 4), run FAILED, no version', async () => {
   const client = new MlflowClient({ url: peers.mlflow.url });
   const name = `mirror-s3auth-${suffix}`;
-  // Seen once in CI: this run never ended (cause not found). The time limit puts the secret back
-  // for the tests after it and shows where the run was.
+  // Seen once in CI: this run never ended (a download aborted between a response's head and its
+  // body waited for ever, fixed in part-writer.ts). The time limit puts the secret back for the
+  // tests after it if a run ever hangs again, and shows where it was.
   const res = await cli(['mirror', 'test/tiny-model', '--experiment', `mirror-s3auth-${suffix}`, '--model-name', name, '--work-dir', path.join(work, 'dl-s3auth')],
     { AWS_SECRET_ACCESS_KEY: 'not-the-secret' }, { timeoutMs: 90_000 });
   expect(res.code).toBe(4);
