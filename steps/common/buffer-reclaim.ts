@@ -16,6 +16,9 @@
 // 4 x 2.5 GiB) this rule ran about 50 full GCs where a full GC after every 4th scavenge ran about
 // 250, and peaked at 143-154 MB against 151-165 MB; the wall time stayed within the run-to-run
 // noise (bench/reference/2026-12-03-wan-b-gc.md).
+// Since 2026-12-05 the download frees each socket chunk itself once it is written and hashed
+// (release-buffer.ts), so what is left for these GCs is mostly the upload's file reads, whose
+// memory a socket write may still be reading when the stream lets go of them.
 // The GC function comes from a fresh context after `--expose-gc` is set at runtime (the documented
 // `v8.setFlagsFromString` way); where that is refused, nothing runs and V8's own heuristics stay
 // in charge.

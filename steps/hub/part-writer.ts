@@ -3,11 +3,13 @@
 // order, while the next batch is being received. The caller pauses the body while
 // `queuedBytes` is high (the disk is behind), so memory stays bounded.
 // `onWritten` runs after each write resolved, in order: it sees only bytes that are on disk (the
-// hasher and the GrowingFile rely on that).
+// hasher and the GrowingFile rely on that). Once it returns, the batch's chunks are freed
+// (release-buffer.ts): the writer owns what is pushed to it, and nothing reads a chunk after that.
 // Measured alternative: copying chunks into recycled 1 MiB buffers and writing those tripled the
 // kernel time here, so the socket's own chunks are written as they are (writev, no copy).
 import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
+import { releaseBuffers } from '../common/release-buffer';
 
 export class PartWriter {
   private batch: Buffer[] = [];
@@ -21,7 +23,7 @@ export class PartWriter {
     private readonly fh: FileHandle,
     /** Bytes gathered before a write is issued. */
     private readonly batchSize: number,
-    /** Called in order after each write resolved, with the buffers written. */
+    /** Called in order after each write resolved, with the buffers written; they are freed when it returns. */
     private readonly onWritten: (buffers: readonly Buffer[], bytes: number) => void,
     /** Write at this offset and onwards (positional writes); undefined appends at the file's position. */
     private position?: number,
@@ -37,6 +39,7 @@ export class PartWriter {
     return this.failure?.error;
   }
 
+  /** Hands `chunk` to the writer: the caller must not read it afterwards (its memory is freed once written). */
   push(chunk: Buffer): void {
     this.batch.push(chunk);
     this.batchBytes += chunk.length;
@@ -69,7 +72,11 @@ export class PartWriter {
         this.queued -= bytes;
         this.wakeBelow();
       }
-      this.onWritten(buffers, bytes);
+      try {
+        this.onWritten(buffers, bytes);
+      } finally {
+        releaseBuffers(buffers);
+      }
     });
   }
 

@@ -143,3 +143,38 @@ test('reading an error body of a response already destroyed settles (the status 
     close();
   }
 });
+
+test('frees each chunk once its batch is written and reported, never while its write is in flight', async () => {
+  const f = fakeHandle(); // the fake disk copies a write's bytes only when the write completes
+  const chunks = ['first', 'second', 'third'].map((s) => {
+    const b = Buffer.allocUnsafeSlow(s.length); // owns its ArrayBuffer, like a socket chunk
+    b.write(s);
+    return b;
+  });
+  const reported: string[] = [];
+  const w = new PartWriter(f.fh, 11, (bufs) => {
+    reported.push(Buffer.concat(bufs).toString());
+    expect(bufs.every((b) => b.length > 0)).toBe(true);
+  });
+  for (const c of chunks) w.push(c);
+  await new Promise((r) => setImmediate(r));
+  expect(f.pendingWrites()).toBe(1); // 'first' + 'second' reached the batch size; the write is in flight
+  expect(chunks.map((c) => c.length)).toEqual([5, 6, 5]);
+  const drained = w.drain();
+  await f.settleAll();
+  await drained;
+  expect(f.disk()).toBe('firstsecondthird');
+  expect(reported).toEqual(['firstsecond', 'third']);
+  expect(chunks.map((c) => c.length)).toEqual([0, 0, 0]);
+});
+
+test('a failed write frees nothing', async () => {
+  const f = fakeHandle({ failWith: Object.assign(new Error('no space'), { code: 'ENOSPC' }) });
+  const chunk = Buffer.allocUnsafeSlow(8).fill(1);
+  const w = new PartWriter(f.fh, 4, () => undefined);
+  w.push(chunk);
+  const drained = w.drain().then(() => undefined, (e: unknown) => e);
+  await f.settleAll();
+  expect(await drained).toMatchObject({ code: 'ENOSPC' });
+  expect(chunk.length).toBe(8); // nothing freed a chunk whose bytes never reached the disk
+});
