@@ -1,7 +1,8 @@
 // Frees the memory of Buffers nothing will read again, now rather than at the GC that finds them
 // dead. A WAN download moves ~100 MB/s through socket chunks that outlive a scavenge or two while
-// they wait for their batch's write, so they were promoted and only a full GC freed them: on a
-// 1 GiB 4-shard WAN `mirror` the tool spent about a third of its CPU in GC (issue #15).
+// they wait for their batch's write, so they were promoted and only a full GC freed them: on the
+// 4 x 2.5 GiB WAN `mirror` 39% of the tool's busy CPU time was GC (issue #15,
+// bench/reference/2026-12-05-wan-gc.md).
 // Detaching a chunk's ArrayBuffer (`transfer(0)`) hands its memory back at once, and V8's count
 // of external memory drops with it, so buffer-reclaim.ts's GCs come less often too.
 //
